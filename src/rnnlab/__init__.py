@@ -1,0 +1,3 @@
+"""rnnlab: recurrent neural networks from first principles, made fast and visible."""
+
+__version__ = "0.1.0"
