@@ -1,0 +1,21 @@
+"""Modules with explicit backward: layers hold parameters and the tape, cells compute."""
+
+from rnnlab.nn.dropout import Dropout
+from rnnlab.nn.embedding import Embedding
+from rnnlab.nn.linear import Linear
+from rnnlab.nn.losses import cross_entropy, mse
+from rnnlab.nn.module import Module
+from rnnlab.nn.recurrent import GRU, LSTM, RNN, RecurrentLayer
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Dropout",
+    "Embedding",
+    "Linear",
+    "Module",
+    "RecurrentLayer",
+    "cross_entropy",
+    "mse",
+]

@@ -1,0 +1,116 @@
+"""The LSTM cell, forward and backward over a whole sequence.
+
+    i = σ(W_ii x_t + b_ii + W_hi h_{t−1} + b_hi)        input gate
+    f = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf)        forget gate
+    g = tanh(W_ig x_t + b_ig + W_hg h_{t−1} + b_hg)     candidate
+    o = σ(W_io x_t + b_io + W_ho h_{t−1} + b_ho)        output gate
+    c_t = f ⊙ c_{t−1} + i ⊙ g
+    h_t = o ⊙ tanh(c_t)
+
+Parameters (PyTorch names, gate rows stacked in the order i, f, g, o):
+``W_ih`` (4H, I), ``W_hh`` (4H, H), ``b_ih`` (4H,), ``b_hh`` (4H,).
+
+The tape keeps what a user may want to read: ``gates`` (T, B, 4H) after their
+activations, ``cell`` (T + 1, B, H) and ``hidden`` (T + 1, B, H). Memory of the tape:
+B·(4T·H + 2(T + 1)·H + T·I) numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.cells.masking import step_mask
+from rnnlab.ops import dsigmoid, dtanh, sigmoid
+
+
+def forward(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    state0: tuple[np.ndarray, np.ndarray],
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
+    """Run the cell over a sequence.
+
+    x: (T, B, I), state0 (h_0, c_0): (B, H) each, lengths: (B,) or None
+    → out: (T, B, H) (zero past each length), stateT (h_T, c_T), tape.
+    """
+    W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    mask = step_mask(lengths, T, B)
+
+    x_proj = x @ W_ih.T + b_ih  # W_i· x_t + b_i· for every gate and every t: (T, B, 4H)
+    gates = np.empty_like(x_proj)
+    hidden = np.empty((T + 1, B, H), dtype=x_proj.dtype)
+    cell = np.empty_like(hidden)
+    hidden[0], cell[0] = state0
+    for t in range(T):
+        a = x_proj[t] + hidden[t] @ W_hh.T + b_hh
+        i = sigmoid(a[:, :H])
+        f = sigmoid(a[:, H : 2 * H])
+        g = np.tanh(a[:, 2 * H : 3 * H])
+        o = sigmoid(a[:, 3 * H :])
+        c_t = f * cell[t] + i * g
+        h_t = o * np.tanh(c_t)
+        gates[t] = np.concatenate([i, f, g, o], axis=1)
+        if mask is None:
+            cell[t + 1], hidden[t + 1] = c_t, h_t
+        else:
+            cell[t + 1] = np.where(mask[t], c_t, cell[t])
+            hidden[t + 1] = np.where(mask[t], h_t, hidden[t])
+
+    out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
+    return out, (hidden[T].copy(), cell[T].copy()), tape
+
+
+def backward(
+    params: dict[str, np.ndarray],
+    tape: dict,
+    d_out: np.ndarray,
+    d_stateT: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Backpropagation through time.
+
+    d_out: (T, B, H), d_stateT (∂L/∂h_T, ∂L/∂c_T) or None
+    → dx: (T, B, I), grads (keys of ``params``), d_state0 (∂L/∂h_0, ∂L/∂c_0).
+    """
+    W_hh = params["W_hh"]
+    x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    dh_T, dc_T = d_stateT if d_stateT is not None else (None, None)
+    dh = np.zeros_like(hidden[0]) if dh_T is None else dh_T.astype(hidden.dtype)
+    dc = np.zeros_like(cell[0]) if dc_T is None else dc_T.astype(cell.dtype)
+
+    d_pre = np.empty_like(gates)  # ∂L/∂a, a = the four gates' pre-activations
+    for t in reversed(range(T)):
+        i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
+        dh_in = dh + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
+        tanh_c = np.tanh(cell[t + 1])
+        do = dh_in * tanh_c  # h_t = o ⊙ tanh(c_t)
+        dc_in = dc + dh_in * o * dtanh(tanh_c)
+        di = dc_in * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        df = dc_in * cell[t]
+        dg = dc_in * i
+        d_a = np.concatenate(
+            [di * dsigmoid(i), df * dsigmoid(f), dg * dtanh(g), do * dsigmoid(o)], axis=1
+        )
+        if mask is None:
+            d_pre[t] = d_a
+            dh = d_a @ W_hh
+            dc = dc_in * f
+        else:  # a padded step passed h_{t−1} and c_{t−1} through unchanged
+            d_pre[t] = np.where(mask[t], d_a, 0)
+            dh = d_pre[t] @ W_hh + np.where(mask[t], 0, dh_in)
+            dc = np.where(mask[t], dc_in * f, dc)
+
+    flat_pre = d_pre.reshape(T * B, 4 * H)
+    grads = {
+        "W_ih": flat_pre.T @ x.reshape(T * B, -1),
+        "W_hh": flat_pre.T @ hidden[:-1].reshape(T * B, H),
+        "b_ih": flat_pre.sum(axis=0),
+        "b_hh": flat_pre.sum(axis=0),
+    }
+    dx = d_pre @ params["W_ih"]
+    return dx, grads, (dh, dc)

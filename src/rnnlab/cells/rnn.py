@@ -1,0 +1,84 @@
+"""The Elman RNN cell, forward and backward over a whole sequence.
+
+    h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh),    act = tanh or relu
+
+Parameters (PyTorch names and shapes, H hidden units, I input features):
+``W_ih`` (H, I), ``W_hh`` (H, H), ``b_ih`` (H,), ``b_hh`` (H,).
+
+Memory of the tape: (T + 1)·B·H for the hidden states plus T·B·I for the input,
+in the parameters' dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.cells.masking import step_mask
+from rnnlab.ops import ACTIVATIONS
+
+
+def forward(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    state0: np.ndarray,
+    lengths: np.ndarray | None = None,
+    nonlinearity: str = "tanh",
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run the cell over a sequence.
+
+    x: (T, B, I), state0 h_0: (B, H), lengths: (B,) or None
+    → out: (T, B, H) (zero past each length), stateT h_T: (B, H), tape.
+    """
+    W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
+    act, _ = ACTIVATIONS[nonlinearity]
+    T, B, _ = x.shape
+    mask = step_mask(lengths, T, B)
+
+    x_proj = x @ W_ih.T + b_ih  # W_ih x_t + b_ih for every t at once: (T, B, H)
+    hidden = np.empty((T + 1, B, W_hh.shape[0]), dtype=x_proj.dtype)
+    hidden[0] = state0
+    for t in range(T):
+        h_t = act(x_proj[t] + hidden[t] @ W_hh.T + b_hh)
+        hidden[t + 1] = h_t if mask is None else np.where(mask[t], h_t, hidden[t])
+
+    out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "hidden": hidden, "mask": mask, "nonlinearity": nonlinearity}
+    return out, hidden[T].copy(), tape
+
+
+def backward(
+    params: dict[str, np.ndarray],
+    tape: dict,
+    d_out: np.ndarray,
+    d_stateT: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Backpropagation through time.
+
+    d_out: (T, B, H) = ∂L/∂out, d_stateT: (B, H) = ∂L/∂h_T or None
+    → dx: (T, B, I), grads (keys of ``params``), d_state0 ∂L/∂h_0: (B, H).
+    """
+    W_hh = params["W_hh"]
+    _, dact = ACTIVATIONS[tape["nonlinearity"]]
+    x, hidden, mask = tape["x"], tape["hidden"], tape["mask"]
+    T = x.shape[0]
+
+    d_pre = np.empty_like(hidden[1:])  # ∂L/∂(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)
+    dh = np.zeros_like(hidden[0]) if d_stateT is None else d_stateT.astype(hidden.dtype)
+    for t in reversed(range(T)):
+        dh = dh + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
+        d_pre[t] = dh * dact(hidden[t + 1])
+        if mask is not None:  # a padded step passed h_{t−1} through unchanged
+            d_pre[t] = np.where(mask[t], d_pre[t], 0)
+            dh = d_pre[t] @ W_hh + np.where(mask[t], 0, dh)
+        else:
+            dh = d_pre[t] @ W_hh
+
+    flat_pre = d_pre.reshape(T * x.shape[1], -1)
+    grads = {
+        "W_ih": flat_pre.T @ x.reshape(flat_pre.shape[0], -1),
+        "W_hh": flat_pre.T @ hidden[:-1].reshape(flat_pre.shape[0], -1),
+        "b_ih": flat_pre.sum(axis=0),
+        "b_hh": flat_pre.sum(axis=0),
+    }
+    dx = d_pre @ params["W_ih"]
+    return dx, grads, dh

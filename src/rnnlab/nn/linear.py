@@ -1,0 +1,58 @@
+"""The affine layer ``y = x Wᵀ + b`` (the output layer's ``V h + c``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.errors import check_positive_int
+from rnnlab.nn.checks import check_float_input, check_last_dim
+from rnnlab.nn.module import Module, make_rng, resolve_dtype
+
+
+class Linear(Module):
+    """y = x Wᵀ + b over any leading axes.
+
+    x: (..., in_features) → y: (..., out_features). ``weight`` (out, in), ``bias`` (out,),
+    initialised as PyTorch's nn.Linear: uniform(−1/√in, 1/√in).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: object = np.float32,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        self.dtype = resolve_dtype(dtype)
+        rng = make_rng(seed)
+        bound = 1.0 / np.sqrt(in_features)
+        shape = (out_features, in_features)
+        self.add_param("weight", rng.uniform(-bound, bound, shape).astype(self.dtype))
+        self.has_bias = bias
+        if bias:
+            self.add_param("bias", rng.uniform(-bound, bound, out_features).astype(self.dtype))
+        self._x: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """x: (..., in_features) → (..., out_features); remembers x for backward."""
+        check_float_input("x", x, self.dtype, "Linear")
+        check_last_dim("x", x, self.in_features, "Linear", "in_features")
+        self._x = x
+        y = x @ self._params["weight"].T
+        return y + self._params["bias"] if self.has_bias else y
+
+    def backward(self, d_y: np.ndarray) -> np.ndarray:
+        """d_y: (..., out_features) → d_x: (..., in_features); accumulates into ``grads``."""
+        x = self._need_tape(self._x)
+        flat_dy = d_y.reshape(-1, self.out_features)
+        self._grads["weight"] += flat_dy.T @ x.reshape(-1, self.in_features)
+        if self.has_bias:
+            self._grads["bias"] += flat_dy.sum(axis=0)
+        return d_y @ self._params["weight"]
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}, bias={self.has_bias}"

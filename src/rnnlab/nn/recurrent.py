@@ -1,0 +1,417 @@
+"""Recurrent layers with PyTorch's signatures: ``RNN``, ``LSTM``, ``GRU``.
+
+A layer stacks ``num_layers`` cells, each run forward in time and, if bidirectional,
+also backward in time; layer k + 1 reads the (concatenated) outputs of layer k, with
+dropout between layers in training. Parameters carry PyTorch's names and shapes
+(``weight_ih_l0``, ``weight_hh_l1_reverse``, ...), so state dicts move between the two.
+
+    layer(x, state=None, lengths=None) -> (output, state)
+    layer.backward(d_output, d_state=None) -> (d_input, d_state0)
+
+Shapes (T steps, B sequences, D = 2 if bidirectional else 1, L = num_layers):
+x (T, B, input_size), or (B, T, input_size) with ``batch_first``, or (T, input_size)
+unbatched; output (T, B, D·H) in the same layout; state h (L·D, B, H) and, for LSTM,
+(h, c). With ``lengths`` each sequence stops at its own length: outputs past it are zero,
+the final state is the one at its last valid step, and no gradient flows from padding.
+
+Memory: the tapes of all L·D cells are kept from forward to backward (see each cell's
+header for its size), plus the dropout masks, L − 1 arrays of (T, B, D·H).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.cells import CELLS, GATES
+from rnnlab.cells.masking import reverse_padded
+from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
+from rnnlab.nn.checks import check_float_input, check_last_dim, check_lengths, check_shape
+from rnnlab.nn.dropout import dropout_mask
+from rnnlab.nn.init import check_init_names, initial_weights
+from rnnlab.nn.module import Module, make_rng, resolve_dtype
+
+_CELL_KEYS = (
+    ("W_ih", "weight_ih"),
+    ("W_hh", "weight_hh"),
+    ("b_ih", "bias_ih"),
+    ("b_hh", "bias_hh"),
+)
+
+
+class RecurrentLayer(Module):
+    """The machinery common to RNN, LSTM and GRU; use one of those."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: object = np.float32,
+        seed: int | np.random.Generator | None = None,
+        recurrent_init: str = "uniform",
+        input_init: str = "uniform",
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.mode = mode
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = check_probability("dropout", dropout)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.dtype = resolve_dtype(dtype)
+        check_init_names(recurrent_init, input_init)
+        self.recurrent_init, self.input_init = recurrent_init, input_init
+        if forget_bias is not None and mode != "lstm":
+            raise ConfigError(f"forget_bias applies to LSTM only, not to {type(self).__name__}")
+        self.forget_bias = forget_bias
+        self.rng = make_rng(seed)
+        self._init_params()
+        self._tape: dict | None = None
+
+    # -- parameters --------------------------------------------------------------
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def _init_params(self) -> None:
+        H, G = self.hidden_size, GATES[self.mode]
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else H * self.num_directions
+            for direction in range(self.num_directions):
+                weights = initial_weights(
+                    G, in_size, H, self.rng, self.recurrent_init, self.input_init
+                )
+                if self.forget_bias is not None:  # gate order i, f, g, o
+                    weights["b_ih"][H : 2 * H] = self.forget_bias
+                    weights["b_hh"][H : 2 * H] = 0.0
+                suffix = self._suffix(layer, direction)
+                for key, torch_name in _CELL_KEYS:
+                    if self.bias or key.startswith("W"):
+                        self.add_param(torch_name + suffix, weights[key].astype(self.dtype))
+
+    def cell_params(self, layer: int, direction: int) -> dict[str, np.ndarray]:
+        """The cell's parameter dict (W_ih, W_hh, b_ih, b_hh) of one layer and direction.
+
+        Without bias the biases are zeros, which the cells treat like any other bias.
+        """
+        suffix = self._suffix(layer, direction)
+        params = {}
+        for key, torch_name in _CELL_KEYS:
+            name = torch_name + suffix
+            if name in self._params:
+                params[key] = self._params[name]
+            else:
+                params[key] = np.zeros(self._params["weight_hh" + suffix].shape[0], self.dtype)
+        return params
+
+    def _accumulate(self, layer: int, direction: int, grads: dict[str, np.ndarray]) -> None:
+        suffix = self._suffix(layer, direction)
+        for key, torch_name in _CELL_KEYS:
+            name = torch_name + suffix
+            if name in self._grads:
+                self._grads[name] += grads[key]
+
+    # -- state -------------------------------------------------------------------
+    @property
+    def is_lstm(self) -> bool:
+        return self.mode == "lstm"
+
+    def _state_shape(self, batch: int) -> tuple[int, int, int]:
+        return (self.num_layers * self.num_directions, batch, self.hidden_size)
+
+    def _initial_state(self, state: object, batch: int, unbatched: bool) -> list:
+        """Validate the user's state; return one (B, H) array (or (h, c) pair) per cell."""
+        shape = self._state_shape(batch)
+        user_shape = (shape[0], shape[2]) if unbatched else shape
+        if state is None:
+            zeros = np.zeros(shape, self.dtype)
+            parts = (zeros, zeros) if self.is_lstm else (zeros,)
+        else:
+            if self.is_lstm:
+                if not (isinstance(state, tuple | list) and len(state) == 2):
+                    raise ShapeError(
+                        f"LSTM: state must be a tuple (h_0, c_0) of arrays of shape {user_shape}, "
+                        f"got {type(state).__name__}"
+                    )
+                names = ("h_0", "c_0")
+            else:
+                state, names = (state,), ("h_0",)
+            parts = []
+            for name, part in zip(names, state, strict=True):
+                check_float_input(name, part, self.dtype, type(self).__name__)
+                check_shape(name, part, user_shape, type(self).__name__)
+                parts.append(part[:, None, :] if unbatched else part)
+        if self.is_lstm:
+            return [(parts[0][k], parts[1][k]) for k in range(shape[0])]
+        return [parts[0][k] for k in range(shape[0])]
+
+    # -- forward -----------------------------------------------------------------
+    def __call__(
+        self,
+        x: np.ndarray,
+        state: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+        lengths: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, np.ndarray]]:
+        """Run the stack over a batch of sequences; returns (output, final state)."""
+        name = type(self).__name__
+        check_float_input("x", x, self.dtype, name)
+        if x.ndim not in (2, 3):
+            layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+            raise ShapeError(
+                f"{name}: x has shape {x.shape} (rank {x.ndim}), expected rank 3 {layout} "
+                "or rank 2 (T, input_size) for one unbatched sequence"
+            )
+        check_last_dim("x", x, self.input_size, name, "input_size")
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        T, B = x.shape[:2]
+        if T == 0:
+            raise ShapeError(f"{name}: x has no time steps (shape {x.shape}); expected T ≥ 1")
+        if lengths is not None:
+            lengths = check_lengths(lengths, T, B, name)
+        states0 = self._initial_state(state, B, unbatched)
+
+        cell = CELLS[self.mode]
+        D = self.num_directions
+        tapes, masks, final = [], [], []
+        layer_input = np.ascontiguousarray(x)
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(D):
+                inp = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
+                out, state_T, tape = cell.forward(
+                    self.cell_params(layer, direction), inp, states0[layer * D + direction], lengths
+                )
+                outputs.append(out if direction == 0 else reverse_padded(out, lengths))
+                tapes.append(tape)
+                final.append(state_T)
+            layer_output = outputs[0] if D == 1 else np.concatenate(outputs, axis=-1)
+            if layer < self.num_layers - 1 and self.training and self.dropout > 0:
+                mask = dropout_mask(layer_output.shape, self.dropout, self.rng, self.dtype)
+                layer_output = layer_output * mask
+                masks.append(mask)
+            else:
+                masks.append(None)
+            layer_input = layer_output
+
+        self._tape = {"tapes": tapes, "masks": masks, "lengths": lengths, "unbatched": unbatched}
+        output = layer_input
+        if self.is_lstm:
+            final_state = tuple(np.stack([s[k] for s in final]) for k in range(2))
+        else:
+            final_state = np.stack(final)
+        return self._to_user_layout(output, unbatched), self._state_out(final_state, unbatched)
+
+    def _user_shape(self, steps: int, batch: int, features: int, unbatched: bool) -> tuple:
+        if unbatched:
+            return (steps, features)
+        return (batch, steps, features) if self.batch_first else (steps, batch, features)
+
+    def _to_user_layout(self, seq: np.ndarray, unbatched: bool) -> np.ndarray:
+        if unbatched:
+            return seq[:, 0, :]
+        return seq.transpose(1, 0, 2) if self.batch_first else seq
+
+    def _state_out(self, state: object, unbatched: bool) -> object:
+        if not unbatched:
+            return state
+        if isinstance(state, tuple):
+            return tuple(part[:, 0, :] for part in state)
+        return state[:, 0, :]
+
+    # -- backward ----------------------------------------------------------------
+    def backward(
+        self,
+        d_output: np.ndarray,
+        d_state: np.ndarray | tuple[np.ndarray | None, np.ndarray | None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, np.ndarray]]:
+        """BPTT through every layer and direction.
+
+        d_output: like ``output``; d_state: like the final state, or None (zero)
+        → (∂L/∂x like x, ∂L/∂state0 like the state). Accumulates into ``grads``.
+        """
+        name = type(self).__name__
+        tape = self._need_tape(self._tape)
+        unbatched, lengths = tape["unbatched"], tape["lengths"]
+        first = tape["tapes"][0]["x"]
+        T, B = first.shape[:2]
+        H, D = self.hidden_size, self.num_directions
+        check_float_input("d_output", d_output, self.dtype, name)
+        check_shape("d_output", d_output, self._user_shape(T, B, D * H, unbatched), name)
+        d_seq = d_output[:, None, :] if unbatched else d_output
+        if self.batch_first and not unbatched:
+            d_seq = d_seq.transpose(1, 0, 2)
+        d_final = self._final_state_grads(d_state, B, unbatched)
+
+        cell = CELLS[self.mode]
+        d_states0: list = [None] * (self.num_layers * D)
+        for layer in reversed(range(self.num_layers)):
+            mask = tape["masks"][layer]
+            if mask is not None:
+                d_seq = d_seq * mask
+            d_input = None
+            for direction in range(D):
+                k = layer * D + direction
+                d_out = d_seq[..., direction * H : (direction + 1) * H]
+                if direction == 1:
+                    d_out = reverse_padded(d_out, lengths)
+                dx, grads, d_states0[k] = cell.backward(
+                    self.cell_params(layer, direction),
+                    tape["tapes"][k],
+                    np.ascontiguousarray(d_out),
+                    d_final[k],
+                )
+                if direction == 1:
+                    dx = reverse_padded(dx, lengths)
+                d_input = dx if d_input is None else d_input + dx
+                self._accumulate(layer, direction, grads)
+            d_seq = d_input
+        self._tape = None
+
+        if self.is_lstm:
+            d_state0 = tuple(np.stack([s[k] for s in d_states0]) for k in range(2))
+        else:
+            d_state0 = np.stack(d_states0)
+        return self._to_user_layout(d_seq, unbatched), self._state_out(d_state0, unbatched)
+
+    def _final_state_grads(self, d_state: object, batch: int, unbatched: bool) -> list:
+        """One ∂L/∂state_T per cell (None where the user gave none)."""
+        count = self.num_layers * self.num_directions
+        if d_state is None:
+            return [None] * count
+        parts = d_state if self.is_lstm else (d_state,)
+        if self.is_lstm and not (isinstance(parts, tuple | list) and len(parts) == 2):
+            raise ShapeError("LSTM: d_state must be a tuple (d_h, d_c); either may be None")
+        shape = self._state_shape(batch)
+        user_shape = (shape[0], shape[2]) if unbatched else shape
+        checked = []
+        for label, part in zip(("d_state[0]", "d_state[1]"), parts, strict=False):
+            if part is not None:
+                check_float_input(label, part, self.dtype, type(self).__name__)
+                check_shape(label, part, user_shape, type(self).__name__)
+                part = part[:, None, :] if unbatched else part
+            checked.append(part)
+        if self.is_lstm:
+            return [tuple(None if p is None else p[k] for p in checked) for k in range(count)]
+        return [None if checked[0] is None else checked[0][k] for k in range(count)]
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        for option, default in (
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+        ):
+            if getattr(self, option) != default:
+                text += f", {option}={getattr(self, option)}"
+        return text
+
+
+class RNN(RecurrentLayer):
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh), act = tanh or relu."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        **options: object,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(
+            f"rnn_{nonlinearity}",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            **options,
+        )
+
+    def extra_repr(self) -> str:
+        extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
+        return super().extra_repr() + extra
+
+
+class LSTM(RecurrentLayer):
+    """Long short-term memory; state is (h, c). See ``rnnlab.cells.lstm`` for the equations.
+
+    ``forget_bias=None`` (the default) keeps PyTorch's initialisation exactly, so a model
+    ported from PyTorch starts the same way; language models in ``rnnlab.models`` pass
+    ``forget_bias=1.0``, the usual choice (Jozefowicz et al. 2015).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        **options: object,
+    ) -> None:
+        super().__init__(
+            "lstm",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            **options,
+        )
+
+
+class GRU(RecurrentLayer):
+    """Gated recurrent unit, h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n. See ``rnnlab.cells.gru``."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        **options: object,
+    ) -> None:
+        super().__init__(
+            "gru",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            **options,
+        )
