@@ -21,7 +21,9 @@ def torch_run(module, x, state, lengths, d_output, d_state):
     inp = xt
     if lengths is not None:
         inp = torch.nn.utils.rnn.pack_padded_sequence(
-            xt, torch.from_numpy(np.asarray(lengths)), batch_first=module.batch_first,
+            xt,
+            torch.from_numpy(np.asarray(lengths)),
+            batch_first=module.batch_first,
             enforce_sorted=False,
         )
     out, final = module(inp, st)
@@ -42,8 +44,8 @@ def torch_run(module, x, state, lengths, d_output, d_state):
         "output": as_np(out),
         "state": tuple(as_np(f) for f in final) if isinstance(final, tuple) else as_np(final),
         "d_input": as_np(xt.grad),
-        "d_state0": None if st is None else (
-            tuple(as_np(s.grad) for s in st) if isinstance(st, tuple) else as_np(st.grad)
-        ),
+        "d_state0": None
+        if st is None
+        else (tuple(as_np(s.grad) for s in st) if isinstance(st, tuple) else as_np(st.grad)),
         "grads": {name: as_np(p.grad) for name, p in module.named_parameters()},
     }

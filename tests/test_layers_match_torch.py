@@ -24,8 +24,11 @@ TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
 
 def make_layer(cell, num_layers, bidirectional, batch_first, dtype):
     options = dict(
-        num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
-        dtype=dtype, seed=7,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        dtype=dtype,
+        seed=7,
     )
     if cell.startswith("rnn"):
         return rnnlab.RNN(I, H, nonlinearity=cell[4:], **options)
@@ -40,16 +43,20 @@ def close(actual, expected, tol):
     np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol)
 
 
-GRID = list(itertools.product(CELLS, [1, 3], [False, True], [False, True], [False, True], [False, True]))
+GRID = list(
+    itertools.product(CELLS, [1, 3], [False, True], [False, True], [False, True], [False, True])
+)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
-    "cell,num_layers,bidirectional,batch_first,with_lengths,with_state", GRID,
+    "cell,num_layers,bidirectional,batch_first,with_lengths,with_state",
+    GRID,
     ids=["-".join(map(str, g)) for g in GRID],
 )
-def test_layer_matches_torch(cell, num_layers, bidirectional, batch_first, with_lengths,
-                             with_state, dtype):
+def test_layer_matches_torch(
+    cell, num_layers, bidirectional, batch_first, with_lengths, with_state, dtype
+):
     rng = np.random.default_rng(hash((cell, num_layers, bidirectional, batch_first)) % 2**32)
     layer = make_layer(cell, num_layers, bidirectional, batch_first, dtype)
     # biases away from zero so a doubled or dropped bias cannot pass unseen

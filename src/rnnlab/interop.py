@@ -141,6 +141,11 @@ def to_torch(layer: Module) -> Any:
     """An rnnlab RNN / LSTM / GRU / Linear / Embedding → the equivalent torch.nn module."""
     import torch
 
+    if not isinstance(layer, Linear | Embedding | RecurrentLayer):
+        raise ConfigError(
+            f"to_torch: cannot convert {type(layer).__name__}; expected an rnnlab RNN, LSTM, "
+            "GRU, Linear or Embedding"
+        )
     dtype = _torch_dtype(np.dtype(layer.dtype))
     if isinstance(layer, Linear):
         module = torch.nn.Linear(layer.in_features, layer.out_features, layer.has_bias, dtype=dtype)
@@ -148,7 +153,7 @@ def to_torch(layer: Module) -> Any:
     elif isinstance(layer, Embedding):
         module = torch.nn.Embedding(layer.num_embeddings, layer.embedding_dim, dtype=dtype)
         kind = "rnn"
-    elif isinstance(layer, RecurrentLayer):
+    else:
         kind = recurrent_kind(layer)
         cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
         extra = {"nonlinearity": layer.nonlinearity} if kind == "rnn" else {}
@@ -162,11 +167,6 @@ def to_torch(layer: Module) -> Any:
             bidirectional=layer.bidirectional,
             dtype=dtype,
             **extra,
-        )
-    else:
-        raise ConfigError(
-            f"to_torch: cannot convert {type(layer).__name__}; expected an rnnlab RNN, LSTM, "
-            "GRU, Linear or Embedding"
         )
     converted = params_to_torch(layer.params, kind)
     module.load_state_dict({name: torch.from_numpy(value) for name, value in converted.items()})
