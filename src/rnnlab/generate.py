@@ -1,0 +1,269 @@
+"""Sampling text from a trained language model, one token at a time.
+
+The prime (the text to continue) is run through the model in one forward call to build
+the recurrent state; then each sampled token is fed back as the next input:
+
+    logits_t, state = model(token_{t−1}, state)
+    p_t = sampling_distribution(logits_t, temperature, top_k, top_p)
+    token_t ~ p_t
+
+The rule, applied in this order to the logits ℓ (shape (V,)):
+
+    temperature T   p ∝ exp(ℓ / T); T = 0 is greedy (all mass on the argmax)
+    top_k  = k      keep the k most probable tokens
+    top_p  = p      keep the smallest set of most probable tokens with Σ ≥ p (the nucleus)
+
+then renormalise and draw with a ``numpy.random.Generator``. Char or word level is
+decided by the vocabulary (``model.vocab`` unless one is passed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from rnnlab.errors import ConfigError, ShapeError, check_positive_int
+from rnnlab.models.language import LanguageModel
+from rnnlab.ops import softmax
+
+__all__ = ["iter_sample", "next_distribution", "sample", "sampling_distribution"]
+
+Seed = int | np.random.Generator | None
+
+
+# ----------------------------------------------------------------------------- the rule
+
+
+def _check_sampling_options(temperature: Any, top_k: Any, top_p: Any) -> None:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float | np.integer | np.floating)
+        or not np.isfinite(temperature)
+        or temperature < 0
+    ):
+        raise ConfigError(
+            f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}"
+        )
+    if top_k is not None:
+        check_positive_int("top_k", top_k)
+    if top_p is not None and (
+        isinstance(top_p, bool)
+        or not isinstance(top_p, int | float | np.integer | np.floating)
+        or not 0 < top_p <= 1
+    ):
+        raise ConfigError(f"top_p must be a number in (0, 1], got {top_p!r}")
+
+
+def sampling_distribution(
+    logits: np.ndarray,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> np.ndarray:
+    """The distribution a token is drawn from: logits (V,) → probabilities (V,), float64.
+
+    ``p ∝ exp(ℓ / temperature)`` (``temperature = 0``: one-hot on the argmax, the first
+    one on ties); then only the ``top_k`` most probable tokens are kept (``top_k > V``
+    keeps all); then only the nucleus, the smallest set of most probable tokens whose
+    probabilities sum to at least ``top_p`` (at least one token always stays); then the
+    kept probabilities are renormalised to sum to 1. Ties are ranked by token id.
+    """
+    _check_sampling_options(temperature, top_k, top_p)
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 1 or logits.size == 0:
+        raise ShapeError(f"logits must have shape (V,) with V >= 1, got shape {logits.shape}")
+    V = logits.size
+    if temperature == 0:
+        return np.eye(V)[int(np.argmax(logits))]
+    # Shift before dividing so that a tiny temperature gives −inf, never inf − inf = nan.
+    probs = softmax((logits - logits.max()) / temperature)
+    order = np.argsort(-probs, kind="stable")  # most probable first
+    if top_k is not None:
+        probs[order[int(top_k) :]] = 0.0
+        probs /= probs.sum()
+    if top_p is not None:
+        # the nucleus ends at the first position where the running sum reaches top_p
+        cumulative = np.cumsum(probs[order])
+        probs[order[int(np.searchsorted(cumulative, top_p, side="left")) + 1 :]] = 0.0
+    return probs / probs.sum()
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _resolve_vocab(model: LanguageModel, vocab: Any) -> Any:
+    vocab = vocab if vocab is not None else getattr(model, "vocab", None)
+    if vocab is None:
+        raise ConfigError(
+            "no vocabulary: the model has none (model.vocab is None) and vocab was not given; "
+            "pass vocab=CharVocab/WordVocab, or build the model with vocab=..."
+        )
+    config = getattr(model, "config", None)
+    size = getattr(config, "vocab_size", len(vocab))
+    if len(vocab) != size:
+        raise ConfigError(f"vocab has {len(vocab)} symbols but the model's vocab_size is {size}")
+    return vocab
+
+
+def _resolve_rng(seed: Any) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, int | np.integer) and not isinstance(seed, bool)):
+        return np.random.default_rng(seed)
+    raise ConfigError(f"seed must be an int, a numpy.random.Generator or None, got {seed!r}")
+
+
+@contextmanager
+def _eval_mode(model: LanguageModel) -> Iterator[None]:
+    """Evaluation mode (dropout off) inside the block; every module's own mode after."""
+    modes = [(module, module.training) for _, module in model.named_modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, mode in modes:
+            module.training = mode
+
+
+def _last_logits(model: LanguageModel, ids: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+    """ids (T,) → (logits after the last one (V,), state), in one forward call (T, 1)."""
+    with _eval_mode(model):
+        logits, state = model(np.asarray(ids, dtype=np.int64)[:, None], state)
+    return logits[-1, 0], state
+
+
+def _start_id(vocab: Any) -> int:
+    """The input that begins generation without a prime: "\\n" if known, else id 0."""
+    symbols = vocab.symbols
+    return symbols.index("\n") if "\n" in symbols else 0
+
+
+def _piece(vocab: Any, prev: int | None, token: int) -> str:
+    """The text ``token`` adds after ``prev``: the token itself plus whatever the
+    vocabulary puts between the two (a space between words; nothing between chars)."""
+    text = vocab.decode([token])
+    if prev is None:
+        return text
+    head, pair = vocab.decode([prev]), vocab.decode([prev, token])
+    return pair[len(head) :] if pair.startswith(head) else text
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def iter_sample(
+    model: LanguageModel,
+    n: int = 200,
+    prime: str = "",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: Seed = None,
+    vocab: Any = None,
+) -> Iterator[str]:
+    """Like ``sample``, but yield the continuation one decoded token at a time (streaming).
+
+    ``"".join(iter_sample(...)) == sample(...)`` for the same arguments. Each piece
+    carries its leading separator, if the vocabulary has one: for a word vocabulary a
+    piece is ``" word"`` (or ``","``), so the pieces join into readable text.
+    Arguments are checked and the prime is encoded at the call, before the first token;
+    the model is in evaluation mode only during its forward calls, so an abandoned
+    generator leaves nothing switched.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ConfigError(f"n must be a non-negative integer (tokens to generate), got {n!r}")
+    if not isinstance(prime, str):
+        raise ConfigError(f"prime must be a str, got {type(prime).__name__}")
+    _check_sampling_options(temperature, top_k, top_p)
+    vocab = _resolve_vocab(model, vocab)
+    rng = _resolve_rng(seed)
+    ids = vocab.encode(prime)  # VocabularyError names unknown characters
+    # The first piece joins onto the prime's last token, unless the prime ends in a space.
+    prev = int(ids[-1]) if len(ids) and not prime[-1].isspace() else None
+    if not len(ids):
+        ids = np.array([_start_id(vocab)])
+    return _generate(model, vocab, ids, prev, int(n), temperature, top_k, top_p, rng)
+
+
+def _generate(
+    model: LanguageModel,
+    vocab: Any,
+    ids: np.ndarray,
+    prev: int | None,
+    n: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    rng: np.random.Generator,
+) -> Iterator[str]:
+    if n == 0:
+        return
+    logits, state = _last_logits(model, ids, None)
+    for i in range(n):
+        probs = sampling_distribution(logits, temperature, top_k, top_p)
+        token = int(rng.choice(probs.size, p=probs))
+        yield _piece(vocab, prev, token)
+        prev = token
+        if i < n - 1:  # the last token needs no forward pass
+            logits, state = _last_logits(model, np.array([token]), state)
+
+
+def sample(
+    model: LanguageModel,
+    n: int = 200,
+    prime: str = "",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: Seed = None,
+    vocab: Any = None,
+) -> str:
+    """Sample ``n`` tokens continuing ``prime``; return ONLY the continuation.
+
+    The prime is run through the model in one forward call (ids (T, 1)) to build the
+    state; then each token is drawn from ``sampling_distribution(logits, temperature,
+    top_k, top_p)`` and fed back. With an empty prime generation starts from the zero
+    state with the input "\\n" if the vocabulary has it, else token id 0; that start
+    token is not part of the output. For a char vocabulary the result has ``n``
+    characters; for a word vocabulary it begins with the space joining it to the prime,
+    so ``prime + sample(...)`` reads right.
+
+    ``vocab`` defaults to ``model.vocab``. ``seed`` (an int, a Generator or None) makes
+    the draw reproducible. Symbols of ``prime`` outside a char vocabulary raise
+    VocabularyError naming them (a word vocabulary maps unknown words to ``<unk>``).
+    The model runs in evaluation mode (dropout off); its modes are restored afterwards.
+    """
+    return "".join(iter_sample(model, n, prime, temperature, top_k, top_p, seed, vocab))
+
+
+def next_distribution(
+    model: LanguageModel,
+    text: str,
+    k: int = 10,
+    temperature: float = 1.0,
+    vocab: Any = None,
+) -> list[tuple[str, float]]:
+    """The ``k`` most likely next tokens after ``text``: [(symbol, probability)], most
+    likely first (ties by token id); fewer than ``k`` if the vocabulary is smaller.
+
+    Probabilities are softmax(ℓ / temperature) over the whole vocabulary (temperature 0:
+    all mass on the argmax), so they sum to at most 1, and to 1 with ``k >= V``.
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"text must be a str, got {type(text).__name__}")
+    if not text:
+        raise ConfigError("text must not be empty: give at least one symbol to continue")
+    check_positive_int("k", k)
+    _check_sampling_options(temperature, None, None)
+    vocab = _resolve_vocab(model, vocab)
+    ids = vocab.encode(text)
+    if not len(ids):
+        raise ConfigError(f"text must contain at least one token, got {text!r}")
+    logits, _ = _last_logits(model, ids, None)
+    probs = sampling_distribution(logits, temperature)
+    order = np.argsort(-probs, kind="stable")[:k]
+    symbols = vocab.symbols
+    return [(symbols[i], float(probs[i])) for i in order]
