@@ -1,0 +1,359 @@
+"""The training loop: truncated BPTT with a carried state, clipping, validation, checkpoints.
+
+One readable loop drives any model that offers
+
+    model.compute_loss(inputs, targets, state, train) -> (mean loss, tokens, final state)
+
+and the Module interface (``params``, ``grads``, ``zero_grad``, ``train``/``eval``).
+Each step takes the next chunk of B parallel streams, carries the recurrent state over
+from the previous chunk (reset when the streams wrap to a new epoch), back-propagates
+through the chunk only, clips the gradient and updates.
+
+A run directory holds ``last.safetensors`` (the latest state, for ``--resume``),
+``best.safetensors`` (the best validation loss) and ``metrics.jsonl``. A resumed run
+continues bit for bit as if it had never stopped: parameters, optimiser slots, the
+stream position, the carried state and the dropout generator are all in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnlab.data.batching import StreamBatcher, eval_chunks
+from rnnlab.errors import ConfigError, check_positive_int
+from rnnlab.io import load_checkpoint, save_checkpoint
+from rnnlab.optim import (
+    Optimizer,
+    clip_grad_norm,
+    clip_grad_value,
+    global_norm,
+    make_optimizer,
+    make_schedule,
+)
+
+LN2 = math.log(2)
+
+
+@dataclass
+class TrainConfig:
+    """Every option of a run, with defaults that work (stored in checkpoints as JSON)."""
+
+    steps: int | None = 4000  #: stop after this many updates (None: only the time budget)
+    minutes: float | None = None  #: stop after this much wall time in this invocation
+    batch_size: int = 32
+    seq_len: int = 64  #: truncated-BPTT length
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"  #: constant, step, cosine, warmup_cosine (over ``steps``)
+    clip: float | None = 5.0  #: max gradient norm (or value); None: no clipping
+    clip_mode: str = "norm"  #: "norm" (global L2 norm) or "value" (each element)
+    eval_every: int = 250
+    eval_tokens: int | None = 100_000  #: cap on validation tokens during training
+    sample_every: int = 1000  #: preview a sample every so many steps (0: never)
+    sample_length: int = 200
+    checkpoint_every: int = 500
+    patience: int | None = None  #: stop after this many evaluations without improvement
+    log_every: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.minutes is None:
+            raise ConfigError("give steps or minutes (or both): training needs a budget")
+        if self.steps is not None:
+            check_positive_int("steps", self.steps)
+        if self.minutes is not None and not self.minutes > 0:
+            raise ConfigError(f"minutes must be positive, got {self.minutes!r}")
+        for name in ("batch_size", "seq_len", "eval_every", "checkpoint_every", "log_every"):
+            check_positive_int(name, getattr(self, name))
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        if self.clip is not None and not self.clip > 0:
+            raise ConfigError(f"clip must be positive or None, got {self.clip!r}")
+        if self.clip_mode not in ("norm", "value"):
+            raise ConfigError(f"clip_mode must be 'norm' or 'value', got {self.clip_mode!r}")
+        if self.sample_every < 0:
+            raise ConfigError(f"sample_every must be ≥ 0, got {self.sample_every!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in known})
+
+
+@dataclass
+class TrainResult:
+    """How a run ended."""
+
+    step: int
+    stopped: str  #: "steps", "time", "early stopping" or "diverged"
+    best_val_loss: float | None
+    last_val_loss: float | None
+    seconds: float
+    tokens_per_second: float
+    message: str = ""
+
+
+def evaluate(
+    model: Any,
+    ids: np.ndarray,
+    batch_size: int = 32,
+    seq_len: int = 64,
+    max_tokens: int | None = None,
+) -> tuple[float, int]:
+    """Mean loss (nats per token) of ``model`` over ``ids``, state carried along each stream.
+
+    ids: (N,) → (loss, tokens scored). ``max_tokens`` evaluates a prefix only.
+    The model is evaluated in eval mode and put back in the mode it was in.
+    """
+    if max_tokens is not None and len(ids) > max_tokens + 1:
+        ids = ids[: max_tokens + 1]
+    batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        for inputs, targets in eval_chunks(ids, batch_size, seq_len):
+            loss, tokens, state = model.compute_loss(inputs, targets, state, train=False)
+            total += loss * tokens
+            count += tokens
+    finally:
+        model.train(was_training)
+    return total / max(count, 1), count
+
+
+def _state_to_arrays(state: Any) -> dict[str, np.ndarray]:
+    if state is None:
+        return {}
+    if isinstance(state, tuple):
+        return {"state.h": state[0], "state.c": state[1]}
+    return {"state.h": state}
+
+
+def _state_from_arrays(extra: dict[str, np.ndarray]) -> Any:
+    if "state.c" in extra:
+        return (extra["state.h"], extra["state.c"])
+    return extra.get("state.h")
+
+
+class Trainer:
+    """Train ``model`` on a token stream; ``fit()`` runs until a budget or patience ends.
+
+    train_ids, val_ids: (N,) token ids. ``out_dir``: where checkpoints and metrics go
+    (None: nowhere). ``report``: a callable receiving one dict per event (the CLI's
+    progress display); ``data_source`` is stored so ``rnnlab train --resume`` can reload it.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        train_ids: np.ndarray,
+        val_ids: np.ndarray | None,
+        config: TrainConfig,
+        out_dir: str | Path | None = None,
+        report: Callable[[dict[str, Any]], None] | None = None,
+        data_source: Any = None,
+    ) -> None:
+        self.model = model
+        self.config = config
+        self.val_ids = val_ids
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.report = report or (lambda event: None)
+        self.data_source = data_source
+        self.batcher = StreamBatcher(train_ids, config.batch_size, config.seq_len)
+        self.optimizer: Optimizer = make_optimizer(
+            config.optimizer, model.params, config.lr, weight_decay=config.weight_decay
+        )
+        self.schedule = make_schedule(config.schedule, config.lr, config.steps or 10**9)
+        self.step = 0
+        self.state: Any = None
+        self.best_val_loss: float | None = None
+        self.last_val_loss: float | None = None
+        self.evals_since_best = 0
+        self.tokens_seen = 0
+
+    # -- checkpoints -------------------------------------------------------------
+    def _train_state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "batcher": self.batcher.state_dict(),
+            "best_val_loss": self.best_val_loss,
+            "last_val_loss": self.last_val_loss,
+            "evals_since_best": self.evals_since_best,
+            "tokens_seen": self.tokens_seen,
+            "rng": self.model.rng.bit_generator.state,
+            "config": self.config.to_json(),
+            "data_source": self.data_source,
+        }
+
+    def save(self, name: str) -> Path | None:
+        """Write ``out_dir/name.safetensors`` atomically; returns its path."""
+        if self.out_dir is None:
+            return None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        return save_checkpoint(
+            self.out_dir / f"{name}.safetensors",
+            self.model,
+            vocab=getattr(self.model, "vocab", None),
+            optimizer=self.optimizer,
+            train_state=self._train_state(),
+            extra=_state_to_arrays(self.state),
+        )
+
+    def restore(self, path: str | Path) -> None:
+        """Continue from a checkpoint written by ``save`` (parameters, optimiser, stream,
+        carried state, dropout generator)."""
+        checkpoint = load_checkpoint(path)
+        self.model.load_state_dict(checkpoint.params)
+        if checkpoint.optimizer is not None:
+            self.optimizer.load_state_dict(checkpoint.optimizer)
+        state = checkpoint.train_state
+        self.step = int(state["step"])
+        self.batcher.load_state_dict(state["batcher"])
+        self.best_val_loss = state.get("best_val_loss")
+        self.last_val_loss = state.get("last_val_loss")
+        self.evals_since_best = int(state.get("evals_since_best", 0))
+        self.tokens_seen = int(state.get("tokens_seen", 0))
+        self.model.rng.bit_generator.state = state["rng"]
+        self.state = _state_from_arrays(checkpoint.extra)
+
+    # -- the loop ----------------------------------------------------------------
+    def _log(self, record: dict[str, Any]) -> None:
+        self.report(record)
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+                log.write(json.dumps(record) + "\n")
+
+    def train_step(self) -> tuple[float, float]:
+        """One update on the next chunk; returns (loss in nats/token, gradient norm)."""
+        inputs, targets = self.batcher.next_batch()
+        if self.batcher.wrapped:  # a new epoch: the streams start over
+            self.state = None
+        self.optimizer.lr = self.schedule.lr_at(self.step)
+        self.model.zero_grad()
+        loss, tokens, state = self.model.compute_loss(inputs, targets, self.state, train=True)
+        grads = self.model.grads
+        if self.config.clip is None:
+            norm = global_norm(grads)
+        elif self.config.clip_mode == "norm":
+            norm = clip_grad_norm(grads, self.config.clip)
+        else:
+            norm = global_norm(grads)
+            clip_grad_value(grads, self.config.clip)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            return loss, norm  # the caller stops before anything is updated
+        self.optimizer.step(grads)
+        self.state = state
+        self.step += 1
+        self.tokens_seen += tokens
+        return loss, norm
+
+    def validate(self) -> float | None:
+        """Validation loss on (a prefix of) the validation ids; tracks the best."""
+        if self.val_ids is None:
+            return None
+        loss, _ = evaluate(
+            self.model,
+            self.val_ids,
+            self.config.batch_size,
+            self.config.seq_len,
+            self.config.eval_tokens,
+        )
+        self.last_val_loss = loss
+        if self.best_val_loss is None or loss < self.best_val_loss:
+            self.best_val_loss = loss
+            self.evals_since_best = 0
+            self.save("best")
+        else:
+            self.evals_since_best += 1
+        self._log({"event": "eval", "step": self.step, "val_loss": loss, "val_bpc": loss / LN2})
+        return loss
+
+    def _preview(self) -> None:
+        if getattr(self.model, "vocab", None) is None:
+            return
+        from rnnlab.generate import sample
+
+        text = sample(self.model, n=self.config.sample_length, seed=self.step)
+        self.report({"event": "sample", "step": self.step, "text": text})
+
+    def fit(self) -> TrainResult:
+        """Train until the step budget, the time budget or the patience runs out."""
+        config = self.config
+        self.model.train()
+        started = time.perf_counter()
+        window_start, window_tokens = started, 0
+        if self.step == 0:
+            self.validate()
+        stopped, message = "steps", ""
+        while True:
+            if config.steps is not None and self.step >= config.steps:
+                stopped = "steps"
+                break
+            elapsed = time.perf_counter() - started
+            if config.minutes is not None and elapsed >= config.minutes * 60:
+                stopped = "time"
+                break
+            loss, norm = self.train_step()
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                stopped = "diverged"
+                message = (
+                    f"training diverged at step {self.step + 1}: the loss is {loss} and the "
+                    f"gradient norm {norm}; the last good checkpoint was kept. Try a lower "
+                    "--lr or a smaller --clip."
+                )
+                self._log({"event": "diverged", "step": self.step + 1, "loss": loss})
+                return self._result(stopped, started, message)
+            window_tokens += config.batch_size * config.seq_len
+            if self.step % config.log_every == 0:
+                now = time.perf_counter()
+                self._log(
+                    {
+                        "event": "train",
+                        "step": self.step,
+                        "loss": loss,
+                        "bpc": loss / LN2,
+                        "grad_norm": norm,
+                        "lr": self.optimizer.lr,
+                        "tokens_per_second": window_tokens / max(now - window_start, 1e-9),
+                        "elapsed": now - started,
+                    }
+                )
+                window_start, window_tokens = now, 0
+            if self.step % config.eval_every == 0:
+                self.validate()
+                if config.patience is not None and self.evals_since_best >= config.patience:
+                    stopped = "early stopping"
+                    break
+            if config.sample_every and self.step % config.sample_every == 0:
+                self._preview()
+            if self.step % config.checkpoint_every == 0:
+                self.save("last")
+        if self.last_val_loss is None or self.step % config.eval_every != 0:
+            self.validate()
+        self.save("last")
+        return self._result(stopped, started, message)
+
+    def _result(self, stopped: str, started: float, message: str) -> TrainResult:
+        seconds = time.perf_counter() - started
+        return TrainResult(
+            step=self.step,
+            stopped=stopped,
+            best_val_loss=self.best_val_loss,
+            last_val_loss=self.last_val_loss,
+            seconds=seconds,
+            tokens_per_second=self.tokens_seen / max(seconds, 1e-9),
+            message=message,
+        )
