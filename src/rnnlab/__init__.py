@@ -8,8 +8,12 @@ d_x, d_state0 = layer.backward(d_output)
 
 from rnnlab import errors, interop
 from rnnlab.errors import RnnlabError
+from rnnlab.generate import next_distribution, sample
 from rnnlab.gradcheck import GradcheckResult, gradcheck
+from rnnlab.io import load_checkpoint, load_model, save_checkpoint
+from rnnlab.models import LanguageModel, LanguageModelConfig
 from rnnlab.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module, cross_entropy, mse
+from rnnlab.train import TrainConfig, Trainer
 
 __version__ = "0.1.0"
 
@@ -20,12 +24,21 @@ __all__ = [
     "Dropout",
     "Embedding",
     "GradcheckResult",
+    "LanguageModel",
+    "LanguageModelConfig",
     "Linear",
     "Module",
     "RnnlabError",
+    "TrainConfig",
+    "Trainer",
     "cross_entropy",
     "errors",
     "gradcheck",
     "interop",
+    "load_checkpoint",
+    "load_model",
     "mse",
+    "next_distribution",
+    "sample",
+    "save_checkpoint",
 ]

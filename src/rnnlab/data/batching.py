@@ -49,13 +49,16 @@ def _streams(ids: np.ndarray, batch_size: int, needed: int, what: str, how: str)
 
 def split_train_val(ids: Any, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Contiguous split: the first ``1 − val_fraction`` of ``ids`` for training, the
-    rest for validation. ids: (N,) → (train: (N − n_val,), val: (n_val,)), both views."""
+    rest for validation. ids: (N,) → (train: (⌊N (1 − f)⌋,), val: (the rest,)), both views.
+
+    The cut is ⌊N (1 − f)⌋, as nanoGPT's shakespeare_char, so that published numbers on
+    the same split are comparable (tiny shakespeare: 1,003,854 / 111,540 characters)."""
     arr = _as_token_ids(ids)
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, int | float):
         raise ConfigError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
     if not 0 < val_fraction < 1:
         raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    n_val = round(len(arr) * val_fraction)
+    n_val = len(arr) - int(len(arr) * (1 - val_fraction))
     if n_val < 2 or len(arr) - n_val < 2:
         raise DataError(
             f"cannot split {len(arr)} tokens with val_fraction={val_fraction}: each part "
