@@ -24,8 +24,16 @@ def setup(cell="lstm", seed=0, dropout=0.0, layers=1, **options):
         vocab_size=len(vocab), cell=cell, hidden_size=24, num_layers=layers, dropout=dropout
     )
     model = LanguageModel(config, seed=seed, vocab=vocab)
-    defaults = dict(steps=30, batch_size=4, seq_len=16, eval_every=10, sample_every=0,
-                    checkpoint_every=10, log_every=5, lr=1e-2)
+    defaults = dict(
+        steps=30,
+        batch_size=4,
+        seq_len=16,
+        eval_every=10,
+        sample_every=0,
+        checkpoint_every=10,
+        log_every=5,
+        lr=1e-2,
+    )
     return model, ids[:split], ids[split:], TrainConfig(**(defaults | options))
 
 
