@@ -69,6 +69,7 @@ def backward(
 
     d_out: (T, B, H), d_stateT ∂L/∂h_T: (B, H) or None
     → dx: (T, B, I), grads (keys of ``params``), d_state0 ∂L/∂h_0: (B, H).
+    Also leaves ``tape["d_hidden"]`` (T, B, H) = ∂L/∂h_t for t = 1 … T.
     """
     W_hh = params["W_hh"]
     x, gates, hidden_n, hidden, mask = (
@@ -80,10 +81,12 @@ def backward(
 
     d_x_proj = np.empty_like(gates)  # ∂L/∂(W_i· x_t + b_i·)
     d_h_proj = np.empty_like(gates)  # ∂L/∂(W_h· h_{t−1} + b_h·)
+    d_hidden = np.empty_like(hidden[1:])  # ∂L/∂h_t, kept on the tape for probes
     for t in reversed(range(T)):
         r, z, n = (gates[t, :, k * H : (k + 1) * H] for k in range(3))
         h_prev = hidden[t]
         dh_in = dh + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
+        d_hidden[t] = dh_in
         dz = dh_in * (n - h_prev)  # h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n
         dn = dh_in * z
         d_a_n = dn * dtanh(n)  # n = tanh(a_n), a_n = x-part + r ⊙ (W_hn h + b_hn)
@@ -110,4 +113,5 @@ def backward(
         "b_hh": flat_h.sum(axis=0),
     }
     dx = d_x_proj @ params["W_ih"]
+    tape["d_hidden"] = d_hidden
     return dx, grads, dh

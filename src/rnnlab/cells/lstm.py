@@ -74,6 +74,7 @@ def backward(
 
     d_out: (T, B, H), d_stateT (∂L/∂h_T, ∂L/∂c_T) or None
     → dx: (T, B, I), grads (keys of ``params``), d_state0 (∂L/∂h_0, ∂L/∂c_0).
+    Also leaves ``tape["d_hidden"]`` and ``tape["d_cell"]`` (T, B, H): ∂L/∂h_t, ∂L/∂c_t.
     """
     W_hh = params["W_hh"]
     x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
@@ -84,12 +85,16 @@ def backward(
     dc = np.zeros_like(cell[0]) if dc_T is None else dc_T.astype(cell.dtype)
 
     d_pre = np.empty_like(gates)  # ∂L/∂a, a = the four gates' pre-activations
+    d_hidden = np.empty_like(hidden[1:])  # ∂L/∂h_t, kept on the tape for probes
+    d_cell = np.empty_like(cell[1:])  # ∂L/∂c_t
     for t in reversed(range(T)):
         i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
         dh_in = dh + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
+        d_hidden[t] = dh_in
         tanh_c = np.tanh(cell[t + 1])
         do = dh_in * tanh_c  # h_t = o ⊙ tanh(c_t)
         dc_in = dc + dh_in * o * dtanh(tanh_c)
+        d_cell[t] = dc_in
         di = dc_in * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
         df = dc_in * cell[t]
         dg = dc_in * i
@@ -113,4 +118,5 @@ def backward(
         "b_hh": flat_pre.sum(axis=0),
     }
     dx = d_pre @ params["W_ih"]
+    tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
     return dx, grads, (dh, dc)

@@ -56,6 +56,7 @@ def backward(
 
     d_out: (T, B, H) = ∂L/∂out, d_stateT: (B, H) = ∂L/∂h_T or None
     → dx: (T, B, I), grads (keys of ``params``), d_state0 ∂L/∂h_0: (B, H).
+    Also leaves ``tape["d_hidden"]`` (T, B, H) = ∂L/∂h_t for t = 1 … T.
     """
     W_hh = params["W_hh"]
     _, dact = ACTIVATIONS[tape["nonlinearity"]]
@@ -63,9 +64,11 @@ def backward(
     T = x.shape[0]
 
     d_pre = np.empty_like(hidden[1:])  # ∂L/∂(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)
+    d_hidden = np.empty_like(hidden[1:])  # ∂L/∂h_t, kept on the tape for probes
     dh = np.zeros_like(hidden[0]) if d_stateT is None else d_stateT.astype(hidden.dtype)
     for t in reversed(range(T)):
         dh = dh + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
+        d_hidden[t] = dh
         d_pre[t] = dh * dact(hidden[t + 1])
         if mask is not None:  # a padded step passed h_{t−1} through unchanged
             d_pre[t] = np.where(mask[t], d_pre[t], 0)
@@ -81,4 +84,5 @@ def backward(
         "b_hh": flat_pre.sum(axis=0),
     }
     dx = d_pre @ params["W_ih"]
+    tape["d_hidden"] = d_hidden
     return dx, grads, dh

@@ -77,6 +77,10 @@ class RecurrentLayer(Module):
         self.rng = make_rng(seed)
         self._init_params()
         self._tape: dict | None = None
+        #: keep the cells' tapes of the last call in ``last_tapes`` (for ``rnnlab.probe``)
+        self.retain_tapes = False
+        self.last_tapes: list[dict] | None = None
+        self.last_lengths: np.ndarray | None = None
 
     # -- parameters --------------------------------------------------------------
     @staticmethod
@@ -208,6 +212,8 @@ class RecurrentLayer(Module):
             layer_input = layer_output
 
         self._tape = {"tapes": tapes, "masks": masks, "lengths": lengths, "unbatched": unbatched}
+        if self.retain_tapes:  # one tape per layer and direction, k = layer · D + direction
+            self.last_tapes, self.last_lengths = tapes, lengths
         output = layer_input
         if self.is_lstm:
             final_state = tuple(np.stack([s[k] for s in final]) for k in range(2))
