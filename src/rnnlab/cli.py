@@ -283,5 +283,11 @@ def info_command(
     console.print(table)
 
 
+# -- commands defined in their own modules ---------------------------------------------
+# Each application registers its command here with one line, e.g.
+#     app.command("experiment")(experiment_command)
+# (import inside the command functions whatever is heavy, so `rnnlab --help` stays fast).
+
+
 if __name__ == "__main__":
     main()
