@@ -57,6 +57,7 @@ from rnnlab.data.text import vocab_from_json
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError, describe_shape
 from rnnlab.interop import params_from_torch, params_to_torch
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
+from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import RecurrentLayer
 
@@ -68,6 +69,7 @@ RUN_FILES = ("best.safetensors", "last.safetensors")
 #: model kind → (model class, config class); a model is rebuilt as ``cls(config, ...)``
 MODEL_KINDS: dict[str, tuple[type[Module], type]] = {
     "language": (LanguageModel, LanguageModelConfig),
+    "sequence": (SequenceModel, SequenceModelConfig),
 }
 _PREFIXES = ("model.", "optimizer.", "extra.")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

@@ -148,18 +148,22 @@ def _state_from_arrays(extra: dict[str, np.ndarray]) -> Any:
 
 
 class Trainer:
-    """Train ``model`` on a token stream; ``fit()`` runs until a budget or patience ends.
+    """Train ``model``; ``fit()`` runs until a budget or the patience ends.
 
-    train_ids, val_ids: (N,) token ids. ``out_dir``: where checkpoints and metrics go
-    (None: nowhere). ``report``: a callable receiving one dict per event (the CLI's
-    progress display); ``data_source`` is stored so ``rnnlab train --resume`` can reload it.
+    train: (N,) token ids, served as ``batch_size`` streams of ``seq_len`` chunks (language
+    modelling), or any batch source with ``next_batch() -> (inputs, targets)``, a
+    ``wrapped`` flag and ``state_dict``/``load_state_dict`` (e.g.
+    ``rnnlab.data.datasets.ArrayBatcher``). val: (N,) token ids, or a callable
+    ``val(model) -> loss`` run in eval mode, or None. ``out_dir``: where checkpoints and
+    metrics go (None: nowhere). ``report``: a callable receiving one dict per event (the
+    CLI's progress display); ``data_source`` is stored so a run can be resumed.
     """
 
     def __init__(
         self,
         model: Any,
-        train_ids: np.ndarray,
-        val_ids: np.ndarray | None,
+        train: Any,
+        val: np.ndarray | Callable[[Any], float] | None,
         config: TrainConfig,
         out_dir: str | Path | None = None,
         report: Callable[[dict[str, Any]], None] | None = None,
@@ -167,11 +171,16 @@ class Trainer:
     ) -> None:
         self.model = model
         self.config = config
-        self.val_ids = val_ids
+        self.val = val
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.report = report or (lambda event: None)
         self.data_source = data_source
-        self.batcher = StreamBatcher(train_ids, config.batch_size, config.seq_len)
+        #: token streams: losses are per token and also reported in bits
+        self.language = isinstance(train, np.ndarray)
+        if self.language:
+            self.batcher: Any = StreamBatcher(train, config.batch_size, config.seq_len)
+        else:
+            self.batcher = train
         self.optimizer: Optimizer = make_optimizer(
             config.optimizer, model.params, config.lr, weight_decay=config.weight_decay
         )
@@ -182,6 +191,7 @@ class Trainer:
         self.last_val_loss: float | None = None
         self.evals_since_best = 0
         self.tokens_seen = 0
+        self._window_tokens = 0
 
     # -- checkpoints -------------------------------------------------------------
     def _train_state(self) -> dict[str, Any]:
@@ -237,7 +247,7 @@ class Trainer:
                 log.write(json.dumps(record) + "\n")
 
     def train_step(self) -> tuple[float, float]:
-        """One update on the next chunk; returns (loss in nats/token, gradient norm)."""
+        """One update on the next batch; returns (loss, gradient norm)."""
         inputs, targets = self.batcher.next_batch()
         if self.batcher.wrapped:  # a new epoch: the streams start over
             self.state = None
@@ -258,19 +268,28 @@ class Trainer:
         self.state = state
         self.step += 1
         self.tokens_seen += tokens
+        self._window_tokens += tokens
         return loss, norm
 
     def validate(self) -> float | None:
-        """Validation loss on (a prefix of) the validation ids; tracks the best."""
-        if self.val_ids is None:
+        """Validation loss (on at most ``eval_tokens`` of a token stream); tracks the best."""
+        if self.val is None:
             return None
-        loss, _ = evaluate(
-            self.model,
-            self.val_ids,
-            self.config.batch_size,
-            self.config.seq_len,
-            self.config.eval_tokens,
-        )
+        if callable(self.val):
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                loss = float(self.val(self.model))
+            finally:
+                self.model.train(was_training)
+        else:
+            loss, _ = evaluate(
+                self.model,
+                self.val,
+                self.config.batch_size,
+                self.config.seq_len,
+                self.config.eval_tokens,
+            )
         self.last_val_loss = loss
         if self.best_val_loss is None or loss < self.best_val_loss:
             self.best_val_loss = loss
@@ -278,11 +297,14 @@ class Trainer:
             self.save("best")
         else:
             self.evals_since_best += 1
-        self._log({"event": "eval", "step": self.step, "val_loss": loss, "val_bpc": loss / LN2})
+        record = {"event": "eval", "step": self.step, "val_loss": loss}
+        if self.language:
+            record["val_bpc"] = loss / LN2
+        self._log(record)
         return loss
 
     def _preview(self) -> None:
-        if getattr(self.model, "vocab", None) is None:
+        if not self.language or getattr(self.model, "vocab", None) is None:
             return
         from rnnlab.generate import sample
 
@@ -294,7 +316,8 @@ class Trainer:
         config = self.config
         self.model.train()
         started = time.perf_counter()
-        window_start, window_tokens = started, 0
+        tokens_before = self.tokens_seen
+        window_start, self._window_tokens = started, 0
         if self.step == 0:
             self.validate()
         stopped, message = "steps", ""
@@ -315,23 +338,22 @@ class Trainer:
                     "--lr or a smaller --clip."
                 )
                 self._log({"event": "diverged", "step": self.step + 1, "loss": loss})
-                return self._result(stopped, started, message)
-            window_tokens += config.batch_size * config.seq_len
+                return self._result(stopped, started, message, tokens_before)
             if self.step % config.log_every == 0:
                 now = time.perf_counter()
-                self._log(
-                    {
-                        "event": "train",
-                        "step": self.step,
-                        "loss": loss,
-                        "bpc": loss / LN2,
-                        "grad_norm": norm,
-                        "lr": self.optimizer.lr,
-                        "tokens_per_second": window_tokens / max(now - window_start, 1e-9),
-                        "elapsed": now - started,
-                    }
-                )
-                window_start, window_tokens = now, 0
+                record = {
+                    "event": "train",
+                    "step": self.step,
+                    "loss": loss,
+                    "grad_norm": norm,
+                    "lr": self.optimizer.lr,
+                    "tokens_per_second": self._window_tokens / max(now - window_start, 1e-9),
+                    "elapsed": now - started,
+                }
+                if self.language:
+                    record["bpc"] = loss / LN2
+                self._log(record)
+                window_start, self._window_tokens = now, 0
             if self.step % config.eval_every == 0:
                 self.validate()
                 if config.patience is not None and self.evals_since_best >= config.patience:
@@ -344,9 +366,11 @@ class Trainer:
         if self.last_val_loss is None or self.step % config.eval_every != 0:
             self.validate()
         self.save("last")
-        return self._result(stopped, started, message)
+        return self._result(stopped, started, message, tokens_before)
 
-    def _result(self, stopped: str, started: float, message: str) -> TrainResult:
+    def _result(
+        self, stopped: str, started: float, message: str, tokens_before: int
+    ) -> TrainResult:
         seconds = time.perf_counter() - started
         return TrainResult(
             step=self.step,
@@ -354,6 +378,6 @@ class Trainer:
             best_val_loss=self.best_val_loss,
             last_val_loss=self.last_val_loss,
             seconds=seconds,
-            tokens_per_second=self.tokens_seen / max(seconds, 1e-9),
+            tokens_per_second=(self.tokens_seen - tokens_before) / max(seconds, 1e-9),
             message=message,
         )

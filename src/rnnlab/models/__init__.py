@@ -6,5 +6,13 @@ from rnnlab.models.language import (
     canonical_cell,
     make_recurrent,
 )
+from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 
-__all__ = ["LanguageModel", "LanguageModelConfig", "canonical_cell", "make_recurrent"]
+__all__ = [
+    "LanguageModel",
+    "LanguageModelConfig",
+    "SequenceModel",
+    "SequenceModelConfig",
+    "canonical_cell",
+    "make_recurrent",
+]
