@@ -316,7 +316,7 @@ def test_another_model_kind_is_refused_by_name(checkpoint_path):
     rewrite(checkpoint_path, lambda tensors, doc: doc.update(model_kind="forecast"))
     with pytest.raises(CheckpointError, match="a 'forecast' model, expected 'language'"):
         load_model(checkpoint_path, kind="language")
-    with pytest.raises(CheckpointError, match="known kinds: .*'language'"):
+    with pytest.raises(CheckpointError, match=r"known kinds: .*'language'"):
         load_model(checkpoint_path)
 
 

@@ -14,6 +14,7 @@ import torch
 from reference import torch_run
 
 import rnnlab
+from rnnlab.backend import use_backend
 from rnnlab.interop import params_from_torch, recurrent_kind, to_torch
 
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
@@ -48,6 +49,7 @@ GRID = list(
 )
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
     "cell,num_layers,bidirectional,batch_first,with_lengths,with_state",
@@ -55,6 +57,15 @@ GRID = list(
     ids=["-".join(map(str, g)) for g in GRID],
 )
 def test_layer_matches_torch(
+    cell, num_layers, bidirectional, batch_first, with_lengths, with_state, dtype, backend
+):
+    with use_backend(backend):
+        check_layer_against_torch(
+            cell, num_layers, bidirectional, batch_first, with_lengths, with_state, dtype
+        )
+
+
+def check_layer_against_torch(
     cell, num_layers, bidirectional, batch_first, with_lengths, with_state, dtype
 ):
     rng = np.random.default_rng(hash((cell, num_layers, bidirectional, batch_first)) % 2**32)

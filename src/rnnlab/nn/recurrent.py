@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.cells import CELLS, GATES
+from rnnlab.backend import cell_functions
+from rnnlab.cells import GATES
 from rnnlab.cells.masking import reverse_padded
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
 from rnnlab.nn.checks import check_float_input, check_last_dim, check_lengths, check_shape
@@ -77,8 +78,11 @@ class RecurrentLayer(Module):
         self.rng = make_rng(seed)
         self._init_params()
         self._tape: dict | None = None
+        #: keep what backward needs; off for inference (see ``rnnlab.nn.module.inference``)
+        self.keep_tape = True
         #: keep the cells' tapes of the last call in ``last_tapes`` (for ``rnnlab.probe``)
         self.retain_tapes = False
+        self._workspaces: dict[int, object] = {}
         self.last_tapes: list[dict] | None = None
         self.last_lengths: np.ndarray | None = None
 
@@ -124,6 +128,14 @@ class RecurrentLayer(Module):
             name = torch_name + suffix
             if name in self._grads:
                 self._grads[name] += grads[key]
+
+    def _workspace(self, k: int) -> object:
+        """Scratch buffers of cell k (layer · D + direction), reused from call to call."""
+        from rnnlab.kernels.workspace import Workspace
+
+        if k not in self._workspaces:
+            self._workspaces[k] = Workspace()
+        return self._workspaces[k]
 
     # -- state -------------------------------------------------------------------
     @property
@@ -188,7 +200,8 @@ class RecurrentLayer(Module):
             lengths = check_lengths(lengths, T, B, name)
         states0 = self._initial_state(state, B, unbatched)
 
-        cell = CELLS[self.mode]
+        cell = cell_functions(self.mode)
+        keep = self.keep_tape or self.retain_tapes
         D = self.num_directions
         tapes, masks, final = [], [], []
         layer_input = np.ascontiguousarray(x)
@@ -196,8 +209,14 @@ class RecurrentLayer(Module):
             outputs = []
             for direction in range(D):
                 inp = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
+                k = layer * D + direction
                 out, state_T, tape = cell.forward(
-                    self.cell_params(layer, direction), inp, states0[layer * D + direction], lengths
+                    self.cell_params(layer, direction),
+                    np.ascontiguousarray(inp),
+                    states0[k],
+                    lengths,
+                    workspace=self._workspace(k),
+                    keep_tape=keep,
                 )
                 outputs.append(out if direction == 0 else reverse_padded(out, lengths))
                 tapes.append(tape)
@@ -211,7 +230,11 @@ class RecurrentLayer(Module):
                 masks.append(None)
             layer_input = layer_output
 
-        self._tape = {"tapes": tapes, "masks": masks, "lengths": lengths, "unbatched": unbatched}
+        self._tape = (
+            {"tapes": tapes, "masks": masks, "lengths": lengths, "unbatched": unbatched}
+            if self.keep_tape
+            else None
+        )
         if self.retain_tapes:  # one tape per layer and direction, k = layer · D + direction
             self.last_tapes, self.last_lengths = tapes, lengths
         output = layer_input
@@ -262,7 +285,7 @@ class RecurrentLayer(Module):
             d_seq = d_seq.transpose(1, 0, 2)
         d_final = self._final_state_grads(d_state, B, unbatched)
 
-        cell = CELLS[self.mode]
+        cell = cell_functions(self.mode)
         d_states0: list = [None] * (self.num_layers * D)
         for layer in reversed(range(self.num_layers)):
             mask = tape["masks"][layer]
@@ -279,6 +302,7 @@ class RecurrentLayer(Module):
                     tape["tapes"][k],
                     np.ascontiguousarray(d_out),
                     d_final[k],
+                    workspace=self._workspace(k),
                 )
                 if direction == 1:
                     dx = reverse_padded(dx, lengths)

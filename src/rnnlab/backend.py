@@ -1,0 +1,108 @@
+"""Which implementation of the cells the layers run: the NumPy reference or the compiled kernels.
+
+    rnnlab.set_backend("auto" | "numpy" | "numba")
+    with rnnlab.use_backend("numpy"): ...
+
+"auto" (the default, or the ``RNNLAB_BACKEND`` environment variable) picks the compiled
+kernels, and falls back to NumPy with a warning only when Numba cannot load them. Both
+backends offer every option (variable lengths, bidirectional and stacked layers run on
+the kernels too) and compute the same numbers: tests hold them to 1e-12 in float64.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache, partial
+from types import SimpleNamespace
+
+from rnnlab.errors import ConfigError
+
+BACKENDS = ("auto", "numpy", "numba")
+_choice = os.environ.get("RNNLAB_BACKEND", "auto")
+
+
+def set_backend(name: str) -> None:
+    """Choose the backend for every layer from now on."""
+    global _choice
+    if name not in BACKENDS:
+        raise ConfigError(f"backend must be one of {BACKENDS}, got {name!r}")
+    if name == "numba":
+        _kernels()  # fail now, with the reason, rather than at the first call
+    _choice = name
+
+
+def get_backend() -> str:
+    """The backend in force: "numpy" or "numba" ("auto" resolved)."""
+    if _choice == "numpy":
+        return "numpy"
+    if _choice == "numba":
+        return "numba"
+    try:
+        _kernels()
+    except ConfigError as error:
+        warnings.warn(f"{error}; using the NumPy backend", RuntimeWarning, stacklevel=2)
+        return "numpy"
+    return "numba"
+
+
+@contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Run a block with another backend, then restore the previous choice."""
+    global _choice
+    previous = _choice
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _choice = previous
+
+
+@cache
+def _kernels() -> dict[str, SimpleNamespace]:
+    try:
+        from rnnlab.kernels import gru, lstm, rnn
+    except Exception as error:  # numba missing, or numpy's BLAS not found
+        raise ConfigError(f"the compiled kernels cannot be loaded ({error})") from error
+    return {
+        "rnn_tanh": SimpleNamespace(
+            forward=partial(rnn.forward, nonlinearity="tanh"), backward=rnn.backward
+        ),
+        "rnn_relu": SimpleNamespace(
+            forward=partial(rnn.forward, nonlinearity="relu"), backward=rnn.backward
+        ),
+        "lstm": SimpleNamespace(forward=lstm.forward, backward=lstm.backward),
+        "gru": SimpleNamespace(forward=gru.forward, backward=gru.backward),
+    }
+
+
+def _reference() -> dict[str, SimpleNamespace]:
+    from rnnlab.cells import CELLS
+
+    def adapt(cell: SimpleNamespace) -> SimpleNamespace:
+        def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
+            out, state, tape = cell.forward(params, x, state0, lengths)
+            return out, state, (tape if keep_tape else None)
+
+        def backward(params, tape, d_out, d_stateT=None, workspace=None):
+            return cell.backward(params, tape, d_out, d_stateT)
+
+        return SimpleNamespace(forward=forward, backward=backward)
+
+    return {mode: adapt(cell) for mode, cell in CELLS.items()}
+
+
+_REFERENCE = None
+
+
+def cell_functions(mode: str) -> SimpleNamespace:
+    """forward(params, x, state0, lengths, workspace, keep_tape) and backward(params, tape,
+    d_out, d_stateT, workspace) of ``mode`` on the backend in force."""
+    global _REFERENCE
+    if get_backend() == "numba":
+        return _kernels()[mode]
+    if _REFERENCE is None:
+        _REFERENCE = _reference()
+    return _REFERENCE[mode]

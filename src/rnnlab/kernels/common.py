@@ -1,0 +1,198 @@
+"""Pieces the compiled cells share: activations, the per-step product, the GEMMs around it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit, types
+from numba.core.extending import overload
+
+from rnnlab.kernels.blas import gemm, gemv
+
+# tanh in float32 as a rational function (the minimax fit used by Eigen's fast tanh):
+# tanh(a) ≈ a·P(a²) / Q(a²) on |a| ≤ 7.9053, where tanh(a) rounds to ±1 in float32.
+# It has no branch and no libm call, so the compiler vectorises the gate loops; its
+# error is a few units in the last place (< 2e-7). float64 keeps the exact libm tanh.
+_CLAMP = np.float32(7.90531110763549805)
+_ALPHA = tuple(
+    np.float32(c)
+    for c in (
+        4.89352455891786e-03,
+        6.37261928875436e-04,
+        1.48572235717979e-05,
+        5.12229709037114e-08,
+        -8.60467152213735e-11,
+        2.00018790482477e-13,
+        -2.76076847742355e-16,
+    )
+)
+_BETA = tuple(
+    np.float32(c)
+    for c in (
+        4.89352518554385e-03,
+        2.26843463243900e-03,
+        1.18534705686654e-04,
+        1.19825839466702e-06,
+    )
+)
+
+
+def tanh(a):  # pragma: no cover - compiled only
+    """tanh(a): exact in float64, a rational fit within a few ulp in float32."""
+    return math.tanh(a)
+
+
+@overload(tanh, inline="always", jit_options={"cache": True, "error_model": "numpy"})
+def _tanh_impl(a):
+    if a != types.float32:
+        return lambda a: math.tanh(a)
+    a1, a3, a5, a7, a9, a11, a13 = _ALPHA
+    b0, b2, b4, b6 = _BETA
+    clamp = _CLAMP
+
+    def rational(a):
+        x = min(max(a, -clamp), clamp)
+        x2 = x * x
+        p = x2 * (x2 * (x2 * (x2 * (x2 * (x2 * a13 + a11) + a9) + a7) + a5) + a3) + a1
+        q = x2 * (x2 * (x2 * b6 + b4) + b2) + b0
+        return x * p / q
+
+    return rational
+
+
+def sigmoid(a):  # pragma: no cover - compiled only
+    """σ(a) = 1 / (1 + e^(−a)), as (1 + tanh(a/2)) / 2: no overflow for any a."""
+    return 0.5 + 0.5 * math.tanh(0.5 * a)
+
+
+def dsigmoid(y):  # pragma: no cover - compiled only
+    """σ'(a) given y = σ(a): y (1 − y)."""
+    return y * (1.0 - y)
+
+
+def dtanh(y):  # pragma: no cover - compiled only
+    """tanh'(a) given y = tanh(a): 1 − y²."""
+    return 1.0 - y * y
+
+
+# Numba reads a float literal as float64, which would turn float32 arithmetic into
+# float64 (and tanh into the libm call); the constants below carry the argument's type.
+_OPTIONS = {"cache": True, "error_model": "numpy"}
+
+
+@overload(sigmoid, inline="always", jit_options=_OPTIONS)
+def _sigmoid_impl(a):
+    half = np.float32(0.5) if a == types.float32 else 0.5
+    return lambda a: half + half * tanh(half * a)
+
+
+@overload(dsigmoid, inline="always", jit_options=_OPTIONS)
+def _dsigmoid_impl(y):
+    one = np.float32(1) if y == types.float32 else 1.0
+    return lambda y: y * (one - y)
+
+
+@overload(dtanh, inline="always", jit_options=_OPTIONS)
+def _dtanh_impl(y):
+    one = np.float32(1) if y == types.float32 else 1.0
+    return lambda y: one - y * y
+
+
+def complement(y):  # pragma: no cover - compiled only
+    """1 − y in the type of y."""
+    return 1.0 - y
+
+
+@overload(complement, inline="always", jit_options=_OPTIONS)
+def _complement_impl(y):
+    one = np.float32(1) if y == types.float32 else 1.0
+    return lambda y: one - y
+
+
+def relu(a):  # pragma: no cover - compiled only
+    """max(a, 0) in the type of a."""
+    return max(a, 0.0)
+
+
+@overload(relu, inline="always", jit_options=_OPTIONS)
+def _relu_impl(a):
+    zero = np.float32(0) if a == types.float32 else 0.0
+    return lambda a: max(a, zero)
+
+
+def drelu(y):  # pragma: no cover - compiled only
+    """relu' given y = relu(a): 1 where y > 0 (0 at a = 0, as PyTorch)."""
+    return 1.0 if y > 0 else 0.0
+
+
+@overload(drelu, inline="always", jit_options=_OPTIONS)
+def _drelu_impl(y):
+    zero = np.float32(0) if y == types.float32 else 0.0
+    one = np.float32(1) if y == types.float32 else 1.0
+    return lambda y: one if y > zero else zero
+
+
+@njit(cache=True, error_model="numpy")
+def matmul_rows(rows, M, M_t, out):
+    """out ← rows M for rows (B, K), M (K, N) and M_t = Mᵀ (N, K), both contiguous.
+
+    OpenBLAS is fastest on a non-transposed, contiguous right operand for B > 1, and
+    on the row-major matrix-vector product (M_t r) for B = 1, so both forms are kept.
+    """
+    if rows.shape[0] == 1:
+        gemv(False, 1.0, M_t, rows[0], 0.0, out[0])
+    else:
+        gemm(False, False, 1.0, rows, M, 0.0, out)
+
+
+@njit(cache=True, error_model="numpy")
+def matmul_rows_add(rows, M, M_t, out):
+    """out ← out + rows M (as ``matmul_rows``, accumulating)."""
+    if rows.shape[0] == 1:
+        gemv(False, 1.0, M_t, rows[0], 1.0, out[0])
+    else:
+        gemm(False, False, 1.0, rows, M, 1.0, out)
+
+
+def all_steps(lengths: np.ndarray | None, steps: int, batch: int) -> np.ndarray:
+    """lengths (B,) as int64, or T for every sequence when there are none."""
+    if lengths is None:
+        return np.full(batch, steps, dtype=np.int64)
+    return np.ascontiguousarray(lengths, dtype=np.int64)
+
+
+def input_projection(params: dict[str, np.ndarray], x: np.ndarray, workspace: Any) -> np.ndarray:
+    """W_ih x_t + b_ih for every step at once: x (T, B, I) → (T, B, G·H), one GEMM."""
+    T, B, I = x.shape
+    W_ih = params["W_ih"]
+    x_proj = workspace.array("x_proj", (T * B, W_ih.shape[0]), W_ih.dtype)
+    np.matmul(x.reshape(T * B, I), W_ih.T, out=x_proj)
+    x_proj += params["b_ih"]
+    return x_proj.reshape(T, B, -1)
+
+
+def weight_gradients(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    hidden: np.ndarray,
+    d_x_proj: np.ndarray,
+    d_h_proj: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The weight gradients as one GEMM each after the loop, and ∂L/∂x.
+
+    d_x_proj, d_h_proj: (T, B, G·H) gradients of the input and recurrent projections
+    (the same array for RNN and LSTM) → (grads, dx (T, B, I)).
+    """
+    T, B, I = x.shape
+    flat_x = d_x_proj.reshape(T * B, -1)
+    flat_h = d_h_proj.reshape(T * B, -1)
+    grads = {
+        "W_ih": flat_x.T @ x.reshape(T * B, I),
+        "W_hh": flat_h.T @ hidden[:-1].reshape(T * B, -1),
+        "b_ih": flat_x.sum(axis=0),
+        "b_hh": flat_h.sum(axis=0),
+    }
+    dx = (flat_x @ params["W_ih"]).reshape(T, B, I)
+    return grads, dx

@@ -1,0 +1,158 @@
+"""The GRU cell compiled: the same equations as ``rnnlab.cells.gru``, fused.
+
+    r = σ(W_ir x_t + b_ir + W_hr h_{t−1} + b_hr)
+    z = σ(W_iz x_t + b_iz + W_hz h_{t−1} + b_hz)
+    n = tanh(W_in x_t + b_in + r ⊙ (W_hn h_{t−1} + b_hn))
+    h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n
+
+One GEMM for the input projections of all steps, one GEMM (GEMV when B = 1) per step
+for W_hh h_{t−1}, one fused pass over the gates per row, weight gradients after the loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnlab.kernels.common import (
+    all_steps,
+    complement,
+    dsigmoid,
+    dtanh,
+    input_projection,
+    matmul_rows,
+    matmul_rows_add,
+    sigmoid,
+    tanh,
+    weight_gradients,
+)
+from rnnlab.kernels.workspace import Workspace
+
+
+@njit(cache=True, error_model="numpy")
+def _gates_forward(h_proj, x_proj, b_hh, h_prev, h_new, gates, hidden_n, H):
+    """One row: h_proj = W_hh h_{t−1} (3H), x_proj (3H) → r, z, n and h_t."""
+    for j in range(H):
+        hn = h_proj[2 * H + j] + b_hh[2 * H + j]  # W_hn h_{t−1} + b_hn
+        r = sigmoid(x_proj[j] + h_proj[j] + b_hh[j])
+        z = sigmoid(x_proj[H + j] + h_proj[H + j] + b_hh[H + j])
+        n = tanh(x_proj[2 * H + j] + r * hn)
+        h_new[j] = complement(z) * h_prev[j] + z * n
+        gates[j], gates[H + j], gates[2 * H + j] = r, z, n
+        hidden_n[j] = hn
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, gates, hidden_n, keep_gates):
+    """x_proj (T, B, 3H) → fills hidden (T + 1, B, H), gates (T, B, 3H), hidden_n (T, B, H)."""
+    T, B, G = x_proj.shape
+    H = G // 3
+    h_proj = np.empty((B, G), dtype=x_proj.dtype)
+    for t in range(T):
+        matmul_rows(hidden[t], W_hh_t, W_hh, h_proj)
+        k = t if keep_gates else 0
+        for b in range(B):
+            if t < lengths[b]:
+                _gates_forward(
+                    h_proj[b],
+                    x_proj[t, b],
+                    b_hh,
+                    hidden[t, b],
+                    hidden[t + 1, b],
+                    gates[k, b],
+                    hidden_n[k, b],
+                    H,
+                )
+            else:  # padded step: the state is carried unchanged
+                hidden[t + 1, b] = hidden[t, b]
+                gates[k, b] = 0
+                hidden_n[k, b] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def _gates_backward(gates, hidden_n, h_prev, dh_in, d_x, d_h, dh_direct, H):
+    """One row: ∂L/∂h_t → ∂L/∂(input part) d_x, ∂L/∂(W_h· h + b_h·) d_h (3H), direct ∂L/∂h_{t−1}."""
+    for j in range(H):
+        r, z, n = gates[j], gates[H + j], gates[2 * H + j]
+        dz = dh_in[j] * (n - h_prev[j])  # h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n
+        d_a_n = dh_in[j] * z * dtanh(n)
+        d_a_r = d_a_n * hidden_n[j] * dsigmoid(r)
+        d_a_z = dz * dsigmoid(z)
+        d_x[j], d_x[H + j], d_x[2 * H + j] = d_a_r, d_a_z, d_a_n
+        d_h[j], d_h[H + j], d_h[2 * H + j] = d_a_r, d_a_z, d_a_n * r
+        dh_direct[j] = dh_in[j] * complement(z)
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_loop(
+    W_hh, W_hh_t, lengths, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_proj, d_hidden
+):
+    """Walks t = T … 1 carrying dh (B, H); fills d_x_proj, d_h_proj (T, B, 3H), d_hidden."""
+    T, B, G = gates.shape
+    H = G // 3
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            if t < lengths[b]:
+                d_hidden[t, b] = dh[b] + d_out[t, b]
+                _gates_backward(
+                    gates[t, b],
+                    hidden_n[t, b],
+                    hidden[t, b],
+                    d_hidden[t, b],
+                    d_x_proj[t, b],
+                    d_h_proj[t, b],
+                    dh[b],
+                    H,
+                )
+            else:  # padded step: h was carried, so is its gradient
+                d_hidden[t, b] = dh[b]
+                d_x_proj[t, b] = 0
+                d_h_proj[t, b] = 0
+        matmul_rows_add(d_h_proj[t], W_hh, W_hh_t, dh)  # dh_{t−1} = direct + W_hhᵀ d_h
+
+
+def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
+    """As ``rnnlab.cells.gru.forward``; with ``keep_tape=False`` no gates are stored."""
+    ws = workspace or Workspace()
+    W_hh = params["W_hh"]
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    x_proj = input_projection(params, x, ws)
+    hidden = ws.array("hidden", (T + 1, B, H), x_proj.dtype)
+    hidden[0] = state0
+    kept = T if keep_tape else 1
+    gates = ws.array("gates", (kept, B, 3 * H), x_proj.dtype)
+    hidden_n = ws.array("hidden_n", (kept, B, H), x_proj.dtype)
+    W_hh_t = np.ascontiguousarray(W_hh.T)
+    steps = all_steps(lengths, T, B)
+    _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, gates, hidden_n, keep_tape)
+    mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
+    out = hidden[1:].copy() if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "gates": gates, "hidden_n": hidden_n, "hidden": hidden, "mask": mask}
+    return out, hidden[T].copy(), (tape if keep_tape else None)
+
+
+def backward(params, tape, d_out, d_stateT=None, workspace=None):
+    """As ``rnnlab.cells.gru.backward``."""
+    ws = workspace or Workspace()
+    W_hh = params["W_hh"]
+    x, gates, hidden_n, hidden, mask = (
+        tape[k] for k in ("x", "gates", "hidden_n", "hidden", "mask")
+    )
+    T, B, _ = x.shape
+    lengths = None if mask is None else mask[:, :, 0].sum(axis=0)
+    dh = ws.zeros("dh", hidden[0].shape, hidden.dtype)
+    if d_stateT is not None:
+        dh[...] = d_stateT
+    d_x_proj = ws.array("d_x_proj", gates.shape, gates.dtype)
+    d_h_proj = ws.array("d_h_proj", gates.shape, gates.dtype)
+    d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
+    d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
+    W_hh_t = np.ascontiguousarray(W_hh.T)
+    steps = all_steps(lengths, T, B)
+    _backward_loop(
+        W_hh, W_hh_t, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_proj, d_hidden
+    )
+    grads, dx = weight_gradients(params, x, hidden, d_x_proj, d_h_proj)
+    tape["d_hidden"] = d_hidden
+    return dx, grads, dh.copy()

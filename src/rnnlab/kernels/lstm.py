@@ -1,0 +1,160 @@
+"""The LSTM cell compiled: the same equations as ``rnnlab.cells.lstm``, fused.
+
+The input projections of all steps are one GEMM before the loop; the loop runs
+compiled, with one GEMM (GEMV when B = 1) per step for W_hh h_{t−1} and one pass over
+the four gates per row that writes each result once; the weight gradients are one GEMM
+each after the backward loop. The tape has the same arrays as the reference cell's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnlab.kernels.common import (
+    all_steps,
+    dsigmoid,
+    dtanh,
+    input_projection,
+    matmul_rows,
+    sigmoid,
+    tanh,
+    weight_gradients,
+)
+from rnnlab.kernels.workspace import Workspace
+
+
+@njit(cache=True, error_model="numpy")
+def _gates_forward(pre, x_proj, b_hh, c_prev, c_new, h_new, gates, H):
+    """One row: a = pre + x_proj + b_hh (4H) → the gates, c_t and h_t (H each)."""
+    for j in range(H):
+        i = sigmoid(pre[j] + x_proj[j] + b_hh[j])
+        f = sigmoid(pre[H + j] + x_proj[H + j] + b_hh[H + j])
+        g = tanh(pre[2 * H + j] + x_proj[2 * H + j] + b_hh[2 * H + j])
+        o = sigmoid(pre[3 * H + j] + x_proj[3 * H + j] + b_hh[3 * H + j])
+        c = f * c_prev[j] + i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        c_new[j] = c
+        h_new[j] = o * tanh(c)  # h_t = o ⊙ tanh(c_t)
+        gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, cell, gates, keep_gates):
+    """x_proj (T, B, 4H) = W_ih x_t + b_ih → fills hidden, cell (T + 1, B, H), gates.
+
+    W_hh_t = W_hhᵀ (H, 4H), contiguous.
+    """
+    T, B, G = x_proj.shape
+    H = G // 4
+    pre = np.empty((B, G), dtype=x_proj.dtype)
+    for t in range(T):
+        matmul_rows(hidden[t], W_hh_t, W_hh, pre)  # W_hh h_{t−1}
+        g_t = gates[t] if keep_gates else gates[0]
+        for b in range(B):
+            if t < lengths[b]:
+                _gates_forward(
+                    pre[b],
+                    x_proj[t, b],
+                    b_hh,
+                    cell[t, b],
+                    cell[t + 1, b],
+                    hidden[t + 1, b],
+                    g_t[b],
+                    H,
+                )
+            else:  # padded step: the state is carried unchanged
+                hidden[t + 1, b] = hidden[t, b]
+                cell[t + 1, b] = cell[t, b]
+                g_t[b] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def _gates_backward(gates, c_prev, c_new, dh_in, dc, d_pre, d_cell, H):
+    """One row: ∂L/∂h_t (dh_in) and ∂L/∂c_t (dc, updated to ∂L/∂c_{t−1}) → d_pre (4H)."""
+    for j in range(H):
+        i, f, g, o = gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j]
+        tanh_c = tanh(c_new[j])
+        dc_in = dc[j] + dh_in[j] * o * dtanh(tanh_c)
+        d_cell[j] = dc_in
+        d_pre[j] = dc_in * g * dsigmoid(i)
+        d_pre[H + j] = dc_in * c_prev[j] * dsigmoid(f)
+        d_pre[2 * H + j] = dc_in * i * dtanh(g)
+        d_pre[3 * H + j] = dh_in[j] * tanh_c * dsigmoid(o)
+        dc[j] = dc_in * f
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_loop(
+    W_hh, W_hh_t, lengths, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
+):
+    """Walks t = T … 1 carrying dh, dc (B, H); fills d_pre (T, B, 4H), d_hidden, d_cell."""
+    T, B, G = gates.shape
+    H = G // 4
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            if t < lengths[b]:
+                d_hidden[t, b] = dh[b] + d_out[t, b]
+                _gates_backward(
+                    gates[t, b],
+                    cell[t, b],
+                    cell[t + 1, b],
+                    d_hidden[t, b],
+                    dc[b],
+                    d_pre[t, b],
+                    d_cell[t, b],
+                    H,
+                )
+            else:  # padded step: h and c were carried, so are their gradients
+                d_hidden[t, b] = dh[b]
+                d_cell[t, b] = dc[b]
+                d_pre[t, b] = 0
+        matmul_rows(d_pre[t], W_hh, W_hh_t, dh)  # dh_{t−1} = W_hhᵀ d_a
+        for b in range(B):
+            if t >= lengths[b]:
+                dh[b] = d_hidden[t, b]
+
+
+def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
+    """As ``rnnlab.cells.lstm.forward``; with ``keep_tape=False`` no gates are stored."""
+    ws = workspace or Workspace()
+    W_hh = params["W_hh"]
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    x_proj = input_projection(params, x, ws)
+    hidden = ws.array("hidden", (T + 1, B, H), x_proj.dtype)
+    cell = ws.array("cell", (T + 1, B, H), x_proj.dtype)
+    hidden[0], cell[0] = state0
+    gates = ws.array("gates", (T if keep_tape else 1, B, 4 * H), x_proj.dtype)
+    W_hh_t = np.ascontiguousarray(W_hh.T)
+    steps = all_steps(lengths, T, B)
+    _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, cell, gates, keep_tape)
+    mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
+    out = hidden[1:].copy() if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
+    return out, (hidden[T].copy(), cell[T].copy()), (tape if keep_tape else None)
+
+
+def backward(params, tape, d_out, d_stateT=None, workspace=None):
+    """As ``rnnlab.cells.lstm.backward``."""
+    ws = workspace or Workspace()
+    W_hh = params["W_hh"]
+    x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
+    T, B, _ = x.shape
+    lengths = None if mask is None else mask[:, :, 0].sum(axis=0)
+    dh_T, dc_T = d_stateT if d_stateT is not None else (None, None)
+    dh = ws.zeros("dh", hidden[0].shape, hidden.dtype)
+    dc = ws.zeros("dc", cell[0].shape, cell.dtype)
+    if dh_T is not None:
+        dh[...] = dh_T
+    if dc_T is not None:
+        dc[...] = dc_T
+    d_pre = ws.array("d_pre", gates.shape, gates.dtype)
+    d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
+    d_cell = ws.array("d_cell", cell[1:].shape, cell.dtype)
+    d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
+    W_hh_t = np.ascontiguousarray(W_hh.T)
+    steps = all_steps(lengths, T, B)
+    _backward_loop(W_hh, W_hh_t, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell)
+    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre)
+    tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
+    return dx, grads, (dh.copy(), dc.copy())

@@ -1,0 +1,99 @@
+"""The Elman RNN cell compiled: the same equations as ``rnnlab.cells.rnn``, fused.
+
+h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh),    act = tanh or relu
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnlab.kernels.common import (
+    all_steps,
+    drelu,
+    dtanh,
+    input_projection,
+    matmul_rows,
+    relu,
+    tanh,
+    weight_gradients,
+)
+from rnnlab.kernels.workspace import Workspace
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, use_relu):
+    """x_proj (T, B, H) = W_ih x_t + b_ih → fills hidden (T + 1, B, H)."""
+    T, B, H = x_proj.shape
+    pre = np.empty((B, H), dtype=x_proj.dtype)
+    for t in range(T):
+        matmul_rows(hidden[t], W_hh_t, W_hh, pre)
+        for b in range(B):
+            if t >= lengths[b]:  # padded step: the state is carried unchanged
+                hidden[t + 1, b] = hidden[t, b]
+            elif use_relu:
+                for j in range(H):
+                    hidden[t + 1, b, j] = relu(pre[b, j] + x_proj[t, b, j] + b_hh[j])
+            else:
+                for j in range(H):
+                    hidden[t + 1, b, j] = tanh(pre[b, j] + x_proj[t, b, j] + b_hh[j])
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_loop(W_hh, W_hh_t, lengths, hidden, d_out, dh, d_pre, d_hidden, use_relu):
+    """Walks t = T … 1 carrying dh (B, H); fills d_pre (T, B, H) and d_hidden."""
+    T, B, H = d_pre.shape
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            if t < lengths[b]:
+                d_hidden[t, b] = dh[b] + d_out[t, b]
+                for j in range(H):
+                    y = hidden[t + 1, b, j]
+                    slope = drelu(y) if use_relu else dtanh(y)
+                    d_pre[t, b, j] = d_hidden[t, b, j] * slope
+            else:  # padded step: h was carried, so is its gradient
+                d_hidden[t, b] = dh[b]
+                d_pre[t, b] = 0
+        matmul_rows(d_pre[t], W_hh, W_hh_t, dh)
+        for b in range(B):
+            if t >= lengths[b]:
+                dh[b] = d_hidden[t, b]
+
+
+def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None, keep_tape=True):
+    """As ``rnnlab.cells.rnn.forward``."""
+    ws = workspace or Workspace()
+    W_hh = params["W_hh"]
+    T, B, _ = x.shape
+    x_proj = input_projection(params, x, ws)
+    hidden = ws.array("hidden", (T + 1, B, W_hh.shape[0]), x_proj.dtype)
+    hidden[0] = state0
+    W_hh_t = np.ascontiguousarray(W_hh.T)
+    steps = all_steps(lengths, T, B)
+    _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, nonlinearity == "relu")
+    mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
+    out = hidden[1:].copy() if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "hidden": hidden, "mask": mask, "nonlinearity": nonlinearity}
+    return out, hidden[T].copy(), (tape if keep_tape else None)
+
+
+def backward(params, tape, d_out, d_stateT=None, workspace=None):
+    """As ``rnnlab.cells.rnn.backward``."""
+    ws = workspace or Workspace()
+    W_hh = params["W_hh"]
+    x, hidden, mask = tape["x"], tape["hidden"], tape["mask"]
+    T, B, _ = x.shape
+    lengths = None if mask is None else mask[:, :, 0].sum(axis=0)
+    dh = ws.zeros("dh", hidden[0].shape, hidden.dtype)
+    if d_stateT is not None:
+        dh[...] = d_stateT
+    d_pre = ws.array("d_pre", hidden[1:].shape, hidden.dtype)
+    d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
+    d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
+    W_hh_t = np.ascontiguousarray(W_hh.T)
+    steps = all_steps(lengths, T, B)
+    relu_ = tape["nonlinearity"] == "relu"
+    _backward_loop(W_hh, W_hh_t, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
+    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre)
+    tape["d_hidden"] = d_hidden
+    return dx, grads, dh.copy()

@@ -1,0 +1,145 @@
+"""The compiled kernels compute what the reference cells compute, for every option.
+
+Tolerances: 1e-12 in float64; in float32 1e-6 on outputs and states and 1e-5 relative
+on gradients (float32 tanh is a rational fit within a few ulp).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import rnnlab
+from rnnlab.backend import cell_functions, get_backend, set_backend, use_backend
+from rnnlab.cells import CELLS, GATES
+from rnnlab.errors import ConfigError, StateError
+from rnnlab.kernels.workspace import Workspace
+from rnnlab.nn.module import inference
+
+OUTPUT_TOL = {np.float64: 1e-12, np.float32: 1e-6}
+GRAD_TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def parts(value):
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def relative(a, b):
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+
+
+CASES = list(
+    itertools.product(sorted(CELLS), [np.float64, np.float32], [1, 4], [False, True], [False, True])
+)
+
+
+@pytest.mark.parametrize(
+    "mode,dtype,batch,with_lengths,with_state", CASES, ids=[str(c) for c in CASES]
+)
+def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_state):
+    rng = np.random.default_rng(7)
+    T, I, H, G = 6, 5, 7, GATES[mode]
+    params = {
+        "W_ih": rng.normal(size=(G * H, I)) * 0.5,
+        "W_hh": rng.normal(size=(G * H, H)) * 0.5,
+        "b_ih": rng.normal(size=G * H) * 0.5,
+        "b_hh": rng.normal(size=G * H) * 0.5,
+    }
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    x = rng.normal(size=(T, batch, I)).astype(dtype)
+    draw = lambda: rng.normal(size=(batch, H)).astype(dtype)  # noqa: E731
+    zeros = np.zeros((batch, H), dtype)
+    if mode == "lstm":
+        state0 = (draw(), draw()) if with_state else (zeros, zeros)
+    else:
+        state0 = draw() if with_state else zeros
+    lengths = np.array([6, 2, 5, 1][:batch]) if with_lengths else None
+    if batch == 1 and with_lengths:
+        lengths = np.array([4])
+
+    reference = CELLS[mode]
+    with use_backend("numba"):
+        kernel = cell_functions(mode)
+    out_r, state_r, tape_r = reference.forward(params, x, state0, lengths)
+    out_k, state_k, tape_k = kernel.forward(params, x, state0, lengths, workspace=Workspace())
+    tol = OUTPUT_TOL[dtype]
+    np.testing.assert_allclose(out_k, out_r, rtol=0, atol=tol)
+    for a, b in zip(parts(state_k), parts(state_r), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol)
+
+    d_out = rng.normal(size=out_r.shape).astype(dtype)
+    d_state = (draw(), draw()) if mode == "lstm" else draw()
+    dx_r, grads_r, d0_r = reference.backward(params, tape_r, d_out, d_state)
+    dx_k, grads_k, d0_k = kernel.backward(params, tape_k, d_out, d_state, workspace=Workspace())
+    tol = GRAD_TOL[dtype]
+    assert relative(dx_k, dx_r) < tol
+    for name in params:
+        assert relative(grads_k[name], grads_r[name]) < tol, name
+    for a, b in zip(parts(d0_k), parts(d0_r), strict=True):
+        assert relative(a, b) < tol
+    assert relative(tape_k["d_hidden"], tape_r["d_hidden"]) < tol
+
+
+LAYER_OPTIONS = list(itertools.product(["rnn_tanh", "lstm", "gru"], [1, 2], [False, True]))
+
+
+@pytest.mark.parametrize("mode,num_layers,bidirectional", LAYER_OPTIONS)
+def test_layers_give_the_same_numbers_on_both_backends(mode, num_layers, bidirectional):
+    rng = np.random.default_rng(3)
+    make = {"rnn_tanh": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[mode]
+    layer = make(
+        4,
+        5,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=True,
+        dtype=np.float64,
+        seed=0,
+    )
+    x = rng.normal(size=(3, 6, 4))
+    lengths = np.array([6, 3, 5])
+    results = {}
+    for backend in ("numpy", "numba"):
+        with use_backend(backend):
+            layer.zero_grad()
+            output, _ = layer(x, lengths=lengths)
+            d_x, _ = layer.backward(np.ones_like(output))
+            results[backend] = (output, d_x, {k: v.copy() for k, v in layer.grads.items()})
+    (out_n, dx_n, g_n), (out_k, dx_k, g_k) = results["numpy"], results["numba"]
+    np.testing.assert_allclose(out_k, out_n, atol=1e-12)
+    np.testing.assert_allclose(dx_k, dx_n, atol=1e-12)
+    for name in g_n:
+        np.testing.assert_allclose(g_k[name], g_n[name], atol=1e-12)
+
+
+def test_outputs_are_fresh_arrays_not_workspace_views():
+    layer = rnnlab.GRU(3, 4, seed=0)
+    x = np.ones((5, 2, 3), np.float32)
+    first, _ = layer(x)
+    kept = first.copy()
+    layer(2 * x)
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_inference_mode_keeps_no_tape_and_gives_the_same_output():
+    layer = rnnlab.LSTM(3, 4, num_layers=2, seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 2, 3)).astype(np.float32)
+    expected, _ = layer(x)
+    with inference(layer):
+        output, _ = layer(x)
+        with pytest.raises(StateError):
+            layer.backward(np.ones_like(output))
+    np.testing.assert_array_equal(output, expected)
+    assert layer.keep_tape
+
+
+def test_backend_switch():
+    previous = get_backend()
+    with use_backend("numpy"):
+        assert get_backend() == "numpy"
+    assert get_backend() == previous
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        set_backend("cuda")
+    assert previous == "numba"  # auto picks the kernels when they load
