@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.backend import get_backend
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int
 from rnnlab.models.language import LanguageModel
+from rnnlab.nn.module import inference
 from rnnlab.ops import softmax
 
 __all__ = ["iter_sample", "next_distribution", "sample", "sampling_distribution"]
@@ -130,9 +132,28 @@ def _eval_mode(model: LanguageModel) -> Iterator[None]:
 
 def _last_logits(model: LanguageModel, ids: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
     """ids (T,) → (logits after the last one (V,), state), in one forward call (T, 1)."""
-    with _eval_mode(model):
+    with _eval_mode(model), inference(model):
         logits, state = model(np.asarray(ids, dtype=np.int64)[:, None], state)
     return logits[-1, 0], state
+
+
+def _token_stepper(model: LanguageModel, state: Any) -> Any:
+    """A function token → next logits (V,) that carries the state along.
+
+    With the compiled backend it is one compiled call per token (``kernels.stepper``);
+    otherwise the model's own forward on a (1, 1) batch.
+    """
+    if get_backend() == "numba" and hasattr(model, "rnn") and not model.rnn.bidirectional:
+        from rnnlab.kernels.stepper import Stepper
+
+        return Stepper(model, state).step
+    carried = [state]
+
+    def step(token: int) -> np.ndarray:
+        logits, carried[0] = _last_logits(model, np.array([token]), carried[0])
+        return logits
+
+    return step
 
 
 def _start_id(vocab: Any) -> int:
@@ -202,13 +223,14 @@ def _generate(
     if n == 0:
         return
     logits, state = _last_logits(model, ids, None)
+    step = _token_stepper(model, state)
     for i in range(n):
         probs = sampling_distribution(logits, temperature, top_k, top_p)
         token = int(rng.choice(probs.size, p=probs))
         yield _piece(vocab, prev, token)
         prev = token
         if i < n - 1:  # the last token needs no forward pass
-            logits, state = _last_logits(model, np.array([token]), state)
+            logits = step(token)
 
 
 def sample(

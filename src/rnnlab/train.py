@@ -30,6 +30,7 @@ import numpy as np
 from rnnlab.data.batching import StreamBatcher, eval_chunks
 from rnnlab.errors import ConfigError, check_positive_int
 from rnnlab.io import load_checkpoint, save_checkpoint
+from rnnlab.nn.module import inference
 from rnnlab.optim import (
     Optimizer,
     clip_grad_norm,
@@ -124,10 +125,11 @@ def evaluate(
     model.eval()
     total, count, state = 0.0, 0, None
     try:
-        for inputs, targets in eval_chunks(ids, batch_size, seq_len):
-            loss, tokens, state = model.compute_loss(inputs, targets, state, train=False)
-            total += loss * tokens
-            count += tokens
+        with inference(model):
+            for inputs, targets in eval_chunks(ids, batch_size, seq_len):
+                loss, tokens, state = model.compute_loss(inputs, targets, state, train=False)
+                total += loss * tokens
+                count += tokens
     finally:
         model.train(was_training)
     return total / max(count, 1), count
