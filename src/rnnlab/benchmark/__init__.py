@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of rnnlab against torch.nn (``rnnlab bench``)."""

@@ -1,0 +1,54 @@
+"""``rnnlab bench``: the side-by-side benchmark against torch.nn from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part)
+
+
+def bench_command(
+    cells: Annotated[str, typer.Option(help="comma-separated: rnn,lstm,gru")] = "rnn,lstm,gru",
+    hidden: Annotated[str, typer.Option(help="hidden sizes")] = "64,128,256,512,1024",
+    batch: Annotated[str, typer.Option(help="batch sizes")] = "1,16,64",
+    threads: Annotated[str, typer.Option(help="thread counts, one table each")] = "1,2",
+    steps: Annotated[int, typer.Option(help="sequence length T")] = 100,
+    repeats: Annotated[int, typer.Option(help="timed steps per implementation (median)")] = 7,
+    out: Annotated[Path, typer.Option(help="where benchmark.md and .json go")] = Path(
+        "bench/results"
+    ),
+) -> None:
+    """Training and inference tokens/s of rnnlab against torch.nn, side by side, as ratios."""
+    from rich.console import Console
+
+    from rnnlab.benchmark.runner import Grid, run
+
+    console = Console()
+    grid = Grid(
+        cells=tuple(c for c in cells.split(",") if c),
+        hidden=_ints(hidden),
+        batch=_ints(batch),
+        threads=_ints(threads),
+        steps=steps,
+        repeats=repeats,
+    )
+
+    def progress(row: dict) -> None:
+        ratio = row.get("train_ratio")
+        text = f"{ratio:.2f}×" if ratio is not None else "(no torch)"
+        console.print(
+            f"{row['threads']} thr  {row['cell']:>4} H={row['hidden']:<5} B={row['batch']:<3} "
+            f"train {row['rnnlab_train_tokens_per_s']:>10,.0f} tok/s  vs torch {text}",
+            highlight=False,
+        )
+
+    report = run(grid, out, progress)
+    from rnnlab.benchmark.runner import markdown
+
+    console.print(markdown(report), markup=False, highlight=False)
+    console.print(f"written to {out}/benchmark.md and benchmark.json")

@@ -1,0 +1,43 @@
+"""The benchmark harness runs both implementations in their own processes and reports ratios."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rnnlab.benchmark.runner import Grid, geometric_mean, markdown, run, train_flops
+
+
+@pytest.mark.slow
+def test_a_tiny_grid_reports_tokens_per_second_ratios_memory_and_startup(tmp_path):
+    grid = Grid(
+        cells=("gru",),
+        hidden=(8,),
+        batch=(2,),
+        threads=(1,),
+        steps=5,
+        repeats=1,
+        gap=0.0,
+        sample_hidden=(8,),
+        sample_chars=5,
+    )
+    report = run(grid, tmp_path, progress=lambda row: None)
+    (row,) = report.results[1]
+    assert row["rnnlab_train_tokens_per_s"] > 0 and row["torch_train_tokens_per_s"] > 0
+    assert row["train_ratio"] == (
+        row["rnnlab_train_tokens_per_s"] / row["torch_train_tokens_per_s"]
+    )
+    assert row["rnnlab_train_peak_mib"] >= 0 and row["torch_train_peak_mib"] >= 0
+    assert report.sampling[0]["rnnlab_us_per_char"] > 0
+    assert report.startup["warm_seconds"] > 0 and report.gemm_gflops[1] > 0
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    assert saved["results"]["1"][0]["cell"] == "gru"
+    assert "Geometric mean ratio" in (tmp_path / "benchmark.md").read_text()
+    assert "| gru | 8 | 2 |" in markdown(report)
+
+
+def test_flop_count_and_geometric_mean():
+    # LSTM, H = I = 10, B = 2, T = 3: 6 · T · B · (I + H) · 4H · H
+    assert train_flops("lstm", 10, 2, 3) == 6 * 3 * 2 * 20 * 4 * 10
+    assert abs(geometric_mean([2.0, 8.0]) - 4.0) < 1e-12
