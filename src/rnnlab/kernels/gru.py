@@ -153,6 +153,6 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     _backward_loop(
         W_hh, W_hh_t, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_proj, d_hidden
     )
-    grads, dx = weight_gradients(params, x, hidden, d_x_proj, d_h_proj)
+    grads, dx = weight_gradients(params, x, hidden, d_x_proj, d_h_proj, ws)
     tape["d_hidden"] = d_hidden
     return dx, grads, dh.copy()

@@ -155,6 +155,6 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     W_hh_t = np.ascontiguousarray(W_hh.T)
     steps = all_steps(lengths, T, B)
     _backward_loop(W_hh, W_hh_t, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell)
-    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre)
+    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre, ws)
     tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
     return dx, grads, (dh.copy(), dc.copy())

@@ -94,6 +94,6 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     steps = all_steps(lengths, T, B)
     relu_ = tape["nonlinearity"] == "relu"
     _backward_loop(W_hh, W_hh_t, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
-    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre)
+    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre, ws)
     tape["d_hidden"] = d_hidden
     return dx, grads, dh.copy()
