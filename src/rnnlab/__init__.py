@@ -6,7 +6,8 @@ output, (h, c) = layer(x)            # x: (T, B, 10) float32
 d_x, d_state0 = layer.backward(d_output)
 """
 
-from rnnlab import errors, interop
+from rnnlab import backend, errors, interop
+from rnnlab.backend import get_backend, set_backend, use_backend
 from rnnlab.errors import RnnlabError
 from rnnlab.generate import next_distribution, sample
 from rnnlab.gradcheck import GradcheckResult, gradcheck
@@ -31,8 +32,10 @@ __all__ = [
     "RnnlabError",
     "TrainConfig",
     "Trainer",
+    "backend",
     "cross_entropy",
     "errors",
+    "get_backend",
     "gradcheck",
     "interop",
     "load_checkpoint",
@@ -41,4 +44,6 @@ __all__ = [
     "next_distribution",
     "sample",
     "save_checkpoint",
+    "set_backend",
+    "use_backend",
 ]
