@@ -173,6 +173,16 @@ def input_projection(params: dict[str, np.ndarray], x: np.ndarray, workspace: An
     return x_proj.reshape(T, B, -1)
 
 
+def reuse_input_projection(workspace: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The input projection's buffer as (T, B, G·H) scratch for the backward pass.
+
+    The forward loop is its only reader, so the backward pass can write ∂L/∂a there
+    and the step needs one (T, B, G·H) array less.
+    """
+    T, B, GH = shape
+    return workspace.array("x_proj", (T * B, GH), dtype).reshape(T, B, GH)
+
+
 def weight_gradients(
     params: dict[str, np.ndarray],
     x: np.ndarray,

@@ -22,6 +22,7 @@ from rnnlab.kernels.common import (
     input_projection,
     matmul_rows,
     matmul_rows_add,
+    reuse_input_projection,
     sigmoid,
     tanh,
     weight_gradients,
@@ -144,7 +145,7 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     dh = ws.zeros("dh", hidden[0].shape, hidden.dtype)
     if d_stateT is not None:
         dh[...] = d_stateT
-    d_x_proj = ws.array("d_x_proj", gates.shape, gates.dtype)
+    d_x_proj = reuse_input_projection(ws, gates.shape, gates.dtype)
     d_h_proj = ws.array("d_h_proj", gates.shape, gates.dtype)
     d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)

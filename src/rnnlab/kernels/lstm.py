@@ -17,6 +17,7 @@ from rnnlab.kernels.common import (
     dtanh,
     input_projection,
     matmul_rows,
+    reuse_input_projection,
     sigmoid,
     tanh,
     weight_gradients,
@@ -148,7 +149,7 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
         dh[...] = dh_T
     if dc_T is not None:
         dc[...] = dc_T
-    d_pre = ws.array("d_pre", gates.shape, gates.dtype)
+    d_pre = reuse_input_projection(ws, gates.shape, gates.dtype)
     d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
     d_cell = ws.array("d_cell", cell[1:].shape, cell.dtype)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)

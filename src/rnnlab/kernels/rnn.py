@@ -15,6 +15,7 @@ from rnnlab.kernels.common import (
     input_projection,
     matmul_rows,
     relu,
+    reuse_input_projection,
     tanh,
     weight_gradients,
 )
@@ -87,7 +88,7 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     dh = ws.zeros("dh", hidden[0].shape, hidden.dtype)
     if d_stateT is not None:
         dh[...] = d_stateT
-    d_pre = ws.array("d_pre", hidden[1:].shape, hidden.dtype)
+    d_pre = reuse_input_projection(ws, hidden[1:].shape, hidden.dtype)
     d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
     W_hh_t = np.ascontiguousarray(W_hh.T)
