@@ -1,0 +1,43 @@
+"""Gradient clipping: by global L2 norm (torch's clip_grad_norm_) or by value."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rnnlab.optim.checks import Params, check_grad_arrays, positive
+
+
+def global_norm(grads: Params) -> float:
+    """‖g‖ = √(Σ over every array and element of g²), accumulated in float64."""
+    total = 0.0
+    for g in check_grad_arrays(grads).values():
+        g64 = np.asarray(g, dtype=np.float64).ravel()
+        total += float(np.dot(g64, g64))
+    return math.sqrt(total)
+
+
+def clip_grad_norm(grads: Params, max_norm: float) -> float:
+    """Scale every gradient in place so the global norm is at most ``max_norm``.
+
+    scale = max_norm / (‖g‖ + 1e-6), applied when < 1 (torch.nn.utils.clip_grad_norm_).
+    Returns ‖g‖ *before* clipping. A non-finite norm (inf or nan) is returned as is and
+    the gradients are left untouched, so the caller can detect it and skip the step.
+    """
+    max_norm = positive("max_norm", max_norm)
+    norm = global_norm(grads)
+    if not math.isfinite(norm):
+        return norm
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1:
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+def clip_grad_value(grads: Params, clip_value: float) -> None:
+    """Clamp every gradient element in place to [−clip_value, clip_value]."""
+    clip_value = positive("clip_value", clip_value)
+    for g in check_grad_arrays(grads).values():
+        np.clip(g, -clip_value, clip_value, out=g)
