@@ -43,3 +43,28 @@ def test_sampling_is_the_same_on_both_backends():
         with use_backend(backend):
             texts[backend] = sample(model, n=60, prime="abc", temperature=0.9, seed=5)
     assert texts["numpy"] == texts["numba"] and len(texts["numba"]) == 60
+
+
+@pytest.mark.parametrize(
+    "temperature,top_k,top_p", [(1.0, None, None), (0.5, 3, None), (1.3, None, 0.7), (0.8, 4, 0.5)]
+)
+def test_the_compiled_draw_follows_sampling_distribution(temperature, top_k, top_p):
+    from rnnlab.generate import sampling_distribution
+    from rnnlab.kernels.sampling import draw_token
+
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        logits = rng.normal(size=11).astype(np.float32) * 3
+        probs = sampling_distribution(logits, temperature, top_k, top_p)
+        cumulative = np.cumsum(probs)
+        for u in rng.random(50):
+            expected = int(np.flatnonzero(cumulative > u * cumulative[-1])[0])
+            got = draw_token(logits, temperature, top_k or 0, top_p or 0.0, u)
+            assert got == expected
+
+
+def test_the_compiled_draw_is_greedy_at_temperature_zero():
+    from rnnlab.kernels.sampling import draw_token
+
+    logits = np.array([0.1, 2.0, 2.0, -1.0], np.float32)
+    assert draw_token(logits, 0.0, 0, 0.0, 0.99) == 1

@@ -224,13 +224,32 @@ def _generate(
         return
     logits, state = _last_logits(model, ids, None)
     step = _token_stepper(model, state)
+    draw = _drawer(temperature, top_k, top_p)
     for i in range(n):
-        probs = sampling_distribution(logits, temperature, top_k, top_p)
-        token = int(rng.choice(probs.size, p=probs))
+        token = draw(logits, rng.random())
         yield _piece(vocab, prev, token)
         prev = token
         if i < n - 1:  # the last token needs no forward pass
             logits = step(token)
+
+
+def _drawer(temperature: float, top_k: int | None, top_p: float | None) -> Any:
+    """A function (logits (V,), u ∈ [0, 1)) → token id drawing from
+    ``sampling_distribution``: the first token whose cumulative probability exceeds u.
+    Compiled with the numba backend; the same rule on both backends."""
+    if get_backend() == "numba":
+        from rnnlab.kernels.sampling import draw_token
+
+        k, p = int(top_k or 0), float(top_p or 0.0)
+        return lambda logits, u: int(draw_token(logits, float(temperature), k, p, u))
+
+    def draw(logits: np.ndarray, u: float) -> int:
+        probs = sampling_distribution(logits, temperature, top_k, top_p)
+        cumulative = np.cumsum(probs)
+        above = np.flatnonzero(cumulative > u * cumulative[-1])
+        return int(above[0]) if above.size else probs.size - 1
+
+    return draw
 
 
 def sample(

@@ -110,19 +110,17 @@ def _sampler(impl: str, hidden: int, vocab: int) -> Any:
 
         return torch_step
 
-    from rnnlab.generate import sampling_distribution
-    from rnnlab.kernels.stepper import Stepper
+    from rnnlab.generate import _drawer, _token_stepper
     from rnnlab.models import LanguageModel, LanguageModelConfig
 
     model = LanguageModel(LanguageModelConfig(vocab_size=vocab, hidden_size=hidden), seed=0)
     zeros = np.zeros((1, 1, hidden), np.float32)
-    stepper = Stepper(model, (zeros, zeros))
+    step, draw = _token_stepper(model, (zeros, zeros)), _drawer(0.8, None, None)
     rng = np.random.default_rng(0)
     token = [0]
 
-    def rnnlab_step() -> None:
-        probs = sampling_distribution(stepper.step(token[0]), 0.8)
-        token[0] = int(rng.choice(probs.size, p=probs))
+    def rnnlab_step() -> None:  # what rnnlab.generate does per character
+        token[0] = draw(step(token[0]), rng.random())
 
     return rnnlab_step
 
