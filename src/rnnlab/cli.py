@@ -287,6 +287,9 @@ def info_command(
 # Each application registers its command here with one line, e.g.
 #     app.command("experiment")(experiment_command)
 # (import inside the command functions whatever is heavy, so `rnnlab --help` stays fast).
+from rnnlab.web.command import serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
 from rnnlab.benchmark.command import bench_command  # noqa: E402
 
 app.command("bench")(bench_command)

@@ -1,0 +1,254 @@
+"""The web lab's HTTP face: a FastAPI app serving the page and a small JSON API.
+
+    GET  /                         the page (static files under /static)
+    GET  /api/health               {"ok": true}
+    GET  /api/lab                  limits, cells, tasks and the models there are
+    POST /api/models               ModelSpec → the model with those settings (made if new)
+    GET  /api/models/{id}          its info
+    POST /api/models/{id}/train    TrainRequest → start training in the background
+    POST /api/models/{id}/stop     stop it after the current update
+    GET  /api/models/{id}/training?since=N   progress and the losses from index N on
+    GET  /api/examples?model=ID    the sequences to pick from for that model
+    POST /api/run                  RunRequest → states, gates, outputs, equation terms
+    POST /api/gradients            GradientRequest → ‖∂L/∂h_t‖ for RNN, LSTM and GRU
+    POST /api/next                 NextRequest → the top-k next characters
+    POST /api/generate             GenerateRequest → characters, streamed as NDJSON lines
+
+Every request is validated (``rnnlab.web.schemas``) and bounded (``rnnlab.web.limits``,
+bodies over ``MAX_BODY_BYTES`` included). Every refusal is a 4xx with ``{"error": ...}``:
+422 for invalid fields, 400 for bad JSON and for what rnnlab itself refuses (unknown
+characters, a sequence of the wrong kind), 404 for an unknown model, 409 while another
+model trains, 413 for a body too large.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rnnlab.errors import RnnlabError
+from rnnlab.generate import iter_sample, next_distribution
+from rnnlab.web import limits
+from rnnlab.web.lab import CELLS, Lab, LabError
+from rnnlab.web.schemas import (
+    GenerateRequest,
+    GradientRequest,
+    ModelId,
+    ModelSpec,
+    NextRequest,
+    RunRequest,
+    TrainRequest,
+)
+from rnnlab.web.sequences import TASKS
+from rnnlab.web.views import check_known, examples, gradient_view, prepare, run_view
+
+STATIC = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, by header or while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            response = _error(413, f"the request body is over {self.max_bytes:,} bytes")
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:  # FastAPI passes HTTPException through as is
+                raise HTTPException(413, f"the request body is over {self.max_bytes:,} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _validation_message(error: RequestValidationError) -> tuple[int, str]:
+    """(status, one readable line) for pydantic's list of errors."""
+    problems = []
+    for item in error.errors():
+        if item.get("type") == "json_invalid":
+            return 400, f"the request body is not valid JSON ({item.get('msg', '')})"
+        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+        if item.get("type") == "missing" and not where:
+            return 422, "the request needs a JSON object body"
+        problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
+    return 422, "; ".join(problems) or "invalid request"
+
+
+def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app over ``lab`` (a fresh ``Lab()`` by default). ``allowed_hosts``: the Host
+    headers to accept (``rnnlab serve`` passes the loopback names when it binds
+    loopback, which stops DNS-rebinding pages from reaching the API)."""
+    lab = lab or Lab()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        lab.close()  # stop any training thread when the server shuts down
+
+    app = FastAPI(
+        title="rnnlab web lab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.lab = lab
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(BodyLimit, max_bytes=limits.MAX_BODY_BYTES)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _error(*_validation_message(error))
+
+    @app.exception_handler(RnnlabError)
+    async def refused(request: Request, error: RnnlabError) -> JSONResponse:
+        return _error(getattr(error, "status", 400), str(error))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail))
+
+    # -- page ----------------------------------------------------------------------
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    # -- lab and models ------------------------------------------------------------
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/api/lab")
+    def lab_info() -> dict[str, Any]:
+        return {
+            "limits": limits.as_json(),
+            "cells": list(CELLS),
+            "tasks": {"text": "Text"} | {name: info.title for name, info in TASKS.items()},
+            "checkpoint": lab.checkpoint_id,
+            "models": lab.models(),
+        }
+
+    @app.post("/api/models")
+    def make_model(spec: ModelSpec) -> dict[str, Any]:
+        return lab.ensure(spec).info()
+
+    @app.get("/api/models/{model_id}")
+    def model_info(model_id: ModelId) -> dict[str, Any]:
+        return lab.get(model_id).info()
+
+    @app.post("/api/models/{model_id}/train")
+    def train(model_id: ModelId, request: TrainRequest) -> dict[str, Any]:
+        return lab.train(model_id, request.steps, request.lr)
+
+    @app.post("/api/models/{model_id}/stop")
+    def stop(model_id: ModelId) -> dict[str, Any]:
+        return lab.stop(model_id)
+
+    @app.get("/api/models/{model_id}/training")
+    def training(
+        model_id: ModelId, since: Annotated[int, Query(ge=0, le=10**7)] = 0
+    ) -> dict[str, Any]:
+        return lab.get(model_id).status(since)
+
+    # -- views ---------------------------------------------------------------------
+    @app.get("/api/examples")
+    def sequence_examples(model: Annotated[ModelId, Query()]) -> dict[str, Any]:
+        entry = lab.get(model)
+        return examples(entry.task, entry.model)
+
+    @app.post("/api/run")
+    def run(request: RunRequest) -> dict[str, Any]:
+        entry = lab.get(request.model)
+        model = entry.snapshot()
+        prepared = prepare(model, entry.task, request.sequence)
+        return run_view(model, prepared, request.layer, request.unit) | {"model": entry.info()}
+
+    @app.post("/api/gradients")
+    def gradients(request: GradientRequest) -> dict[str, Any]:
+        entry = lab.get(request.model)
+        prepared = prepare(entry.model, entry.task, request.sequence)
+        rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
+        models = {cell: lab.sibling(entry, cell) for cell in (rnn, "lstm", "gru")}
+        return gradient_view(models, prepared, request.scale, request.layer)
+
+    def _text_model(model_id: str) -> Any:
+        entry = lab.get(model_id)
+        if entry.task != "text":
+            raise LabError(f"model {model_id!r} reads {entry.task} sequences, not text")
+        return entry.snapshot()
+
+    @app.post("/api/next")
+    def next_characters(request: NextRequest) -> dict[str, Any]:
+        model = _text_model(request.model)
+        check_known(model, request.text)
+        items = next_distribution(model, request.text, request.k, request.temperature)
+        return {
+            "text_length": len(request.text),
+            "temperature": request.temperature,
+            "items": [{"symbol": s, "p": round(p, 6)} for s, p in items],
+        }
+
+    @app.post("/api/generate")
+    def generate(request: GenerateRequest) -> StreamingResponse:
+        model = _text_model(request.model)
+        check_known(model, request.prime, "the prime")
+        # iter_sample checks everything and encodes the prime before the first piece,
+        # so a bad request is refused here with a 4xx, not in the middle of the stream
+        pieces = iter_sample(
+            model, request.n, request.prime, request.temperature, request.top_k, seed=request.seed
+        )
+        return StreamingResponse(_lines(pieces), media_type="application/x-ndjson")
+
+    return app
+
+
+def _lines(pieces: Iterator[str]) -> Iterator[str]:
+    """One JSON object per line: {"piece": ...} for each character, then {"done": true}."""
+    try:
+        for piece in pieces:
+            yield json.dumps({"piece": piece}) + "\n"
+    except RnnlabError as error:  # too late for a status code: say so in the stream
+        yield json.dumps({"error": str(error)}) + "\n"
+        return
+    yield json.dumps({"done": True}) + "\n"

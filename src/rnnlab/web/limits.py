@@ -1,0 +1,48 @@
+"""Every bound the web lab enforces, in one place (the API and the page both read them).
+
+The lab is a teaching tool on a laptop: the bounds keep every request to well under a
+second of work and a few megabytes of answer, and stop a stray request from tying up
+the machine.
+"""
+
+from __future__ import annotations
+
+MAX_BODY_BYTES = 1_000_000  #: largest request body accepted (a typed corpus fits)
+MAX_HIDDEN = 256  #: hidden units per layer
+MAX_LAYERS = 3  #: stacked recurrent layers
+MAX_MODELS = 12  #: models kept in memory at once (least recently used go first)
+MAX_TRAIN_STEPS = 2000  #: updates per "train" request
+MAX_TEXT_STEPS = 400  #: characters a text sequence may have in the step-by-step views
+MAX_NUMERIC_STEPS = 200  #: time steps of a numeric sequence
+MIN_NUMERIC_STEPS = 2
+MAX_CONTEXT = 1500  #: characters of context for the next-character distribution
+MAX_PRIME = 400  #: characters of prime text for generation
+MAX_GENERATE = 1000  #: characters generated per request
+MAX_CORPUS_CHARS = 200_000  #: characters of a typed training text
+MIN_CORPUS_CHARS = 20
+MAX_TOP_K = 100  #: bars of a next-character distribution, and sampling's top-k
+MAX_TEMPERATURE = 2.0
+MIN_SCALE, MAX_SCALE = 0.05, 5.0  #: recurrent-weight scale of the gradient panel
+MAX_SEED = 2**31 - 1
+MAX_LR = 0.05
+
+
+def as_json() -> dict[str, float | int]:
+    """The limits the page needs to build its controls."""
+    return {
+        "max_hidden": MAX_HIDDEN,
+        "max_layers": MAX_LAYERS,
+        "max_train_steps": MAX_TRAIN_STEPS,
+        "max_text_steps": MAX_TEXT_STEPS,
+        "max_numeric_steps": MAX_NUMERIC_STEPS,
+        "min_numeric_steps": MIN_NUMERIC_STEPS,
+        "max_context": MAX_CONTEXT,
+        "max_prime": MAX_PRIME,
+        "max_generate": MAX_GENERATE,
+        "max_corpus_chars": MAX_CORPUS_CHARS,
+        "min_corpus_chars": MIN_CORPUS_CHARS,
+        "max_top_k": MAX_TOP_K,
+        "max_temperature": MAX_TEMPERATURE,
+        "min_scale": MIN_SCALE,
+        "max_scale": MAX_SCALE,
+    }

@@ -1,0 +1,104 @@
+"""The requests the web lab accepts: pydantic models with every field bounded.
+
+Unknown fields are refused (a typo is an error, not a silent default); numbers are
+strict (``"5"`` and ``true`` are not integers) and finite; every length has a limit from
+``rnnlab.web.limits``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rnnlab.web import limits
+
+Cell = Literal["rnn_tanh", "rnn_relu", "lstm", "gru"]
+Task = Literal["text", "sine", "parity", "adding"]
+ModelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED, strict=True)]
+Temperature = Annotated[
+    float, Field(ge=0.0, le=limits.MAX_TEMPERATURE, allow_inf_nan=False, strict=True)
+]
+Layer = Annotated[int, Field(ge=0, lt=limits.MAX_LAYERS, strict=True)]
+Unit = Annotated[int, Field(ge=0, lt=limits.MAX_HIDDEN, strict=True)]
+
+
+class Request(BaseModel):
+    """Common settings: no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(Request):
+    """A fresh model to build (or the existing one with the same settings)."""
+
+    task: Task = "text"
+    cell: Cell = "lstm"
+    hidden_size: Annotated[int, Field(ge=1, le=limits.MAX_HIDDEN, strict=True)] = 64
+    num_layers: Annotated[int, Field(ge=1, le=limits.MAX_LAYERS, strict=True)] = 1
+    #: the training text of a language model: the built-in corpus or ``text``
+    corpus: Literal["shakespeare", "text"] = "shakespeare"
+    text: Annotated[str, Field(max_length=limits.MAX_CORPUS_CHARS)] | None = None
+    seed: Seed = 0
+
+
+class TrainRequest(Request):
+    """Train a model for ``steps`` more updates (in the background)."""
+
+    steps: Annotated[int, Field(ge=1, le=limits.MAX_TRAIN_STEPS, strict=True)] = 200
+    lr: Annotated[float, Field(gt=0, le=limits.MAX_LR, allow_inf_nan=False, strict=True)] = 3e-3
+
+
+class SequenceSpec(Request):
+    """The sequence to look at: a text (typed, or example ``example``) or a numeric task."""
+
+    kind: Task = "text"
+    text: Annotated[str, Field(min_length=2, max_length=limits.MAX_TEXT_STEPS)] | None = None
+    example: Annotated[int, Field(ge=0, lt=16, strict=True)] = 0
+    length: Annotated[
+        int, Field(ge=limits.MIN_NUMERIC_STEPS, le=limits.MAX_NUMERIC_STEPS, strict=True)
+    ] = 40
+    seed: Seed = 0
+
+
+class RunRequest(Request):
+    """Run ``model`` over a sequence and record everything (panels 3, 4, 7, 8)."""
+
+    model: ModelId
+    sequence: SequenceSpec = SequenceSpec()
+    layer: Layer = 0
+    #: the unit whose equations are written out; None: the one that varies most
+    unit: Unit | None = None
+
+
+class GradientRequest(Request):
+    """∂L/∂h_t for RNN, LSTM and GRU siblings of ``model`` (panel 6)."""
+
+    model: ModelId
+    sequence: SequenceSpec = SequenceSpec()
+    scale: Annotated[
+        float,
+        Field(ge=limits.MIN_SCALE, le=limits.MAX_SCALE, allow_inf_nan=False, strict=True),
+    ] = 1.0
+    layer: Layer = 0
+
+
+class NextRequest(Request):
+    """The ``k`` most likely next characters after ``text`` (panel 5)."""
+
+    model: ModelId
+    text: Annotated[str, Field(min_length=1, max_length=limits.MAX_CONTEXT)]
+    temperature: Temperature = 1.0
+    k: Annotated[int, Field(ge=1, le=limits.MAX_TOP_K, strict=True)] = 10
+
+
+class GenerateRequest(Request):
+    """Sample ``n`` characters continuing ``prime``, streamed one at a time (panel 5)."""
+
+    model: ModelId
+    prime: Annotated[str, Field(max_length=limits.MAX_PRIME)] = ""
+    n: Annotated[int, Field(ge=1, le=limits.MAX_GENERATE, strict=True)] = 200
+    temperature: Temperature = 0.8
+    top_k: Annotated[int, Field(ge=1, le=limits.MAX_TOP_K, strict=True)] | None = None
+    seed: Seed | None = None
