@@ -1,0 +1,202 @@
+// Panel 1: the network's configuration, training in the background and the live loss curve.
+import { getJSON, postJSON } from "../api.js";
+import { lineChart } from "../charts.js";
+import { CELL_NAMES, debounce, el, fmt, showError } from "../util.js";
+
+let ctx;
+let root;
+let losses = []; // [[step, loss]] of the current model
+let polling = null;
+
+export function init(context) {
+  ctx = context;
+  root = ctx.panel("config");
+  const { state } = ctx;
+  const $ = (id) => document.getElementById(id);
+  const limits = state.lab.limits;
+  $("train-steps").max = limits.max_train_steps;
+
+  if (state.lab.checkpoint) {
+    $("source-row").hidden = false;
+    const source = $("source");
+    source.append(
+      el("option", { value: "checkpoint", text: "the loaded checkpoint" }),
+      el("option", { value: "builtin", text: "a built-in model (train it here)" }),
+    );
+    source.value = state.config.source;
+    source.addEventListener("change", () => {
+      state.config.source = source.value;
+      syncControls();
+      ctx.refreshAll();
+    });
+  }
+  for (const radio of root.querySelectorAll("input[name=cell]")) {
+    radio.addEventListener("change", () => {
+      state.config.cell = radio.value;
+      ctx.refreshAll();
+    });
+  }
+  $("hidden").addEventListener("change", (e) => {
+    state.config.hidden = Number(e.target.value);
+    ctx.refreshAll();
+  });
+  $("layers").addEventListener("change", (e) => {
+    state.config.layers = Number(e.target.value);
+    ctx.refreshAll();
+  });
+  $("corpus").addEventListener("change", (e) => {
+    state.config.corpus = e.target.value;
+    $("corpus-text").hidden = e.target.value !== "text";
+    if (e.target.value === "text" && !state.config.corpusText) {
+      $("corpus-text").value = "hello world. hello recurrent world. hello again, world.\n".repeat(3);
+      state.config.corpusText = $("corpus-text").value;
+    }
+    ctx.refreshAll();
+  });
+  const typed = debounce(() => {
+    state.config.corpusText = $("corpus-text").value;
+    if (state.config.corpusText.length < limits.min_corpus_chars) {
+      showError(root, `type at least ${limits.min_corpus_chars} characters to train on`);
+      return;
+    }
+    ctx.refreshAll();
+  }, 700);
+  $("corpus-text").addEventListener("input", typed);
+  $("train").addEventListener("click", train);
+  $("stop").addEventListener("click", () => postJSON(`/api/models/${state.model.id}/stop`, {}).catch(() => {}));
+
+  ctx.on("model", (model) => {
+    renderInfo(model);
+    loadLosses(model);
+  });
+  ctx.on("textmodel", () => syncControls());
+  syncControls();
+}
+
+/** Controls show the configuration; a checkpoint's own sizes when it is the source. */
+function syncControls() {
+  const { state } = ctx;
+  const fromCheckpoint = state.config.source === "checkpoint";
+  if (fromCheckpoint && state.textModel?.id === state.lab.checkpoint) {
+    const m = state.textModel;
+    Object.assign(state.config, { cell: m.cell, hidden: m.hidden_size, layers: m.num_layers });
+  }
+  for (const radio of root.querySelectorAll("input[name=cell]")) {
+    radio.checked = radio.value === state.config.cell;
+    radio.disabled = fromCheckpoint;
+  }
+  const hidden = document.getElementById("hidden");
+  if (![...hidden.options].some((o) => Number(o.value) === state.config.hidden)) {
+    hidden.append(el("option", { text: String(state.config.hidden) }));
+  }
+  hidden.value = String(state.config.hidden);
+  document.getElementById("layers").value = String(state.config.layers);
+  for (const id of ["hidden", "layers", "corpus"]) document.getElementById(id).disabled = fromCheckpoint;
+}
+
+function renderInfo(model) {
+  const { state } = ctx;
+  const info = document.getElementById("model-info");
+  const reads =
+    model.task === "text"
+      ? `reads text (${model.vocab_size} distinct characters) from ${model.source}`
+      : `reads the ${state.lab.tasks[model.task].toLowerCase()} sequences`;
+  info.replaceChildren(
+    el("b", { text: `${CELL_NAMES[model.cell]} ${model.num_layers}×${model.hidden_size}` }),
+    ` · ${model.parameters.toLocaleString()} parameters · ${reads} · `,
+    el("b", { text: model.step ? `trained ${model.step} steps` : "untrained" }),
+    model.loss !== null ? ` · last loss ${fmt(model.loss, 3)}` : "",
+  );
+  const button = document.getElementById("train");
+  button.disabled = !model.trainable || model.training;
+  button.title = model.trainable ? "" : "a loaded checkpoint is shown, not trained; choose a built-in model to train";
+  button.textContent = `Train ${model.task === "text" ? "the text model" : "this model"}`;
+}
+
+async function loadLosses(model) {
+  try {
+    const status = await getJSON(`/api/models/${model.id}/training?since=0`);
+    losses = status.losses;
+    drawLosses();
+    if (status.running) poll();
+  } catch (error) {
+    showError(root, error.message);
+  }
+}
+
+function drawLosses() {
+  const model = ctx.state.model;
+  const refs = model?.task === "text" && model.vocab_size ? [{ y: Math.log(model.vocab_size), label: "uniform guess, ln V" }] : [];
+  lineChart(document.getElementById("loss-chart"), {
+    series: [{ label: "loss", color: "#4f46e5", points: losses, dataset: { kind: "loss" } }],
+    xLabel: "training step",
+    yLabel: model?.task === "text" ? "nats / char" : "mean squared error",
+    refs,
+    empty: "not trained yet: press Train",
+  });
+}
+
+async function train() {
+  const { state } = ctx;
+  const steps = Number(document.getElementById("train-steps").value);
+  const max = state.lab.limits.max_train_steps;
+  if (!(steps >= 1 && steps <= max)) {
+    showError(root, `steps must be between 1 and ${max}`);
+    return;
+  }
+  try {
+    await postJSON(`/api/models/${state.model.id}/train`, { steps });
+    showError(root, "");
+    poll();
+  } catch (error) {
+    showError(root, error.message);
+  }
+}
+
+function poll() {
+  const { state } = ctx;
+  if (polling) return;
+  const id = state.model.id;
+  document.getElementById("train").disabled = true;
+  document.getElementById("stop").disabled = false;
+  let lastRefresh = performance.now();
+  const tick = async () => {
+    try {
+      const status = await getJSON(`/api/models/${id}/training?since=${losses.length}`);
+      if (state.model.id !== id) return stopPolling();
+      losses.push(...status.losses);
+      drawLosses();
+      const progress = document.getElementById("train-progress");
+      progress.textContent = status.running ? `step ${status.step} of ${status.target}…` : status.message;
+      root.dataset.step = String(status.step);
+      if (performance.now() - lastRefresh > 2000) {
+        lastRefresh = performance.now();
+        ctx.refreshRun(); // watch the states change as it learns
+      }
+      if (!status.running) {
+        stopPolling();
+        state.model = await getJSON(`/api/models/${id}`);
+        if (state.model.task === "text") state.textModel = state.model;
+        renderInfo(state.model);
+        await ctx.refreshRun();
+        ctx.emit("refresh-gradients");
+        ctx.emit("refresh-next");
+        ctx.emit("trained", state.model);
+        return;
+      }
+      polling = setTimeout(tick, 300);
+    } catch (error) {
+      showError(root, error.message);
+      stopPolling();
+    }
+  };
+  polling = setTimeout(tick, 150);
+}
+
+function stopPolling() {
+  clearTimeout(polling);
+  polling = null;
+  document.getElementById("stop").disabled = true;
+  const model = ctx.state.model;
+  document.getElementById("train").disabled = !model?.trainable;
+}

@@ -1,0 +1,150 @@
+// Panel 8: the cell's equations, each followed by the same equation with this step's numbers.
+import { CELL_NAMES, clear, el, fmt, pct, showChar, term } from "../util.js";
+
+let ctx;
+let root;
+
+const SIGMA = "σ";
+
+/** Text with _{...} turned into subscripts, built as DOM nodes (never as HTML). */
+export function math(text) {
+  const out = document.createDocumentFragment();
+  const parts = text.split(/(_\{[^}]*\}|\^\{[^}]*\})/);
+  for (const part of parts) {
+    if (part.startsWith("_{")) out.append(el("sub", { text: part.slice(2, -1) }));
+    else if (part.startsWith("^{")) out.append(el("sup", { text: part.slice(2, -1) }));
+    else if (part) out.append(document.createTextNode(part));
+  }
+  return out;
+}
+
+function pre(terms, gate, t) {
+  return terms.x[gate][t] + terms.b_ih[gate] + terms.h[gate][t] + terms.b_hh[gate];
+}
+
+function sum(terms, gate, t) {
+  return `${fmt(terms.x[gate][t])} + ${term(terms.b_ih[gate])} + ${term(terms.h[gate][t])} + ${term(terms.b_hh[gate])}`;
+}
+
+const GATES = {
+  lstm: {
+    i: ["input gate", SIGMA, "i_{t} = σ(W_{ii} x_{t} + b_{ii} + W_{hi} h_{t−1} + b_{hi})"],
+    f: ["forget gate", SIGMA, "f_{t} = σ(W_{if} x_{t} + b_{if} + W_{hf} h_{t−1} + b_{hf})"],
+    g: ["candidate", "tanh", "g_{t} = tanh(W_{ig} x_{t} + b_{ig} + W_{hg} h_{t−1} + b_{hg})"],
+    o: ["output gate", SIGMA, "o_{t} = σ(W_{io} x_{t} + b_{io} + W_{ho} h_{t−1} + b_{ho})"],
+  },
+  gru: {
+    r: ["reset gate", SIGMA, "r_{t} = σ(W_{ir} x_{t} + b_{ir} + W_{hr} h_{t−1} + b_{hr})"],
+    z: ["update gate", SIGMA, "z_{t} = σ(W_{iz} x_{t} + b_{iz} + W_{hz} h_{t−1} + b_{hz})"],
+  },
+};
+
+/** [{general, live, note, key}] for step t of a run, for unit run.unit. */
+export function stepEquations(run, t) {
+  const T = run.terms;
+  const j = run.unit;
+  const at = `[${j}]`;
+  const lines = [];
+  if (run.cell.startsWith("rnn")) {
+    const act = run.cell === "rnn_tanh" ? "tanh" : "relu";
+    const a = pre(T, "a", t);
+    lines.push({
+      general: `h_{t} = ${act}(W_{ih} x_{t} + b_{ih} + W_{hh} h_{t−1} + b_{hh})`,
+      live: `h_{${t + 1}}${at} = ${act}(${sum(T, "a", t)}) = ${act}(${fmt(a)}) = ${fmt(T.h_t[t])}`,
+      key: true,
+    });
+  } else {
+    for (const [gate, [name, act, general]] of Object.entries(GATES[run.cell])) {
+      lines.push({
+        general,
+        live: `${gate}_{${t + 1}}${at} = ${act}(${sum(T, gate, t)}) = ${act}(${fmt(pre(T, gate, t))}) = ${fmt(T.value[gate][t])}`,
+        note: name,
+      });
+    }
+  }
+  if (run.cell === "lstm") {
+    const [f, i, g, o] = ["f", "i", "g", "o"].map((k) => T.value[k][t]);
+    lines.push({
+      general: "c_{t} = f_{t} ⊙ c_{t−1} + i_{t} ⊙ g_{t}",
+      live: `c_{${t + 1}}${at} = ${fmt(f)} × ${term(T.c_prev[t])} + ${fmt(i)} × ${term(g)} = ${fmt(T.c_t[t])}`,
+      note: "the cell state: keep a share f of the old memory, write a share i of the candidate",
+      key: true,
+    });
+    lines.push({
+      general: "h_{t} = o_{t} ⊙ tanh(c_{t})",
+      live: `h_{${t + 1}}${at} = ${fmt(o)} × tanh(${fmt(T.c_t[t])}) = ${fmt(T.h_t[t])}`,
+      key: true,
+    });
+  }
+  if (run.cell === "gru") {
+    const [r, z, n] = ["r", "z", "n"].map((k) => T.value[k][t]);
+    lines.push({
+      general: "n_{t} = tanh(W_{in} x_{t} + b_{in} + r_{t} ⊙ (W_{hn} h_{t−1} + b_{hn}))",
+      live: `n_{${t + 1}}${at} = tanh(${fmt(T.x.n[t])} + ${term(T.b_ih.n)} + ${fmt(r)} × (${fmt(T.h.n[t])} + ${term(T.b_hh.n)})) = ${fmt(n)}`,
+      note: "candidate: the reset gate decides how much of the old state it may read",
+    });
+    lines.push({
+      general: "h_{t} = (1 − z_{t}) ⊙ h_{t−1} + z_{t} ⊙ n_{t}",
+      live: `h_{${t + 1}}${at} = (1 − ${fmt(z)}) × ${term(T.h_prev[t])} + ${fmt(z)} × ${term(n)} = ${fmt(T.h_t[t])}`,
+      note: "z is how much of the new candidate is taken",
+      key: true,
+    });
+  }
+  if (run.kind === "text") {
+    const p = run.predictions[t];
+    const top = p.top.map(([s, q]) => `'${showChar(s)}' ${pct(q)}`).join(", ");
+    lines.push({
+      general: "y_{t} = softmax(V h_{t} + c)",
+      live: `y_{${t + 1}}: ${top}` + (p.actual !== undefined ? `; the real next character '${showChar(run.labels[t + 1])}' got ${pct(p.actual)}` : ""),
+      note: "the output: a probability for every character of the vocabulary (the top 3 shown)",
+    });
+  } else {
+    lines.push({
+      general: "y_{t} = V h_{t} + c",
+      live: `y_{${t + 1}} = ${fmt(run.outputs[t])}   (target ${fmt(run.targets[t])})`,
+      note: "the output: a linear read-out of the whole hidden state",
+    });
+  }
+  return lines;
+}
+
+/** Where the numbers come from: step, input, unit, layer. */
+export function whereText(run, t) {
+  const input = run.kind === "text" ? `'${showChar(run.labels[t])}'` : run.labels[t];
+  let text = `step t = ${t + 1} of ${run.steps}, input x_{${t + 1}} = ${input}, unit j = ${run.unit}`;
+  if (run.layers > 1) text += `, layer ${run.layer + 1} of ${run.layers}`;
+  return text;
+}
+
+export function init(context) {
+  ctx = context;
+  root = ctx.panel("equations");
+  const render = () => {
+    const run = ctx.state.run;
+    if (!run) return;
+    const t = ctx.state.t;
+    const where = clear(document.getElementById("equation-where"));
+    where.append(math(`${CELL_NAMES[run.cell]} · ` + whereText(run, t)));
+    const notes = [];
+    if (t === 0) notes.push("At the first step the previous state is zero: h_{0} = 0" + (run.cell === "lstm" ? ", c_{0} = 0." : "."));
+    if (run.layer > 0) notes.push(`In layer ${run.layer + 1}, x_{t} is the hidden state of layer ${run.layer} at the same step.`);
+    else if (run.kind === "text" && run.one_hot) notes.push("x_{t} is one-hot, so W_{ih} x_{t} is simply the column of W_{ih} for this character.");
+    const box = clear(document.getElementById("equations"));
+    for (const line of stepEquations(run, t)) {
+      box.append(
+        el(
+          "div",
+          { class: "eq-block" + (line.key ? " key" : "") },
+          el("div", { class: "eq-general" }, math(line.general)),
+          el("div", { class: "eq-live" }, math(line.live)),
+          line.note ? el("div", { class: "eq-note", text: line.note }) : null,
+        ),
+      );
+    }
+    for (const note of notes) box.append(el("div", { class: "eq-note" }, math(note)));
+    root.dataset.step = String(t);
+    root.dataset.unit = String(run.unit);
+  };
+  ctx.on("run", render);
+  ctx.on("select", render);
+}

@@ -1,0 +1,71 @@
+// Panel 7: one hidden unit at a time, the input coloured by its activation.
+import { diverging, lineChart, maxAbs } from "../charts.js";
+import { clear, el, fmt, showChar } from "../util.js";
+
+let ctx;
+let root;
+
+export function init(context) {
+  ctx = context;
+  root = ctx.panel("neuron");
+  const input = document.getElementById("unit");
+  input.addEventListener("change", () => {
+    const value = Number(input.value);
+    if (Number.isInteger(value)) ctx.select({ unit: value });
+  });
+  document.getElementById("unit-prev").addEventListener("click", () => ctx.select({ unit: ctx.state.unit - 1 }));
+  document.getElementById("unit-next").addEventListener("click", () => ctx.select({ unit: ctx.state.unit + 1 }));
+  ctx.on("run", render);
+  ctx.on("select", render);
+}
+
+/** Units ordered by how much they change over the sequence (variance over time). */
+function mostActive(hidden, count) {
+  const H = hidden[0].length;
+  const scores = [];
+  for (let u = 0; u < H; u++) {
+    const column = hidden.map((row) => row[u]);
+    const mean = column.reduce((a, b) => a + b, 0) / column.length;
+    scores.push([column.reduce((a, b) => a + (b - mean) ** 2, 0), u]);
+  }
+  return scores.sort((a, b) => b[0] - a[0]).slice(0, count).map(([, u]) => u);
+}
+
+function render() {
+  const { state } = ctx;
+  const run = state.run;
+  if (!run) return;
+  const unit = Math.min(state.unit, run.hidden_size - 1);
+  const input = document.getElementById("unit");
+  input.max = String(run.hidden_size - 1);
+  input.value = String(unit);
+  const chips = clear(document.getElementById("unit-suggestions"));
+  for (const u of mostActive(run.hidden, 6)) {
+    chips.append(el("button", { class: u === unit ? "active" : "", text: String(u), onclick: () => ctx.select({ unit: u }) }));
+  }
+  const column = run.hidden.map((row) => row[unit]);
+  const max = run.cell === "rnn_relu" ? maxAbs([column]) : 1;
+  const box = clear(document.getElementById("neuron-text"));
+  run.labels.forEach((label, t) => {
+    const text = run.kind === "text" ? (label === "\n" ? "↵\n" : label) : label;
+    const span = el("span", { class: (run.kind === "text" ? "" : "val") + (t === state.t ? " selected" : ""), title: `step ${t + 1} '${showChar(run.labels[t])}': h[${unit}] = ${fmt(column[t], 3)}`, dataset: { t, value: column[t] } }, text);
+    span.style.background = diverging(column[t], max);
+    span.style.color = Math.abs(column[t]) / max > 0.6 ? "#fff" : "";
+    span.addEventListener("click", () => ctx.select({ t }));
+    box.append(span);
+  });
+  lineChart(document.getElementById("neuron-chart"), {
+    series: [{ label: `h[${unit}]`, color: "#4f46e5", points: column.map((v, t) => [t + 1, v]), dots: true }],
+    refs: [{ y: 0, label: "" }],
+    xLabel: "time step t",
+    yLabel: `unit ${unit}`,
+  });
+  const lo = Math.min(...column);
+  const hi = Math.max(...column);
+  const layer = run.layers > 1 ? ` of layer ${run.layer + 1}` : "";
+  document.getElementById("neuron-caption").textContent =
+    `Unit ${unit}${layer} over the sequence: from ${fmt(lo, 2)} to ${fmt(hi, 2)}. ` +
+    "Click an input to select its step; try the most active units first.";
+  root.dataset.unit = String(unit);
+  root.dataset.ready = "true";
+}

@@ -1,0 +1,134 @@
+// Panel 2: the sequence type and the examples to pick from.
+import { getJSON } from "../api.js";
+import { lineChart } from "../charts.js";
+import { clear, el, showChar, showError, svg } from "../util.js";
+
+let ctx;
+let root;
+
+export function init(context) {
+  ctx = context;
+  root = ctx.panel("sequence");
+  const { state } = ctx;
+  const limits = state.lab.limits;
+  const $ = (id) => document.getElementById(id);
+  $("sequence-text").maxLength = limits.max_text_steps;
+  $("seq-length").min = limits.min_numeric_steps;
+  $("seq-length").max = limits.max_numeric_steps;
+
+  for (const tab of root.querySelectorAll("#kind-tabs button")) {
+    tab.addEventListener("click", () => {
+      if (state.seq.kind === tab.dataset.kind) return;
+      Object.assign(state.seq, { kind: tab.dataset.kind, example: 0, text: null });
+      state.t = 0;
+      markTabs();
+      ctx.refreshAll();
+    });
+  }
+  $("use-text").addEventListener("click", () => {
+    const text = $("sequence-text").value;
+    if (text.length < 2 || text.length > limits.max_text_steps) {
+      showError(root, `type between 2 and ${limits.max_text_steps} characters`);
+      return;
+    }
+    state.seq.text = text;
+    state.t = 0;
+    markExamples();
+    ctx.refreshRun().then(() => ctx.emit("refresh-gradients"));
+  });
+  const numeric = () => {
+    const length = Number($("seq-length").value);
+    const seed = Number($("seq-seed").value);
+    if (!(length >= limits.min_numeric_steps && length <= limits.max_numeric_steps) || !(seed >= 0)) {
+      showError(root, `length must be between ${limits.min_numeric_steps} and ${limits.max_numeric_steps}, seed ≥ 0`);
+      return;
+    }
+    Object.assign(state.seq, { length, seed: Math.floor(seed) });
+    ctx.refreshRun().then(() => ctx.emit("refresh-gradients"));
+  };
+  $("seq-length").addEventListener("change", numeric);
+  $("seq-seed").addEventListener("change", numeric);
+
+  ctx.on("model", loadExamples);
+  ctx.on("run", preview);
+  markTabs();
+}
+
+function markTabs() {
+  const kind = ctx.state.seq.kind;
+  for (const tab of root.querySelectorAll("#kind-tabs button")) {
+    tab.classList.toggle("active", tab.dataset.kind === kind);
+    tab.setAttribute("aria-selected", String(tab.dataset.kind === kind));
+  }
+  document.getElementById("text-input-row").hidden = kind !== "text";
+  document.getElementById("numeric-row").hidden = kind === "text";
+}
+
+async function loadExamples(model) {
+  const { state } = ctx;
+  const box = clear(document.getElementById("examples"));
+  let answer;
+  try {
+    answer = await getJSON(`/api/examples?model=${encodeURIComponent(model.id)}`);
+  } catch (error) {
+    showError(root, error.message);
+    return;
+  }
+  document.getElementById("kind-description").textContent =
+    answer.description ?? "Each character is one time step; the network predicts the next one.";
+  for (const example of answer.examples) {
+    const button = el(
+      "button",
+      { class: "example", dataset: { index: example.index } },
+      el("span", { class: "title", text: example.title }),
+      example.text ? el("span", { class: "text", text: example.text.replace(/\n/g, " ↵ ") }) : null,
+    );
+    button.addEventListener("click", () => {
+      Object.assign(state.seq, { example: example.index, text: null });
+      state.t = 0;
+      if (example.text) document.getElementById("sequence-text").value = example.text;
+      markExamples();
+      ctx.refreshRun().then(() => ctx.emit("refresh-gradients"));
+    });
+    box.append(button);
+  }
+  if (state.seq.kind === "text" && answer.examples.length && state.seq.text === null) {
+    const chosen = answer.examples.find((e) => e.index === state.seq.example) ?? answer.examples[0];
+    state.seq.example = chosen.index;
+    document.getElementById("sequence-text").value = chosen.text;
+  }
+  if (state.seq.kind === "text" && !answer.examples.length && state.seq.text === null) {
+    state.seq.text = "hello world";
+    document.getElementById("sequence-text").value = state.seq.text;
+  }
+  markExamples();
+}
+
+function markExamples() {
+  const { seq } = ctx.state;
+  for (const button of root.querySelectorAll(".example")) {
+    button.classList.toggle("active", seq.text === null && Number(button.dataset.index) === seq.example);
+  }
+}
+
+function preview(run) {
+  const box = clear(document.getElementById("sequence-preview"));
+  root.dataset.steps = String(run.steps);
+  if (run.kind === "text") {
+    box.append(
+      el("p", { class: "muted", text: `“${run.title}”: ${run.steps} characters = ${run.steps} time steps. ` +
+        `Newlines show as ${showChar("\n")}, spaces as ${showChar(" ")}.` }),
+    );
+    return;
+  }
+  const chart = svg("svg", { class: "line-chart", style: "height:150px" });
+  box.append(chart);
+  const series = run.features.map((name, f) => ({
+    label: `input: ${name}`,
+    color: ["#7d86a3", "#c9a227"][f],
+    points: run.inputs.map((x, t) => [t + 1, x[f]]),
+  }));
+  series.push({ label: "target", color: "#1c9a6c", points: run.targets.map((y, t) => [t + 1, y]), dash: "5 3" });
+  series.push({ label: "network output", color: "#4f46e5", points: run.outputs.map((y, t) => [t + 1, y]) });
+  lineChart(chart, { series, xLabel: "time step t", yLabel: "value" });
+}

@@ -1,0 +1,150 @@
+// Panel 3: the cell drawn once per time step — input below, state along, output above.
+import { diverging, maxAbs } from "../charts.js";
+import { CELL_NAMES, clear, el, fmt, pct, showChar, svg } from "../util.js";
+import { math, stepEquations, whereText } from "./equations.js";
+
+let ctx;
+let root;
+const STEP_W = 118;
+const BOX = 76; // the cell's square
+const Y = { out: 8, cell: 96, token: 238 };
+
+export function init(context) {
+  ctx = context;
+  root = ctx.panel("unrolled");
+  const slider = document.getElementById("step-slider");
+  slider.addEventListener("input", () => ctx.select({ t: Number(slider.value) }));
+  document.getElementById("step-prev").addEventListener("click", () => ctx.select({ t: ctx.state.t - 1 }));
+  document.getElementById("step-next").addEventListener("click", () => ctx.select({ t: ctx.state.t + 1 }));
+  root.tabIndex = 0;
+  root.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowLeft") ctx.select({ t: ctx.state.t - 1 });
+    if (event.key === "ArrowRight") ctx.select({ t: ctx.state.t + 1 });
+  });
+  ctx.on("run", render);
+  ctx.on("select", render);
+  window.addEventListener("resize", () => render());
+}
+
+function arrow(x1, y1, x2, y2, cls = "") {
+  const head = svg("path", { d: "M0,0 L-7,-4 L-7,4 Z", fill: cls === "c" ? "#a58b2a" : "#7d86a3" });
+  const angle = (Math.atan2(y2 - y1, x2 - x1) * 180) / Math.PI;
+  head.setAttribute("transform", `translate(${x2},${y2}) rotate(${angle})`);
+  return svg("g", {}, svg("path", { class: `arrow ${cls}`, d: `M${x1},${y1}L${x2},${y2}` }), head);
+}
+
+/** The hidden state as a little square picture, one cell per unit. */
+function stateGrid(x, y, values, max, unit) {
+  const H = values.length;
+  const cols = Math.ceil(Math.sqrt(H));
+  const rows = Math.ceil(H / cols);
+  const size = Math.min(56 / cols, 56 / rows);
+  const g = svg("g", {});
+  const x0 = x + (BOX - cols * size) / 2;
+  const y0 = y + 14 + (56 - rows * size) / 2;
+  values.forEach((v, k) => {
+    g.append(svg("rect", { x: x0 + (k % cols) * size, y: y0 + Math.floor(k / cols) * size, width: size, height: size, fill: diverging(v, max) }));
+  });
+  if (unit < H) {
+    g.append(svg("rect", { class: "unit-mark", x: x0 + (unit % cols) * size, y: y0 + Math.floor(unit / cols) * size, width: size, height: size }));
+  }
+  return g;
+}
+
+function render() {
+  const { state } = ctx;
+  const run = state.run;
+  if (!run) return;
+  const host = document.getElementById("unrolled");
+  const slider = document.getElementById("step-slider");
+  slider.max = String(run.steps - 1);
+  slider.value = String(state.t);
+  document.getElementById("step-label").textContent = `t = ${state.t + 1} / ${run.steps}`;
+  const width = host.clientWidth || 900;
+  const visible = Math.max(3, Math.min(run.steps, Math.floor((width - 70) / STEP_W)));
+  const start = Math.max(0, Math.min(state.t - Math.floor(visible / 2), run.steps - visible));
+  host.setAttribute("viewBox", `0 0 ${width} 290`);
+  clear(host);
+  const max = run.cell === "rnn_relu" ? maxAbs(run.hidden) : 1;
+  const lstm = run.cell === "lstm";
+  const left = 62;
+  // where the state comes from: zero at the start, or the step before the window
+  const incoming = start === 0 ? (lstm ? "h₀, c₀ = 0" : "h₀ = 0") : `… h${start}`;
+  host.append(svg("text", { class: "small", x: 4, y: Y.cell + BOX / 2 - 8, text: incoming }));
+  for (let k = 0; k < visible; k++) {
+    const t = start + k;
+    const x = left + k * STEP_W;
+    const g = svg("g", { class: "step" + (t === state.t ? " selected" : ""), dataset: { t } });
+    // recurrent arrows into this step
+    const xFrom = k === 0 ? 4 + 52 : x - STEP_W + BOX;
+    g.append(arrow(xFrom, Y.cell + BOX / 2 + 6, x - 2, Y.cell + BOX / 2 + 6));
+    if (lstm) g.append(arrow(xFrom, Y.cell + 12, x - 2, Y.cell + 12, "c"));
+    if (k > 0 || start > 0) {
+      g.append(svg("text", { class: "small", x: (xFrom + x) / 2, y: Y.cell + BOX / 2 + 20, "text-anchor": "middle", text: `h${t}` }));
+      if (lstm) g.append(svg("text", { class: "small", x: (xFrom + x) / 2, y: Y.cell + 6, "text-anchor": "middle", text: `c${t}` }));
+    }
+    // the cell with its state
+    g.append(svg("rect", { class: "cellbox", x, y: Y.cell, width: BOX, height: BOX, rx: 10 }));
+    g.append(svg("text", { class: "small", x: x + 6, y: Y.cell + 11, text: `t=${t + 1}` }));
+    g.append(stateGrid(x, Y.cell, run.hidden[t], max, run.unit));
+    // input below
+    g.append(arrow(x + BOX / 2, Y.token - 4, x + BOX / 2, Y.cell + BOX + 4));
+    g.append(svg("rect", { class: "tokenbox", x: x + BOX / 2 - 26, y: Y.token, width: 52, height: 36, rx: 7 }));
+    const label = run.kind === "text" ? showChar(run.labels[t]) : run.labels[t];
+    g.append(svg("text", { class: "token", x: x + BOX / 2, y: Y.token + 24, "text-anchor": "middle", "font-size": run.kind === "text" ? 18 : 12, text: label }));
+    // output above
+    g.append(arrow(x + BOX / 2, Y.cell - 4, x + BOX / 2, Y.out + 58));
+    g.append(...output(run, t, x));
+    g.addEventListener("mouseenter", (event) => tooltip(run, t, event));
+    g.addEventListener("mousemove", (event) => place(event));
+    g.addEventListener("mouseleave", hide);
+    g.addEventListener("click", () => ctx.select({ t }));
+    host.append(g);
+  }
+  root.dataset.steps = String(run.steps);
+  root.dataset.ready = "true";
+}
+
+function output(run, t, x) {
+  const cx = x + BOX / 2;
+  if (run.kind === "text") {
+    const p = run.predictions[t];
+    const [symbol, prob] = p.top[0];
+    const hit = run.labels[t + 1] === symbol;
+    return [
+      svg("rect", { class: "outbox" + (hit ? " hit" : ""), x: cx - 40, y: Y.out, width: 80, height: 54, rx: 7 }),
+      svg("text", { class: "token", x: cx, y: Y.out + 24, "text-anchor": "middle", text: showChar(symbol) }),
+      svg("text", { class: "small", x: cx, y: Y.out + 44, "text-anchor": "middle", text: `next? ${pct(prob)}` }),
+    ];
+  }
+  return [
+    svg("rect", { class: "outbox", x: cx - 40, y: Y.out, width: 80, height: 54, rx: 7 }),
+    svg("text", { x: cx, y: Y.out + 22, "text-anchor": "middle", "font-size": 13, text: `y = ${fmt(run.outputs[t], 2)}` }),
+    svg("text", { class: "small", x: cx, y: Y.out + 42, "text-anchor": "middle", text: `target ${fmt(run.targets[t], 2)}` }),
+  ];
+}
+
+function tooltip(run, t, event) {
+  const box = document.getElementById("tooltip");
+  const h = run.hidden[t];
+  const norm = Math.sqrt(h.reduce((s, v) => s + v * v, 0));
+  const lines = stepEquations(run, t).filter((line) => line.key || line.general.startsWith("y"));
+  box.replaceChildren(
+    el("div", {}, el("b", {}, math(whereText(run, t)))),
+    el("div", { text: `${CELL_NAMES[run.cell]}: ‖h‖ = ${fmt(norm, 2)} over ${h.length} units` }),
+    ...lines.map((line) => el("div", { class: "eq" }, math(line.live))),
+  );
+  box.hidden = false;
+  place(event);
+}
+
+function place(event) {
+  const box = document.getElementById("tooltip");
+  const x = Math.min(event.clientX + 14, window.innerWidth - box.offsetWidth - 8);
+  box.style.left = `${x}px`;
+  box.style.top = `${event.clientY + 16}px`;
+}
+
+function hide() {
+  document.getElementById("tooltip").hidden = true;
+}
