@@ -33,6 +33,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -143,8 +144,8 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     async def refused(request: Request, error: RnnlabError) -> JSONResponse:
         return _error(getattr(error, "status", 400), str(error))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # also FastAPI's, and the router's 404/405
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         return _error(error.status_code, str(error.detail))
 
     # -- page ----------------------------------------------------------------------
