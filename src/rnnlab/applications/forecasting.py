@@ -1,0 +1,220 @@
+"""A forecasting run from plain options: split, normalise, window, train, measure.
+
+The series is split in time: the first ``train_points`` values train, the next
+``test_points`` values are the test targets (each forecast from the ``window`` values
+before it, which for the first few reach back into the training part; that is the past,
+so nothing is leaked). μ and σ come from the training part only. There is no model
+selection: the reported model is the one after the last step.
+
+Reported, on the test targets:
+- one-step NRMSE of the network and of persistence (x̂_{t+1} = x_t);
+- closed-loop NRMSE over ``horizon`` steps, from every test origin with ``horizon``
+  values after it: at the last step (``closed_loop_final``, the classic "NRMSE84" of
+  Mackey-Glass) and pooled over steps 1 … horizon (``closed_loop_mean``), next to
+  persistence held for the whole horizon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnlab.data.datasets import ArrayBatcher
+from rnnlab.data.series import Series, load_series
+from rnnlab.errors import ConfigError, DataError, check_positive_int
+from rnnlab.models.forecast import (
+    check_series,
+    closed_loop_origins,
+    make_forecaster,
+    make_windows,
+    normalise,
+    nrmse,
+    one_step,
+    persistence,
+)
+from rnnlab.models.sequence import SequenceModel
+from rnnlab.train import TrainConfig, Trainer, TrainResult
+
+
+@dataclass
+class ForecastOptions:
+    """Every option of a forecasting run, with the defaults of the Mackey-Glass benchmark."""
+
+    series: str = "mackey-glass"  #: mackey-glass, sines, sunspots, or a CSV path
+    column: str | None = None  #: the CSV column to forecast
+    length: int = 5000  #: points of a generated series
+    train_points: int | None = 4000  #: None: the first 80 % of the series
+    test_points: int | None = 1000  #: None: every point after the training part
+    window: int = 50
+    readout: str = "last"  #: "last" (many-to-one) or "all" (sequence-to-sequence)
+    cell: str = "lstm"
+    hidden: int = 32
+    layers: int = 1
+    steps: int = 2000
+    batch: int = 64
+    lr: float = 3e-3
+    schedule: str = "constant"
+    clip: float | None = 1.0
+    horizon: int = 84  #: closed-loop steps
+    seed: int = 0
+
+
+@dataclass
+class ForecastOutcome:
+    """A trained forecaster and its numbers on the test targets."""
+
+    model: SequenceModel
+    series: Series
+    train_points: int
+    test_index: np.ndarray  #: (n_test,) positions of the test targets in the series
+    truth: np.ndarray  #: (n_test,) test targets, original units
+    predicted: np.ndarray  #: (n_test,) one-step forecasts
+    nrmse: float
+    persistence_nrmse: float
+    closed_loop: np.ndarray  #: (n_origins, horizon) forecasts from each test origin
+    closed_loop_truth: np.ndarray
+    closed_loop_final: float  #: NRMSE at the last step of the horizon
+    closed_loop_mean: float  #: NRMSE pooled over every step of the horizon
+    persistence_closed_loop_mean: float
+    train_result: TrainResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def table(self) -> list[tuple[str, float, float]]:
+        """(what, network NRMSE, persistence NRMSE) rows."""
+        return [
+            ("one step", self.nrmse, self.persistence_nrmse),
+            (
+                f"closed loop, over steps 1–{self.horizon}",
+                self.closed_loop_mean,
+                self.persistence_closed_loop_mean,
+            ),
+        ]
+
+    @property
+    def horizon(self) -> int:
+        return self.closed_loop.shape[1]
+
+
+def split_points(n: int, window: int, train: int | None, test: int | None) -> tuple[int, int]:
+    """(train points, test points) for a series of n values; DataError if they do not fit."""
+    n_train = train if train is not None else int(0.8 * n)
+    n_train = check_positive_int("train_points", n_train)
+    n_test = test if test is not None else n - n_train
+    if n_test <= 0 or n_train + n_test > n:
+        raise DataError(
+            f"the series has {n} values: {n_train} for training leaves {n - n_train} to test, "
+            f"but {n_test} test points were asked for"
+        )
+    if n_train <= window:
+        raise DataError(
+            f"the training part has {n_train} values, too short for one window of {window} "
+            f"and a next value; it needs at least {window + 1} (use a shorter --window)"
+        )
+    return n_train, n_test
+
+
+def run_forecast(
+    options: ForecastOptions,
+    out: str | Path | None = None,
+    report: Callable[[dict[str, Any]], None] | None = None,
+    series: Series | None = None,
+) -> ForecastOutcome:
+    """Train a forecaster as ``options`` say and measure it (see the module docstring).
+
+    ``series`` overrides ``options.series`` (for data already in memory)."""
+    if series is None:
+        series = load_series(options.series, options.column, options.length, options.seed)
+    values = check_series(series.values, options.window, f"the series {series.name!r}")
+    n_train, n_test = split_points(
+        len(values), options.window, options.train_points, options.test_points
+    )
+    horizon = check_positive_int("horizon", options.horizon)
+    if horizon > n_test:
+        raise ConfigError(f"horizon {horizon} is longer than the {n_test} test points")
+    train = values[:n_train]
+    model = make_forecaster(
+        train,
+        options.window,
+        options.cell,
+        options.hidden,
+        options.layers,
+        options.readout,
+        seed=options.seed,
+    )
+    stats = model.config.normalisation
+    inputs, targets = make_windows(normalise(train, stats), options.window, options.readout)
+    notes = []
+    batch = options.batch
+    if len(inputs) < batch:
+        notes.append(f"batch {batch} > {len(inputs)} training windows; using {len(inputs)}")
+        batch = len(inputs)
+    batcher = ArrayBatcher(
+        inputs.astype(model.dtype),
+        targets.astype(model.dtype),
+        batch,
+        seed=options.seed,
+        per_step_targets=options.readout == "all",
+    )
+    config = TrainConfig(
+        steps=options.steps,
+        batch_size=batch,
+        lr=options.lr,
+        schedule=options.schedule,
+        clip=options.clip,
+        eval_every=options.steps,
+        sample_every=0,
+        checkpoint_every=options.steps,
+        log_every=max(1, min(50, options.steps // 20)),
+        seed=options.seed,
+    )
+    source = {
+        "application": "forecast",
+        "series": options.series,
+        "column": options.column,
+        "length": options.length,
+        "seed": options.seed,
+        "train_points": n_train,
+    }
+    trainer = Trainer(model, batcher, None, config, out, report=report, data_source=source)
+    result = trainer.fit()
+    if result.stopped == "diverged":
+        raise DataError(result.message)
+    return evaluate_forecaster(model, series, n_train, n_test, horizon, result, notes)
+
+
+def evaluate_forecaster(
+    model: SequenceModel,
+    series: Series,
+    n_train: int,
+    n_test: int,
+    horizon: int,
+    train_result: TrainResult | None = None,
+    notes: list[str] | None = None,
+) -> ForecastOutcome:
+    """One-step and closed-loop NRMSE of ``model`` on values[n_train : n_train + n_test]."""
+    values = series.values[: n_train + n_test]
+    predicted = one_step(model, values, n_train)
+    truth = values[n_train:]
+    forecasts, loop_truth = closed_loop_origins(model, values, n_train, horizon)
+    held = np.repeat(values[n_train - 1 : len(values) - horizon][:, None], horizon, axis=1)
+    return ForecastOutcome(
+        model=model,
+        series=series,
+        train_points=n_train,
+        test_index=np.arange(n_train, n_train + n_test),
+        truth=truth,
+        predicted=predicted,
+        nrmse=nrmse(predicted, truth),
+        persistence_nrmse=nrmse(persistence(values, n_train), truth),
+        closed_loop=forecasts,
+        closed_loop_truth=loop_truth,
+        closed_loop_final=nrmse(forecasts[:, -1], loop_truth[:, -1]),
+        closed_loop_mean=nrmse(forecasts, loop_truth),
+        persistence_closed_loop_mean=nrmse(held, loop_truth),
+        train_result=train_result,
+        notes=notes or [],
+    )
