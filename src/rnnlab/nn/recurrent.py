@@ -40,11 +40,15 @@ _CELL_KEYS = (
 
 
 class RecurrentLayer(Module):
-    """The machinery common to RNN, LSTM and GRU; use one of those."""
+    """The machinery common to RNN, LSTM and GRU; use one of those.
+
+    A subclass names its cell in ``mode`` ("lstm", "gru", "rnn_tanh" or "rnn_relu").
+    """
+
+    mode: str
 
     def __init__(
         self,
-        mode: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -60,7 +64,7 @@ class RecurrentLayer(Module):
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
-        self.mode = mode
+        mode = self.mode
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
@@ -371,8 +375,8 @@ class RNN(RecurrentLayer):
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        self.mode = f"rnn_{nonlinearity}"
         super().__init__(
-            f"rnn_{nonlinearity}",
             input_size,
             hidden_size,
             num_layers,
@@ -396,52 +400,10 @@ class LSTM(RecurrentLayer):
     ``forget_bias=1.0``, the usual choice (Jozefowicz et al. 2015).
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        **options: object,
-    ) -> None:
-        super().__init__(
-            "lstm",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            **options,
-        )
+    mode = "lstm"
 
 
 class GRU(RecurrentLayer):
     """Gated recurrent unit, h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n. See ``rnnlab.cells.gru``."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        **options: object,
-    ) -> None:
-        super().__init__(
-            "gru",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            **options,
-        )
+    mode = "gru"
