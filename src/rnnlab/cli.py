@@ -7,6 +7,7 @@ clear line and exit with status 2; nothing is printed as a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -35,7 +37,8 @@ def main() -> None:
     try:
         app()
     except RnnlabError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        message = escape(str(error))  # as written: "rnnlab[mpi]" is no markup tag
+        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
         sys.exit(2)
 
 
@@ -119,47 +122,49 @@ def train(
     seed: Annotated[int, typer.Option(help="seed for weights, data order and samples")] = 0,
     sample_length: Annotated[int, typer.Option(help="characters printed at the end")] = 600,
     temperature: Annotated[float, typer.Option(help="temperature of the final sample")] = 0.8,
+    distributed: Annotated[
+        bool, typer.Option(help="data-parallel over MPI ranks (automatic under mpiexec)")
+    ] = False,
 ) -> None:
-    """Train a character-level language model and print generated text at the end."""
-    from rnnlab.generate import sample
-    from rnnlab.runs import prepare_run
+    """Train a character-level language model and print generated text at the end.
 
-    run = prepare_run(
-        data=data,
-        cell=cell,
-        hidden=hidden,
-        layers=layers,
-        dropout=dropout,
-        embedding_dim=embedding_dim or None,
-        seq_len=seq_len,
-        batch_size=batch,
-        optimizer=optimizer,
-        lr=lr,
-        schedule=schedule,
-        clip=clip or None,
-        minutes=minutes or None,
-        steps=steps or None,
-        eval_every=eval_every,
-        sample_every=sample_every,
-        patience=patience or None,
-        val_fraction=val_fraction,
-        dtype=dtype,
-        out=out,
-        resume=resume,
-        seed=seed,
-    )
-    console.print(run.summary, highlight=False)
-    with _progress_bar(run.trainer.config.steps) as progress:
-        task = progress.add_task(
-            "train",
-            total=run.trainer.config.steps,
-            completed=run.trainer.step,
-            loss="-",
-            bpc="-",
-            speed="-",
+    Under ``mpiexec -n R`` (or with --distributed) each of the R processes trains on its
+    share of the batch's streams and rank 0 alone writes and reports (rnnlab.distributed).
+    """
+    from rnnlab.distributed import DataParallel, launched_by_mpi
+    from rnnlab.generate import sample
+
+    ranks = DataParallel() if distributed or launched_by_mpi() else None
+    shows = ranks is None or ranks.is_root  # rank 0 shows and writes for all
+    with ranks.guard() if ranks is not None else contextlib.nullcontext():
+        run, result = _train_run(
+            shows,
+            data=data,
+            cell=cell,
+            hidden=hidden,
+            layers=layers,
+            dropout=dropout,
+            embedding_dim=embedding_dim or None,
+            seq_len=seq_len,
+            batch_size=batch,
+            optimizer=optimizer,
+            lr=lr,
+            schedule=schedule,
+            clip=clip or None,
+            minutes=minutes or None,
+            steps=steps or None,
+            eval_every=eval_every,
+            sample_every=sample_every,
+            patience=patience or None,
+            val_fraction=val_fraction,
+            dtype=dtype,
+            out=out,
+            resume=resume,
+            seed=seed,
+            distributed=ranks,
         )
-        run.trainer.report = ProgressReport(progress, task, run.unit)
-        result = run.trainer.fit()
+    if not shows:
+        raise typer.Exit(1 if result.stopped == "diverged" else 0)
     if result.stopped == "diverged":
         Console(stderr=True).print(f"[bold red]error:[/] {result.message}", highlight=False)
         raise typer.Exit(1)
@@ -173,6 +178,27 @@ def train(
     console.rule("generated text")
     text = sample(run.trainer.model, n=sample_length, temperature=temperature, seed=seed)
     console.print(text, markup=False, highlight=False)
+
+
+def _train_run(shows: bool, **options: Any) -> tuple[Any, Any]:
+    """Prepare the run and fit it, with the summary and progress display if ``shows``."""
+    from rnnlab.runs import prepare_run
+
+    run = prepare_run(**options)
+    if not shows:
+        return run, run.trainer.fit()
+    console.print(run.summary, highlight=False)
+    with _progress_bar(run.trainer.config.steps) as progress:
+        task = progress.add_task(
+            "train",
+            total=run.trainer.config.steps,
+            completed=run.trainer.step,
+            loss="-",
+            bpc="-",
+            speed="-",
+        )
+        run.trainer.report = ProgressReport(progress, task, run.unit)
+        return run, run.trainer.fit()
 
 
 # -- sampling and inspection -------------------------------------------------------------

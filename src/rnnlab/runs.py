@@ -4,6 +4,9 @@ A fresh run loads the corpus, builds the character vocabulary over all of it, sp
 contiguously into training and validation text and builds the model. A resumed run takes
 the model configuration, vocabulary, data source and training options from the checkpoint
 (only the budgets, ``steps`` and ``minutes``, may be changed) and continues exactly.
+
+``distributed`` (a ``rnnlab.distributed.DataParallel``) makes the run one rank of an MPI
+job (``mpiexec -n R rnnlab train``): every rank prepares the same run, the trainer shards it.
 """
 
 from __future__ import annotations
@@ -61,11 +64,12 @@ def prepare_run(
     out: Path | None = None,
     resume: Path | None = None,
     seed: int = 0,
+    distributed: Any = None,
     **train_options: Any,
 ) -> Run:
     """A Trainer for a char model; ``train_options`` are TrainConfig fields."""
     if resume is not None:
-        return _resume_run(Path(resume), train_options)
+        return _resume_run(Path(resume), train_options, distributed)
     text = load_corpus(data)
     vocab = CharVocab.from_text(text)
     train_ids, val_ids = _split(vocab, text, val_fraction, data)
@@ -81,7 +85,9 @@ def prepare_run(
     model = LanguageModel(config, seed=seed, vocab=vocab)
     train_config = TrainConfig(seed=seed, **train_options)
     source = {"data": data, "val_fraction": val_fraction}
-    trainer = Trainer(model, train_ids, val_ids, train_config, out, data_source=source)
+    trainer = Trainer(
+        model, train_ids, val_ids, train_config, out, data_source=source, distributed=distributed
+    )
     summary = (
         f"{data}: {len(text):,} characters, {len(vocab)} distinct; "
         f"{len(train_ids):,} for training, {len(val_ids):,} for validation\n"
@@ -89,10 +95,19 @@ def prepare_run(
         f"{model.num_parameters():,} parameters; {train_config.optimizer} lr {train_config.lr}, "
         f"batch {train_config.batch_size}×{train_config.seq_len}"
     )
-    return Run(trainer, summary)
+    return Run(trainer, summary + _ranks(distributed, train_config.batch_size))
 
 
-def _resume_run(resume: Path, train_options: dict[str, Any]) -> Run:
+def _ranks(distributed: Any, batch_size: int) -> str:
+    if distributed is None:
+        return ""
+    return (
+        f"\ndata parallel over {distributed.size} MPI ranks: {batch_size // distributed.size} "
+        f"streams each, one gradient Allreduce per step; rank 0 writes and reports"
+    )
+
+
+def _resume_run(resume: Path, train_options: dict[str, Any], distributed: Any) -> Run:
     path = _resume_path(resume)
     checkpoint = load_checkpoint(path)
     state = checkpoint.train_state or {}
@@ -105,7 +120,9 @@ def _resume_run(resume: Path, train_options: dict[str, Any]) -> Run:
     config = TrainConfig.from_json(state["config"] | budgets)
     text = load_corpus(source["data"])
     train_ids, val_ids = _split(vocab, text, source["val_fraction"], source["data"])
-    trainer = Trainer(model, train_ids, val_ids, config, path.parent, data_source=source)
+    trainer = Trainer(
+        model, train_ids, val_ids, config, path.parent, data_source=source, distributed=distributed
+    )
     trainer.restore(path)
     summary = f"resuming {path} at step {trainer.step} (budget: {config.steps} steps)"
-    return Run(trainer, summary)
+    return Run(trainer, summary + _ranks(distributed, config.batch_size))

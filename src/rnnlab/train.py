@@ -13,6 +13,11 @@ A run directory holds ``last.safetensors`` (the latest state, for ``--resume``),
 ``best.safetensors`` (the best validation loss) and ``metrics.jsonl``. A resumed run
 continues bit for bit as if it had never stopped: parameters, optimiser slots, the
 stream position, the carried state and the dropout generator are all in the checkpoint.
+
+Given ``distributed`` (a ``rnnlab.distributed.DataParallel``), the trainer is one rank of
+a data-parallel MPI job: it trains on its shard of the streams, averages the gradients
+over the ranks before clipping, reduces validation across ranks, and only rank 0 writes
+and reports. See ``rnnlab/distributed.py``.
 """
 
 from __future__ import annotations
@@ -112,15 +117,25 @@ def evaluate(
     batch_size: int = 32,
     seq_len: int = 64,
     max_tokens: int | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[float, int]:
     """Mean loss (nats per token) of ``model`` over ``ids``, state carried along each stream.
 
     ids: (N,) → (loss, tokens scored). ``max_tokens`` evaluates a prefix only.
     The model is evaluated in eval mode and put back in the mode it was in.
+    ``shard=(r, R)`` scores only part r of R of the streams (contiguous, as even as
+    possible), so that R processes together score every stream once.
     """
     if max_tokens is not None and len(ids) > max_tokens + 1:
         ids = ids[: max_tokens + 1]
     batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
+    rank, size = shard
+    if size > 1:
+        first, stop = batch_size * rank // size, batch_size * (rank + 1) // size
+        stream_len = len(ids) // batch_size
+        ids, batch_size = ids[first * stream_len : stop * stream_len], stop - first
+        if batch_size == 0:
+            return 0.0, 0
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -170,8 +185,13 @@ class Trainer:
         out_dir: str | Path | None = None,
         report: Callable[[dict[str, Any]], None] | None = None,
         data_source: Any = None,
+        distributed: Any = None,
     ) -> None:
         self.model = model
+        #: a rnnlab.distributed.DataParallel when this trainer is one rank of an MPI job
+        self.distributed = distributed
+        #: this process writes checkpoints and metrics and reports (rank 0, or the only one)
+        self.is_root = distributed is None or distributed.is_root
         self.config = config
         self.val = val
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -179,10 +199,12 @@ class Trainer:
         self.data_source = data_source
         #: token streams: losses are per token and also reported in bits
         self.language = isinstance(train, np.ndarray)
-        if self.language:
-            self.batcher: Any = StreamBatcher(train, config.batch_size, config.seq_len)
+        if self.language and distributed is not None:
+            self.batcher: Any = distributed.stream_batcher(train, config.batch_size, config.seq_len)
+        elif self.language:
+            self.batcher = StreamBatcher(train, config.batch_size, config.seq_len)
         else:
-            self.batcher = train
+            self.batcher = train  # under MPI: each rank passes its own shard
         self.optimizer: Optimizer = make_optimizer(
             config.optimizer, model.params, config.lr, weight_decay=config.weight_decay
         )
@@ -194,6 +216,11 @@ class Trainer:
         self.evals_since_best = 0
         self.tokens_seen = 0
         self._window_tokens = 0
+        self._deadline: float | None = None
+        if distributed is not None:  # same run on every rank, then rank 0's parameters
+            size = len(train) if self.language else None
+            signature = {"config": config.to_json(), "train tokens": size}
+            distributed.start(model, signature, config.seed)
 
     # -- checkpoints -------------------------------------------------------------
     def _train_state(self) -> dict[str, Any]:
@@ -213,14 +240,19 @@ class Trainer:
         """Write ``out_dir/name.safetensors`` atomically; returns its path."""
         if self.out_dir is None:
             return None
+        state, train_state = self.state, self._train_state()
+        if self.distributed is not None:  # collective: all streams' states go to rank 0
+            state, train_state = self.distributed.checkpoint_view(state, train_state, self.model)
+        if not self.is_root:
+            return None
         self.out_dir.mkdir(parents=True, exist_ok=True)
         return save_checkpoint(
             self.out_dir / f"{name}.safetensors",
             self.model,
             vocab=getattr(self.model, "vocab", None),
             optimizer=self.optimizer,
-            train_state=self._train_state(),
-            extra=_state_to_arrays(self.state),
+            train_state=train_state,
+            extra=_state_to_arrays(state),
         )
 
     def restore(self, path: str | Path) -> None:
@@ -239,9 +271,13 @@ class Trainer:
         self.tokens_seen = int(state.get("tokens_seen", 0))
         self.model.rng.bit_generator.state = state["rng"]
         self.state = _state_from_arrays(checkpoint.extra)
+        if self.distributed is not None:  # this rank's streams and dropout generator
+            self.state = self.distributed.restore_view(self.state, state, self.model)
 
     # -- the loop ----------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.is_root:
+            return
         self.report(record)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -250,13 +286,24 @@ class Trainer:
 
     def train_step(self) -> tuple[float, float]:
         """One update on the next batch; returns (loss, gradient norm)."""
-        inputs, targets = self.batcher.next_batch()
-        if self.batcher.wrapped:  # a new epoch: the streams start over
-            self.state = None
-        self.optimizer.lr = self.schedule.lr_at(self.step)
-        self.model.zero_grad()
-        loss, tokens, state = self.model.compute_loss(inputs, targets, self.state, train=True)
+        error = None
+        try:
+            inputs, targets = self.batcher.next_batch()
+            if self.batcher.wrapped:  # a new epoch: the streams start over
+                self.state = None
+            self.optimizer.lr = self.schedule.lr_at(self.step)
+            self.model.zero_grad()
+            loss, tokens, state = self.model.compute_loss(inputs, targets, self.state, train=True)
+        except Exception as caught:
+            if self.distributed is None:
+                raise
+            error, loss, tokens, state = caught, math.nan, 0, None  # the exchange tells all
         grads = self.model.grads
+        if self.distributed is not None:  # the mean gradient over ranks, before clipping
+            out_of_time = self._deadline is not None and time.perf_counter() >= self._deadline
+            loss, tokens = self.distributed.exchange(
+                grads, loss, tokens, out_of_time, error, step=self.step + 1
+            )
         if self.config.clip is None:
             norm = global_norm(grads)
         elif self.config.clip_mode == "norm":
@@ -284,8 +331,10 @@ class Trainer:
                 loss = float(self.val(self.model))
             finally:
                 self.model.train(was_training)
+            if self.distributed is not None:
+                loss = self.distributed.mean(loss)
         else:
-            loss, _ = evaluate(
+            loss, _ = (evaluate if self.distributed is None else self.distributed.evaluate)(
                 self.model,
                 self.val,
                 self.config.batch_size,
@@ -306,7 +355,7 @@ class Trainer:
         return loss
 
     def _preview(self) -> None:
-        if not self.language or getattr(self.model, "vocab", None) is None:
+        if not (self.language and self.is_root) or getattr(self.model, "vocab", None) is None:
             return
         from rnnlab.generate import sample
 
@@ -320,6 +369,9 @@ class Trainer:
         started = time.perf_counter()
         tokens_before = self.tokens_seen
         window_start, self._window_tokens = started, 0
+        self._deadline = None if config.minutes is None else started + config.minutes * 60
+        if self.distributed is not None:
+            self.distributed.time_is_up = False
         if self.step == 0:
             self.validate()
         stopped, message = "steps", ""
@@ -327,8 +379,7 @@ class Trainer:
             if config.steps is not None and self.step >= config.steps:
                 stopped = "steps"
                 break
-            elapsed = time.perf_counter() - started
-            if config.minutes is not None and elapsed >= config.minutes * 60:
+            if self._out_of_time():
                 stopped = "time"
                 break
             loss, norm = self.train_step()
@@ -369,6 +420,11 @@ class Trainer:
             self.validate()
         self.save("last")
         return self._result(stopped, started, message, tokens_before)
+
+    def _out_of_time(self) -> bool:
+        if self.distributed is not None:  # every rank's clock, agreed in the last exchange
+            return self.distributed.time_is_up
+        return self._deadline is not None and time.perf_counter() >= self._deadline
 
     def _result(
         self, stopped: str, started: float, message: str, tokens_before: int
