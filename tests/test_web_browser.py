@@ -236,6 +236,25 @@ def test_numeric_sequences_show_their_states(page):
     assert errors == []
 
 
+def test_a_numeric_model_trains_from_the_page_with_a_live_loss_curve(page):
+    page, errors = page
+    page.locator("#kind-tabs button[data-kind=sine]").click()
+    page.wait_for_function(
+        "() => document.querySelector('#model-info').textContent.includes('sine')",
+        timeout=TIMEOUT,
+    )
+    page.locator("#train-steps").fill("60")
+    page.locator("#train").click()
+    page.wait_for_selector("[data-panel=config][data-step='60']", timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => document.querySelector('#model-info').textContent.includes('trained 60 steps')",
+        timeout=TIMEOUT,
+    )
+    losses = page.locator("#loss-chart path[data-kind=loss]").get_attribute("d")
+    assert losses.count("L") >= 50  # one point per update
+    assert errors == []
+
+
 def test_errors_are_shown_in_the_panel(page):
     page, _ = page
     page.locator("#prime").fill("naïve €")

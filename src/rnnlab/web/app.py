@@ -40,7 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rnnlab.errors import RnnlabError
 from rnnlab.generate import iter_sample, next_distribution
 from rnnlab.web import limits
-from rnnlab.web.lab import CELLS, Lab, LabError
+from rnnlab.web.entry import CELLS, LabError
+from rnnlab.web.lab import Lab
 from rnnlab.web.schemas import (
     GenerateRequest,
     GradientRequest,

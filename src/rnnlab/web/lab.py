@@ -5,150 +5,45 @@ and training text, e.g. ``text-lstm-1x64``. Asking for the same settings twice g
 the same model, so a model trained a while ago is still there when the page comes back
 to it; at most ``MAX_MODELS`` are kept (the least recently used go first).
 
-Training runs in one background thread at a time, one update per lock acquisition, so
-the page can keep asking questions while the loss curve grows. Every question is
-answered from a *snapshot* (a copy of the weights taken under the lock), never from the
-model being trained.
+Training runs in one background thread at a time (``Entry.train``), one update per lock
+acquisition, so the page can keep asking questions while the loss curve grows. Every
+question is answered from a *snapshot* (a copy of the weights taken under the lock),
+never from the model being trained.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rnnlab.data.corpora import shakespeare
-from rnnlab.data.datasets import ArrayBatcher
 from rnnlab.data.text import CharVocab
-from rnnlab.errors import CheckpointError, ConfigError, DataError, RnnlabError
+from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 from rnnlab.nn.module import Module
-from rnnlab.train import TrainConfig, Trainer
 from rnnlab.web import limits
+from rnnlab.web.entry import (
+    CHECKPOINT_ID,
+    BusyError,
+    Entry,
+    LabError,
+    UnknownModelError,
+    cell_title,
+)
 from rnnlab.web.schemas import ModelSpec
 from rnnlab.web.sequences import TASKS, training_set
-
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
-CHECKPOINT_ID = "checkpoint"
-MAX_LOSS_POINTS = 20_000  #: loss history kept per model
-
-
-class LabError(RnnlabError):
-    """A request the lab cannot serve; ``status`` is the HTTP status to answer with."""
-
-    status = 400
-
-
-class UnknownModelError(LabError):
-    """No model has that id (it was never made, or was dropped to make room)."""
-
-    status = 404
-
-
-class BusyError(LabError):
-    """Another model is training: the machine trains one at a time."""
-
-    status = 409
-
-
-@dataclass
-class Entry:
-    """One model of the lab, with its training data, trainer and loss history."""
-
-    id: str
-    key: tuple
-    task: str
-    title: str
-    model: Module
-    train_data: Any = None  #: token ids (N,), (x, y) arrays, or None: not trainable
-    source: str = ""
-    seed: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    trainer: Trainer | None = None
-    steps_done: int = 0
-    losses: list[tuple[int, float]] = field(default_factory=list)
-    running: bool = False
-    target: int = 0
-    message: str = ""
-    stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    last_used: float = field(default_factory=time.monotonic)
-
-    @property
-    def config(self) -> Any:
-        return self.model.config
-
-    def snapshot(self) -> Module:
-        """A copy of the model (same weights, evaluation mode) that no one else touches."""
-        with self.lock:
-            state = self.model.state_dict()
-        copy = type(self.model)(self.config, seed=0, vocab=getattr(self.model, "vocab", None))
-        copy.load_state_dict(state)
-        copy.eval()
-        return copy
-
-    def info(self) -> dict[str, Any]:
-        """What the page shows about the model."""
-        config = self.config
-        vocab = getattr(self.model, "vocab", None)
-        return {
-            "id": self.id,
-            "task": self.task,
-            "title": self.title,
-            "cell": config.cell,
-            "hidden_size": config.hidden_size,
-            "num_layers": config.num_layers,
-            "parameters": self.model.num_parameters(),
-            "vocab_size": len(vocab) if vocab is not None else None,
-            "source": self.source,
-            "trainable": self.train_data is not None,
-            "step": self.steps_done,
-            "loss": self.losses[-1][1] if self.losses else None,
-            "training": self.running,
-        }
-
-    def status(self, since: int = 0) -> dict[str, Any]:
-        """Training progress: the losses from index ``since`` on, and whether it runs."""
-        losses = self.losses[since:]
-        return {
-            "id": self.id,
-            "running": self.running,
-            "step": self.steps_done,
-            "target": self.target,
-            "message": self.message,
-            "since": since,
-            "total": since + len(losses),
-            "losses": [[step, round(loss, 5)] for step, loss in losses],
-        }
-
-
-def _cell_title(cell: str) -> str:
-    return {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)"}.get(cell, cell.upper())
 
 
 def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-
-
-def _train_shape(n_tokens: int) -> tuple[int, int]:
-    """(batch size, chunk length) for a stream of ``n_tokens``: as large as it allows."""
-    for batch in (16, 8, 4, 2, 1):
-        for seq_len in (32, 16, 8):
-            if n_tokens >= batch * (seq_len + 1) + seq_len:
-                return batch, seq_len
-    raise DataError(
-        f"the training text is too short ({n_tokens} characters); "
-        f"give at least {limits.MIN_CORPUS_CHARS}"
-    )
 
 
 class Lab:
@@ -192,7 +87,7 @@ class Lab:
             )
         step = (load_checkpoint(path).train_state or {}).get("step")
         config = model.config
-        title = f"{path.parent.name}/{path.name}: {_cell_title(config.cell)} "
+        title = f"{path.parent.name}/{path.name}: {cell_title(config.cell)} "
         title += f"{config.num_layers}×{config.hidden_size}"
         if step is not None:
             title += f", trained {step} steps"
@@ -259,7 +154,7 @@ class Lab:
                 return self._touch(model_id)
         model, data, source = self._build(spec, spec.cell)
         task_title = "text" if spec.task == "text" else TASKS[spec.task].title.lower()
-        title = f"{_cell_title(spec.cell)} {spec.num_layers}×{spec.hidden_size} · {task_title}"
+        title = f"{cell_title(spec.cell)} {spec.num_layers}×{spec.hidden_size} · {task_title}"
         entry = Entry(model_id, key, spec.task, title, model, data, source, spec.seed)
         with self._lock:
             if model_id not in self._entries:
@@ -343,53 +238,13 @@ class Lab:
         entry.message = ""
         entry.target = entry.steps_done + steps
         try:
-            trainer = self._trainer(entry, lr)
+            trainer = entry.trainer_for(lr)
         except RnnlabError:
             entry.running = False
             raise
-        entry.thread = threading.Thread(
-            target=self._train_loop, args=(entry, trainer, steps), daemon=True
-        )
+        entry.thread = threading.Thread(target=entry.train, args=(trainer, steps), daemon=True)
         entry.thread.start()
         return entry.status(len(entry.losses))
-
-    def _trainer(self, entry: Entry, lr: float) -> Trainer:
-        """The entry's trainer (its optimiser state kept), rebuilt when ``lr`` changes."""
-        if entry.trainer is not None and entry.trainer.config.lr == lr:
-            return entry.trainer
-        options = dict(
-            steps=10**9, lr=lr, clip=5.0, sample_every=0, eval_every=10**9, log_every=10**9
-        )
-        options["checkpoint_every"] = 10**9
-        if entry.task == "text":
-            batch, seq_len = _train_shape(len(entry.train_data))
-            config = TrainConfig(batch_size=batch, seq_len=seq_len, seed=entry.seed, **options)
-            data: Any = entry.train_data
-        else:
-            config = TrainConfig(batch_size=32, seed=entry.seed, **options)
-            x, y = entry.train_data
-            data = ArrayBatcher(x, y, 32, seed=entry.seed, per_step_targets=True)
-        with entry.lock:
-            entry.trainer = Trainer(entry.model, data, None, config)
-        return entry.trainer
-
-    def _train_loop(self, entry: Entry, trainer: Trainer, steps: int) -> None:
-        try:
-            for _ in range(steps):
-                if entry.stop.is_set():
-                    break
-                with entry.lock:
-                    loss, norm = trainer.train_step()
-                if not (math.isfinite(loss) and math.isfinite(norm)):
-                    entry.message = "training diverged (the loss is not finite); try a lower lr"
-                    break
-                entry.steps_done += 1
-                entry.losses.append((entry.steps_done, float(loss)))
-            del entry.losses[:-MAX_LOSS_POINTS]
-        except Exception as error:  # the page shows it; a thread must not die silently
-            entry.message = f"training stopped: {error}"
-        finally:
-            entry.running = False
 
     def stop(self, model_id: str) -> dict[str, Any]:
         """Ask ``model_id``'s training to stop after the current update; its status."""

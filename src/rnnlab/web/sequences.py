@@ -10,7 +10,9 @@ on it in seconds, and an untrained one still shows its hidden states and gradien
              (Hochreiter & Schmidhuber 1997: two markers; the answer at the last step
              depends on values far back, the classic long-range test)
 
-Everything is seeded and small; nothing here imports more than numpy.
+Everything is seeded and small. The random examples and training sets come from
+``rnnlab.data.synthetic``; the fixed examples (a slow wave, a lone 1, markers far apart)
+are made here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab.data import synthetic
 from rnnlab.errors import ConfigError
 
 #: famous lines, all inside the built-in Shakespeare corpus's vocabulary
@@ -90,33 +93,46 @@ def _check(task: str, example: int, length: int) -> TaskInfo:
     return info
 
 
-def _sine(example: int, length: int, rng: np.random.Generator) -> np.ndarray:
+def _fixed_wave(example: int, length: int) -> np.ndarray:
+    """Waves 0–2 (fixed): length + 1 values, the last one only a target."""
     t = np.arange(length + 1, dtype=np.float64)
     if example == 0:
         return np.sin(2 * np.pi * t / 24)
     if example == 1:
         return np.sin(2 * np.pi * t / 8)
-    if example == 2:
-        return 0.6 * np.sin(2 * np.pi * t / 20) + 0.4 * np.sin(2 * np.pi * t / 7 + 1.0)
-    period, phase = rng.uniform(6, 30), rng.uniform(0, 2 * np.pi)
-    return np.sin(2 * np.pi * t / period + phase)
+    return 0.6 * np.sin(2 * np.pi * t / 20) + 0.4 * np.sin(2 * np.pi * t / 7 + 1.0)
 
 
-def _bits(example: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    if example == 1:
-        bits = np.zeros(length)
-        bits[0] = 1
-        return bits
-    return (rng.random(length) < (0.5 if example == 0 else 0.15)).astype(np.float64)
+def random_examples(
+    task: str, n: int = 256, length: int = 40, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random examples of ``task`` from ``rnnlab.data.synthetic``, with a target at every
+    step: x (n, T, F) float32, targets (n, T) float32.
+
+    Sines have random periods, phases and amplitudes (the target is the next value);
+    parity bits have a random density in [0.1, 0.5]; the adding problem has one marker in
+    each half (its target so far is the sum of the values marked up to t).
+    """
+    _check(task, 0, length)
+    if task == "sine":
+        data = synthetic.sine_waves(n, length, seed=seed)
+        x = data.inputs
+        targets = np.concatenate([x[:, 1:, 0], data.targets], axis=1)
+    elif task == "parity":
+        data = synthetic.parity(n, length, seed=seed)
+        x, targets = data.inputs, data.targets
+    else:
+        x = synthetic.adding(n, length, seed=seed).inputs
+        targets = np.cumsum(x[..., 0] * x[..., 1], axis=1)
+    return x.astype(np.float32), targets.astype(np.float32)
 
 
-def _markers(example: int, length: int, rng: np.random.Generator) -> tuple[int, int]:
-    if example == 0:
-        return 0, max(1, length // 2)
-    if example == 1:
-        return max(0, length - 5), length - 2
-    half = max(1, length // 2)
-    return int(rng.integers(0, half)), int(rng.integers(half, length))
+def _labels(task: str, x: np.ndarray) -> list[str]:
+    if task == "sine":
+        return [f"{v:+.2f}" for v in x[:, 0]]
+    if task == "parity":
+        return [str(int(b)) for b in x[:, 0]]
+    return [f"{v:.2f}" + ("●" if m else "") for v, m in x]
 
 
 def numeric_sequence(
@@ -124,49 +140,37 @@ def numeric_sequence(
 ) -> NumericSequence:
     """Example ``example`` of ``task`` with ``length`` steps (seeded where random)."""
     info = _check(task, example, length)
-    rng = np.random.default_rng(seed)
-    if task == "sine":
-        wave = _sine(example, length, rng)
+    if task == "sine" and example < 3:
+        wave = _fixed_wave(example, length)
         x, target = wave[:length, None], wave[1:]
-        labels = [f"{v:+.2f}" for v in wave[:length]]
+    elif task == "parity" and example == 1:  # a single 1 at the start
+        x = np.zeros((length, 1))
+        x[0] = 1
+        target = np.ones(length)
     elif task == "parity":
-        bits = _bits(example, length, rng)
-        x, target = bits[:, None], np.cumsum(bits) % 2
-        labels = [str(int(b)) for b in bits]
-    else:
-        values = rng.random(length)
+        data = synthetic.parity(1, length, density=0.5 if example == 0 else 0.15, seed=seed)
+        x, target = data.inputs[0], data.targets[0]
+    elif task == "adding" and example < 2:
+        values = np.random.default_rng(seed).random(length)
+        marked = (0, max(1, length // 2)) if example == 0 else (max(0, length - 5), length - 2)
         marks = np.zeros(length)
-        marks[list(_markers(example, length, rng))] = 1
+        marks[list(marked)] = 1
         x, target = np.stack([values, marks], axis=1), np.cumsum(values * marks)
-        labels = [f"{v:.2f}" + ("●" if m else "") for v, m in zip(values, marks, strict=True)]
+    else:  # the random wave, the random markers
+        xs, targets = random_examples(task, 1, length, seed)
+        x, target = xs[0], targets[0]
     return NumericSequence(
         task,
         info.examples[example],
-        x.astype(np.float32),
-        target.astype(np.float32),
-        labels,
+        np.asarray(x, np.float32),
+        np.asarray(target, np.float32),
+        _labels(task, np.asarray(x)),
     )
 
 
 def training_set(
     task: str, n: int = 256, length: int = 40, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Random examples of ``task`` for training: x (n, T, F), targets (n, T, 1), float32.
-
-    Sines get random periods and phases; parity random bits of random density; the
-    adding problem one marker in each half of the sequence.
-    """
-    _check(task, 0, length)
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for _ in range(n):
-        if task == "parity":
-            bits = (rng.random(length) < rng.uniform(0.1, 0.5)).astype(np.float64)
-            xs.append(bits[:, None])
-            ys.append(np.cumsum(bits) % 2)
-        else:
-            example = {"sine": 3, "adding": 2}[task]  # the random example of each
-            sequence = numeric_sequence(task, example, length, int(rng.integers(2**31)))
-            xs.append(sequence.x)
-            ys.append(sequence.target)
-    return np.asarray(xs, np.float32), np.asarray(ys, np.float32)[..., None]
+    """``random_examples`` shaped for training: x (n, T, F), targets (n, T, 1), float32."""
+    x, targets = random_examples(task, n, length, seed)
+    return x, targets[..., None]

@@ -24,7 +24,7 @@ from rnnlab.probe import (
     record,
     step_norms,
 )
-from rnnlab.web.lab import LabError
+from rnnlab.web.entry import LabError
 from rnnlab.web.schemas import SequenceSpec
 from rnnlab.web.sequences import TASKS, TEXT_EXAMPLES, numeric_sequence
 
@@ -159,13 +159,19 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     return terms
 
 
+def liveliness(hidden: np.ndarray) -> np.ndarray:
+    """(T, H) → (H,): how much each unit changes per step, mean |h_t − h_{t−1}|."""
+    return np.abs(np.diff(hidden, axis=0)).mean(axis=0)
+
+
 def run_view(
     model: Module, prepared: Prepared, layer: int, unit: int | None = None
 ) -> dict[str, Any]:
     """Everything one pass of the model over the sequence computed, for panels 3, 4, 7, 8.
 
-    ``unit``: the hidden unit whose equation terms are included; None picks the unit of
-    ``layer`` whose value varies most over the sequence (the most telling one to watch).
+    ``unit``: the hidden unit whose equation terms are included; None picks the liveliest
+    unit of ``layer``: the one whose value changes most from step to step (mean |h_t −
+    h_{t−1}|), i.e. the one that responds most to the inputs.
     """
     rnn = model.rnn
     if layer >= rnn.num_layers:
@@ -175,7 +181,7 @@ def run_view(
     records = [_copy(r) for r in record(rnn, prepared.x)]
     rec = records[layer]
     if unit is None:
-        unit = int(np.argmax(rec.hidden[:, 0, :].var(axis=0)))
+        unit = int(np.argmax(liveliness(rec.hidden[:, 0, :])))
     inputs = prepared.x[:, 0, :] if layer == 0 else records[layer - 1].hidden[:, 0, :]
     top = records[-1].hidden
     view: dict[str, Any] = {

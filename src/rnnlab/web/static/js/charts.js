@@ -134,7 +134,8 @@ export function lineChart(svgEl, spec) {
   const Hh = svgEl.clientHeight || 220;
   svgEl.setAttribute("viewBox", `0 0 ${W} ${Hh}`);
   clear(svgEl);
-  const m = { l: 58, r: 14, t: 12, b: 34 };
+  const withLegend = spec.legend !== false && spec.series.length > 1;
+  const m = { l: 58, r: 14, t: withLegend ? 28 : 12, b: 34 };
   const floor = spec.floor ?? 1e-30;
   const ys = [];
   const xs = [];
@@ -191,11 +192,11 @@ export function lineChart(svgEl, spec) {
     svgEl.append(path);
     if (s.dots) for (const [x, y] of pts) svgEl.append(svg("circle", { cx: px(x), cy: py(tf(y)), r: 2.4, fill: s.color }));
   }
-  if (spec.legend !== false && spec.series.length > 1) {
-    let x = m.l + 10;
+  if (withLegend) {
+    let x = m.l;
     for (const s of spec.series) {
-      svgEl.append(svg("line", { x1: x, x2: x + 18, y1: m.t + 8, y2: m.t + 8, stroke: s.color, "stroke-width": 3 }));
-      const label = svg("text", { x: x + 22, y: m.t + 12, text: s.label });
+      svgEl.append(svg("line", { x1: x, x2: x + 18, y1: 10, y2: 10, stroke: s.color, "stroke-width": 3, "stroke-dasharray": s.dash ?? null }));
+      const label = svg("text", { x: x + 22, y: 14, text: s.label });
       svgEl.append(label);
       x += 30 + 7 * s.label.length;
     }

@@ -65,7 +65,13 @@ export function init(context) {
   $("train").addEventListener("click", train);
   $("stop").addEventListener("click", () => postJSON(`/api/models/${state.model.id}/stop`, {}).catch(() => {}));
 
+  let shown = null;
   ctx.on("model", (model) => {
+    if (model.id !== shown) {
+      // Adam's step size: 0.003 suits the text models, the small numeric tasks like 0.01
+      $("train-lr").value = model.task === "text" ? "0.003" : "0.01";
+      shown = model.id;
+    }
     renderInfo(model);
     loadLosses(model);
   });
@@ -145,7 +151,8 @@ async function train() {
     return;
   }
   try {
-    await postJSON(`/api/models/${state.model.id}/train`, { steps });
+    const lr = Number(document.getElementById("train-lr").value);
+    await postJSON(`/api/models/${state.model.id}/train`, { steps, lr });
     showError(root, "");
     poll();
   } catch (error) {

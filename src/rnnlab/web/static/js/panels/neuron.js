@@ -19,14 +19,14 @@ export function init(context) {
   ctx.on("select", render);
 }
 
-/** Units ordered by how much they change over the sequence (variance over time). */
+/** Units ordered by how much they change from step to step (mean |h_t − h_{t−1}|). */
 function mostActive(hidden, count) {
   const H = hidden[0].length;
   const scores = [];
   for (let u = 0; u < H; u++) {
-    const column = hidden.map((row) => row[u]);
-    const mean = column.reduce((a, b) => a + b, 0) / column.length;
-    scores.push([column.reduce((a, b) => a + (b - mean) ** 2, 0), u]);
+    let change = 0;
+    for (let t = 1; t < hidden.length; t++) change += Math.abs(hidden[t][u] - hidden[t - 1][u]);
+    scores.push([change, u]);
   }
   return scores.sort((a, b) => b[0] - a[0]).slice(0, count).map(([, u]) => u);
 }
@@ -44,7 +44,8 @@ function render() {
     chips.append(el("button", { class: u === unit ? "active" : "", text: String(u), onclick: () => ctx.select({ unit: u }) }));
   }
   const column = run.hidden.map((row) => row[unit]);
-  const max = run.cell === "rnn_relu" ? maxAbs([column]) : 1;
+  // colours span this unit's own range, so that a quiet unit's pattern shows too
+  const max = Math.max(0.05, maxAbs([column]));
   const box = clear(document.getElementById("neuron-text"));
   run.labels.forEach((label, t) => {
     const text = run.kind === "text" ? (label === "\n" ? "↵\n" : label) : label;
@@ -64,8 +65,9 @@ function render() {
   const hi = Math.max(...column);
   const layer = run.layers > 1 ? ` of layer ${run.layer + 1}` : "";
   document.getElementById("neuron-caption").textContent =
-    `Unit ${unit}${layer} over the sequence: from ${fmt(lo, 2)} to ${fmt(hi, 2)}. ` +
-    "Click an input to select its step; try the most active units first.";
+    `Unit ${unit}${layer} over the sequence: from ${fmt(lo, 2)} to ${fmt(hi, 2)} ` +
+    `(the colours span ±${fmt(max, 2)}). ` +
+    "Click an input to select its step; try the liveliest units first.";
   root.dataset.unit = String(unit);
   root.dataset.ready = "true";
 }

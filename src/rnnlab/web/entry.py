@@ -1,0 +1,168 @@
+"""One model of the web lab: its weights, training data, trainer and loss history.
+
+``Entry.snapshot()`` copies the weights under the entry's lock, so questions are answered
+from a model no one else touches; ``Entry.train()`` is the body of the training thread,
+one update per acquisition of that lock, so questions can be answered between updates.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnlab.data.datasets import ArrayBatcher
+from rnnlab.errors import DataError, RnnlabError
+from rnnlab.nn.module import Module
+from rnnlab.train import TrainConfig, Trainer
+from rnnlab.web import limits
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+CHECKPOINT_ID = "checkpoint"
+MAX_LOSS_POINTS = 100_000  #: loss history kept per model (50 full training requests)
+
+
+class LabError(RnnlabError):
+    """A request the lab cannot serve; ``status`` is the HTTP status to answer with."""
+
+    status = 400
+
+
+class UnknownModelError(LabError):
+    """No model has that id (it was never made, or was dropped to make room)."""
+
+    status = 404
+
+
+class BusyError(LabError):
+    """Another model is training: the machine trains one at a time."""
+
+    status = 409
+
+
+@dataclass
+class Entry:
+    """One model of the lab, with its training data, trainer and loss history."""
+
+    id: str
+    key: tuple
+    task: str
+    title: str
+    model: Module
+    train_data: Any = None  #: token ids (N,), (x, y) arrays, or None: not trainable
+    source: str = ""
+    seed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    trainer: Trainer | None = None
+    steps_done: int = 0
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    running: bool = False
+    target: int = 0
+    message: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    def snapshot(self) -> Module:
+        """A copy of the model (same weights, evaluation mode) that no one else touches."""
+        with self.lock:
+            state = self.model.state_dict()
+        copy = type(self.model)(self.config, seed=0, vocab=getattr(self.model, "vocab", None))
+        copy.load_state_dict(state)
+        copy.eval()
+        return copy
+
+    def info(self) -> dict[str, Any]:
+        """What the page shows about the model."""
+        config = self.config
+        vocab = getattr(self.model, "vocab", None)
+        return {
+            "id": self.id,
+            "task": self.task,
+            "title": self.title,
+            "cell": config.cell,
+            "hidden_size": config.hidden_size,
+            "num_layers": config.num_layers,
+            "parameters": self.model.num_parameters(),
+            "vocab_size": len(vocab) if vocab is not None else None,
+            "source": self.source,
+            "trainable": self.train_data is not None,
+            "step": self.steps_done,
+            "loss": self.losses[-1][1] if self.losses else None,
+            "training": self.running,
+        }
+
+    def status(self, since: int = 0) -> dict[str, Any]:
+        """Training progress: the losses from index ``since`` on, and whether it runs."""
+        losses = self.losses[since:]
+        return {
+            "id": self.id,
+            "running": self.running,
+            "step": self.steps_done,
+            "target": self.target,
+            "message": self.message,
+            "since": since,
+            "total": since + len(losses),
+            "losses": [[step, round(loss, 5)] for step, loss in losses],
+        }
+
+    def trainer_for(self, lr: float) -> Trainer:
+        """The model's trainer (its optimiser state kept), rebuilt when ``lr`` changes."""
+        if self.trainer is not None and self.trainer.config.lr == lr:
+            return self.trainer
+        options: dict[str, Any] = dict(steps=10**9, lr=lr, clip=5.0, sample_every=0)
+        # no evaluation, logging or checkpoints: the page draws every loss itself
+        options |= dict.fromkeys(("eval_every", "log_every", "checkpoint_every"), 10**9)
+        if self.task == "text":
+            batch, seq_len = train_shape(len(self.train_data))
+            config = TrainConfig(batch_size=batch, seq_len=seq_len, seed=self.seed, **options)
+            data: Any = self.train_data
+        else:
+            config = TrainConfig(batch_size=32, seed=self.seed, **options)
+            x, y = self.train_data
+            data = ArrayBatcher(x, y, 32, seed=self.seed, per_step_targets=True)
+        with self.lock:
+            self.trainer = Trainer(self.model, data, None, config)
+        return self.trainer
+
+    def train(self, trainer: Trainer, steps: int) -> None:
+        """Run ``steps`` updates, one per lock acquisition (the training thread's body)."""
+        try:
+            for _ in range(steps):
+                if self.stop.is_set():
+                    break
+                with self.lock:
+                    loss, norm = trainer.train_step()
+                if not (math.isfinite(loss) and math.isfinite(norm)):
+                    self.message = "training diverged (the loss is not finite); try a lower lr"
+                    break
+                self.steps_done += 1
+                self.losses.append((self.steps_done, float(loss)))
+            del self.losses[:-MAX_LOSS_POINTS]
+        except Exception as error:  # the page shows it; a thread must not die silently
+            self.message = f"training stopped: {error}"
+        finally:
+            self.running = False
+
+
+def cell_title(cell: str) -> str:
+    """The cell's name for people: 'RNN (tanh)', 'LSTM', ..."""
+    return {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)"}.get(cell, cell.upper())
+
+
+def train_shape(n_tokens: int) -> tuple[int, int]:
+    """(batch size, chunk length) for a stream of ``n_tokens``: as large as it allows."""
+    for batch in (16, 8, 4, 2, 1):
+        for seq_len in (32, 16, 8):
+            if n_tokens >= batch * (seq_len + 1) + seq_len:
+                return batch, seq_len
+    raise DataError(
+        f"the training text is too short ({n_tokens} characters); "
+        f"give at least {limits.MIN_CORPUS_CHARS}"
+    )
