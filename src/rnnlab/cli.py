@@ -319,6 +319,9 @@ app.command("serve")(serve_command)
 from rnnlab.benchmark.command import bench_command  # noqa: E402
 
 app.command("bench")(bench_command)
+from rnnlab.experiments.command import experiment_command  # noqa: E402
+
+app.command("experiment")(experiment_command)
 from rnnlab.applications.commands import classify_app, complete_app, forecast_app  # noqa: E402
 
 app.add_typer(forecast_app, name="forecast")

@@ -1,0 +1,173 @@
+"""PNG plots of the experiments: learning curves and quantities against distance in time.
+
+matplotlib is imported inside the functions (Agg backend, no display needed), so
+importing rnnlab never needs it; it comes with ``pip install "rnnlab[plot]"``. Every
+figure has a title, labelled axes and a legend, and is written atomically (a temporary
+file, then a rename).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnlab.errors import ConfigError
+
+#: one colour per curve within a panel, in order (colour-blind safe: Okabe & Ito)
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+
+@dataclass
+class Curve:
+    """One line: x and y values, a label, and optionally a dashed style."""
+
+    x: Sequence[float]
+    y: Sequence[float]
+    label: str
+    dashed: bool = False
+    colour: str | None = None
+
+
+@dataclass
+class Panel:
+    """One set of axes: its curves, a title and horizontal reference lines."""
+
+    title: str
+    curves: list[Curve]
+    hlines: list[tuple[float, str]] = field(default_factory=list)  #: (y, label)
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ConfigError(
+            'plots need matplotlib: pip install "rnnlab[plot]" (or matplotlib)'
+        ) from error
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        figure.savefig(temp, dpi=110, bbox_inches="tight")
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return path
+
+
+def panels(
+    path: str | Path,
+    title: str,
+    content: Sequence[Panel],
+    xlabel: str,
+    ylabel: str,
+    logy: bool = True,
+    columns: int | None = None,
+    sharey: bool = True,
+) -> Path:
+    """Panels side by side (``columns`` per row), each a set of curves; → the PNG path.
+
+    Non-finite and (on a log axis) non-positive values are left out of each curve.
+    """
+    plt = _pyplot()
+    count = len(content)
+    if count == 0:
+        raise ConfigError("nothing to plot: no panels")
+    columns = columns or min(count, 3)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(5.0 * columns, 3.9 * rows), sharey=sharey, squeeze=False
+    )
+    for ax, panel in zip(axes.flat, content, strict=False):
+        for k, curve in enumerate(panel.curves):
+            x, y = np.asarray(curve.x, dtype=float), np.asarray(curve.y, dtype=float)
+            keep = np.isfinite(y) & ((y > 0) if logy else True)
+            ax.plot(
+                x[keep],
+                y[keep],
+                "--" if curve.dashed else "-",
+                color=curve.colour or COLOURS[k % len(COLOURS)],
+                label=curve.label,
+                linewidth=1.6,
+            )
+        for y, label in panel.hlines:
+            ax.axhline(y, color="grey", linestyle=":", linewidth=1.2, label=label)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_title(panel.title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+    figure.suptitle(title)
+    figure.tight_layout()
+    try:
+        return _save(figure, Path(path))
+    finally:
+        plt.close(figure)
+
+
+def learning_curves(
+    path: str | Path,
+    title: str,
+    runs: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    ylabel: str,
+    baseline: tuple[float, str] | None = None,
+    thresholds: Sequence[tuple[float, str]] = (),
+    logy: bool = True,
+    xlabel: str = "training step",
+) -> Path:
+    """One panel of curves label → (steps, values), with a baseline and thresholds."""
+    hlines = ([baseline] if baseline else []) + list(thresholds)
+    curves = [Curve(x, y, label) for label, (x, y) in runs.items()]
+    return panels(path, title, [Panel("", curves, hlines)], xlabel, ylabel, logy, columns=1)
+
+
+def bars(
+    path: str | Path,
+    title: str,
+    groups: Mapping[str, Mapping[str, float]],
+    ylabel: str,
+) -> Path:
+    """Grouped bars: group (x tick) → series label → value."""
+    plt = _pyplot()
+    labels = list(groups)
+    series = sorted({name for values in groups.values() for name in values}, key=str)
+    figure, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(labels) * max(1, len(series)) / 2), 4))
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(labels))
+    for k, name in enumerate(series):
+        values = [groups[g].get(name, np.nan) for g in labels]
+        ax.bar(
+            x + (k - (len(series) - 1) / 2) * width,
+            values,
+            width,
+            label=name,
+            color=COLOURS[k % len(COLOURS)],
+        )
+    ax.set_xticks(x, labels, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    try:
+        return _save(figure, Path(path))
+    finally:
+        plt.close(figure)
