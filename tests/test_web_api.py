@@ -131,6 +131,13 @@ def test_training_runs_in_the_background_and_reports_every_loss(client, lab):
     assert client.get(f"/api/models/{model['id']}").json()["step"] == 6
 
 
+def test_a_training_request_is_bounded_in_time_too(client, lab):
+    entry = lab.get(make(client, cell="gru", hidden_size=8)["id"])
+    entry.train(entry.trainer_for(3e-3), steps=1000, seconds=0.0)
+    assert entry.steps_done == 0 and not entry.running
+    assert "press Train again" in entry.message
+
+
 def test_a_numeric_model_learns_its_task(client, lab):
     model = make(client, task="sine", cell="gru")
     client.post(f"/api/models/{model['id']}/train", json={"steps": 150, "lr": 0.01})

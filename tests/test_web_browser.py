@@ -21,6 +21,9 @@ import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
 from rnnlab.data.corpora import shakespeare
+from rnnlab.data.text import CharVocab
+from rnnlab.io import save_checkpoint
+from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.web.app import create_app
 from rnnlab.web.command import bind, url_of
 from rnnlab.web.lab import Lab
@@ -56,13 +59,25 @@ if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
     )
 
 
+def corpus() -> str:
+    """A slice of the built-in corpus that still holds every example text."""
+    return shakespeare()[:60_000] + "".join(text for _, text in TEXT_EXAMPLES)
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The lab on a free loopback port, its text model (the page's default) trained a bit."""
-    lab = Lab(corpus=lambda: shakespeare()[:60_000] + "".join(t for _, t in TEXT_EXAMPLES))
+    lab = Lab(corpus=corpus)
     model = lab.ensure(ModelSpec(cell="lstm", hidden_size=64))
     lab.train(model.id, 40, 3e-3)
     lab.wait(model.id, timeout=120)
+    url, stop = start(lab)
+    yield url
+    stop()
+
+
+def start(lab: Lab) -> tuple[str, Any]:
+    """Serve ``lab`` on a free loopback port; (its URL, a function that stops it)."""
     sock = bind("127.0.0.1", 0)
     url = url_of(sock)
     app = create_app(lab, allowed_hosts=["127.0.0.1"])
@@ -79,10 +94,13 @@ def server() -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+    return url, stop
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +111,23 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: str) -> Iterator[tuple[Page, list[str]]]:
-    """A freshly loaded page, and the console errors and page errors it reports."""
+def open_page(browser: Any, url: str) -> tuple[Page, list[str]]:
+    """A loaded page with every panel drawn, and the console and page errors it reports."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server)
+    page.goto(url)
     page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
     for name in ("unrolled", "heatmap", "gradients", "generate", "neuron"):
         page.wait_for_selector(f"[data-panel={name}][data-ready=true]", timeout=TIMEOUT)
+    return page, errors
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[tuple[Page, list[str]]]:
+    """A freshly loaded page of the built-in lab, and the errors it reports."""
+    page, errors = open_page(browser, server)
     yield page, errors
     page.close()
 
@@ -275,3 +299,25 @@ def test_screenshot_of_every_panel(page):
         assert shoot(page, name).stat().st_size > 5_000
     page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
     assert errors == []
+
+
+def test_a_checkpoint_is_shown_with_its_own_sizes(browser, tmp_path):
+    vocab = CharVocab.from_text(corpus())
+    model = LanguageModel(LanguageModelConfig(len(vocab), "gru", hidden_size=24), 0, vocab)
+    save_checkpoint(tmp_path / "best.safetensors", model, train_state={"step": 12})
+    url, stop = start(Lab(tmp_path, corpus=corpus))
+    try:
+        page, errors = open_page(browser, url)
+        info = page.locator("#model-info").inner_text()
+        assert "GRU 1×24" in info and "trained 12 steps" in info, info
+        assert page.locator("#train").is_disabled()
+        assert page.locator("input[name=cell][value=lstm]").is_disabled()
+        gates = page.locator("canvas.heatmap[data-kind=gate]")
+        assert gates.evaluate_all("cs => cs.map(c => c.dataset.gate)") == ["r", "z", "n"]
+        page.locator("#source").select_option("builtin")  # a built-in twin to train
+        page.wait_for_function("() => !document.querySelector('#train').disabled")
+        assert "untrained" in page.locator("#model-info").inner_text()
+        shoot(page, "config").rename(ARTIFACTS / "config-checkpoint.png")
+        assert errors == []
+    finally:
+        stop()

@@ -131,11 +131,20 @@ class Entry:
             self.trainer = Trainer(self.model, data, None, config)
         return self.trainer
 
-    def train(self, trainer: Trainer, steps: int) -> None:
-        """Run ``steps`` updates, one per lock acquisition (the training thread's body)."""
+    def train(self, trainer: Trainer, steps: int, seconds: float | None = None) -> None:
+        """Run ``steps`` updates, one per lock acquisition (the training thread's body),
+        for at most ``seconds`` (default ``limits.MAX_TRAIN_SECONDS``)."""
+        seconds = limits.MAX_TRAIN_SECONDS if seconds is None else seconds
+        deadline = time.monotonic() + seconds
         try:
             for _ in range(steps):
                 if self.stop.is_set():
+                    break
+                if time.monotonic() > deadline:
+                    self.message = (
+                        f"stopped after {seconds:.0f} s, the time one request may train; "
+                        "press Train again to continue"
+                    )
                     break
                 with self.lock:
                     loss, norm = trainer.train_step()

@@ -12,6 +12,7 @@ MAX_HIDDEN = 256  #: hidden units per layer
 MAX_LAYERS = 3  #: stacked recurrent layers
 MAX_MODELS = 12  #: models kept in memory at once (least recently used go first)
 MAX_TRAIN_STEPS = 2000  #: updates per "train" request
+MAX_TRAIN_SECONDS = 120.0  #: and wall time per "train" request (big models are slow)
 MAX_TEXT_STEPS = 400  #: characters a text sequence may have in the step-by-step views
 MAX_NUMERIC_STEPS = 200  #: time steps of a numeric sequence
 MIN_NUMERIC_STEPS = 2
@@ -33,6 +34,7 @@ def as_json() -> dict[str, float | int]:
         "max_hidden": MAX_HIDDEN,
         "max_layers": MAX_LAYERS,
         "max_train_steps": MAX_TRAIN_STEPS,
+        "max_train_seconds": MAX_TRAIN_SECONDS,
         "max_text_steps": MAX_TEXT_STEPS,
         "max_numeric_steps": MAX_NUMERIC_STEPS,
         "min_numeric_steps": MIN_NUMERIC_STEPS,

@@ -138,7 +138,7 @@ function drawLosses() {
     xLabel: "training step",
     yLabel: model?.task === "text" ? "nats / char" : "mean squared error",
     refs,
-    empty: "not trained yet: press Train",
+    empty: model?.trainable === false ? "trained outside the lab: no loss curve here" : "not trained yet: press Train",
   });
 }
 

@@ -7,7 +7,7 @@ let ctx;
 let root;
 
 const TITLES = {
-  i: ["input gate i_{t}", "how much of the candidate is written (0 closed … 1 open)"],
+  i: ["input gate i_{t}", "how much of the candidate is written"],
   f: ["forget gate f_{t}", "how much of the old memory is kept"],
   g: ["candidate g_{t}", "what would be written"],
   o: ["output gate o_{t}", "how much of the memory is shown as h_{t}"],
@@ -61,7 +61,8 @@ function render() {
     const cellW = Math.max(1, Math.min(18, Math.floor(available / T)));
     const cellH = Math.max(1, Math.min(map.full ? 10 : 6, Math.floor((map.full ? 260 : 150) / H)));
     const canvas = el("canvas", { class: "heatmap", dataset: { kind: map.kind, gate: map.gate ?? "" } });
-    const range = map.max === 1 ? "" : ` (colour range ±${fmt(map.max, 1)})`;
+    let range = map.max === 1 ? "" : ` (colour range ±${fmt(map.max, 1)})`;
+    if (map.kind === "gate" && "ifozr".includes(map.gate)) range = " · white 0 closed, blue 1 open";
     const head = el("h3", {}, math(map.title[0]), " ", el("small", {}, math(`— ${map.title[1]}${range}`)));
     box.append(el("div", { class: "heatmap-box" + (map.full ? " full" : "") }, head, canvas));
     drawHeatmap(canvas, map.data, {

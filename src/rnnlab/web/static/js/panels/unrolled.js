@@ -91,7 +91,8 @@ function render() {
     g.append(arrow(x + BOX / 2, Y.token - 4, x + BOX / 2, Y.cell + BOX + 4));
     g.append(svg("rect", { class: "tokenbox", x: x + BOX / 2 - 26, y: Y.token, width: 52, height: 36, rx: 7 }));
     const label = run.kind === "text" ? showChar(run.labels[t]) : run.labels[t];
-    g.append(svg("text", { class: "token", x: x + BOX / 2, y: Y.token + 24, "text-anchor": "middle", "font-size": run.kind === "text" ? 18 : 12, text: label }));
+    const tokenClass = run.kind === "text" ? "token" : "token numeric";
+    g.append(svg("text", { class: tokenClass, x: x + BOX / 2, y: Y.token + 23, "text-anchor": "middle", text: label }));
     // output above
     g.append(arrow(x + BOX / 2, Y.cell - 4, x + BOX / 2, Y.out + 58));
     g.append(...output(run, t, x));
@@ -117,8 +118,9 @@ function output(run, t, x) {
       svg("text", { class: "small", x: cx, y: Y.out + 44, "text-anchor": "middle", text: `next? ${pct(prob)}` }),
     ];
   }
+  const close = Math.abs(run.outputs[t] - run.targets[t]) < 0.1;
   return [
-    svg("rect", { class: "outbox", x: cx - 40, y: Y.out, width: 80, height: 54, rx: 7 }),
+    svg("rect", { class: "outbox" + (close ? " hit" : ""), x: cx - 40, y: Y.out, width: 80, height: 54, rx: 7 }),
     svg("text", { x: cx, y: Y.out + 22, "text-anchor": "middle", "font-size": 13, text: `y = ${fmt(run.outputs[t], 2)}` }),
     svg("text", { class: "small", x: cx, y: Y.out + 42, "text-anchor": "middle", text: `target ${fmt(run.targets[t], 2)}` }),
   ];
