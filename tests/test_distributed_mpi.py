@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -46,16 +47,29 @@ def mpiexec() -> str:
 
 
 def launch(*args: str, n: int = 2) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``mpiexec -n N python ARGS``; returns the finished process and its wall time."""
+    """Run ``mpiexec -n N python ARGS``; returns the finished process and its wall time.
+
+    mpiexec runs in its own process group: on a timeout the whole group (the ranks too)
+    is killed and the test fails with what the ranks printed.
+    """
     env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    command = [mpiexec(), "-n", str(n), sys.executable, *args]
     started = time.perf_counter()
-    done = subprocess.run(
-        [mpiexec(), "-n", str(n), sys.executable, *args],
-        capture_output=True,
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=TIMEOUT,
         env=env,
-    )
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"{' '.join(command)} hung for {TIMEOUT} s:\n{stdout}{stderr}")
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     return done, time.perf_counter() - started
 
 

@@ -281,15 +281,20 @@ class DataParallel:
 
         shard = (self.rank, self.size)
         loss, count = evaluate(model, ids, batch_size, seq_len, max_tokens, shard=shard)
-        sums = np.array([loss * count, count], dtype=np.float64)
-        self.comm.Allreduce(self.MPI.IN_PLACE, sums, op=self.MPI.SUM)
+        sums = self._sum([loss * count, count])
         return float(sums[0] / max(sums[1], 1)), round(float(sums[1]))
 
     def mean(self, value: float) -> float:
         """The mean of ``value`` over the ranks."""
-        total = np.array([value], dtype=np.float64)
-        self.comm.Allreduce(self.MPI.IN_PLACE, total, op=self.MPI.SUM)
-        return float(total[0] / self.size)
+        return float(self._sum([value])[0] / self.size)
+
+    def _sum(self, values: list[float]) -> np.ndarray:
+        """Sums over the ranks, then rank 0's sums on every rank: the decisions taken on
+        a validation loss (best checkpoint, early stopping) must agree to the last bit."""
+        sums = np.array(values, dtype=np.float64)
+        self.comm.Allreduce(self.MPI.IN_PLACE, sums, op=self.MPI.SUM)
+        self.comm.Bcast(sums, root=0)
+        return sums
 
     # -- checkpoints -----------------------------------------------------------------
     def checkpoint_view(
