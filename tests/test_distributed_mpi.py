@@ -8,7 +8,9 @@ blocking the suite.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,8 +41,9 @@ ranks = _ranks_module()
 
 def mpiexec() -> str:
     """The mpiexec of the mpich wheel (next to this Python), else the one on PATH."""
-    beside = Path(sysconfig.get_path("scripts")) / "mpiexec"
-    found = str(beside) if beside.exists() else shutil.which("mpiexec")
+    schemes = (sysconfig.get_default_scheme(), f"{os.name}_user")  # pip install, --user
+    beside = [Path(sysconfig.get_path("scripts", scheme)) / "mpiexec" for scheme in schemes]
+    found = next((str(path) for path in beside if path.exists()), shutil.which("mpiexec"))
     if found is None:
         pytest.fail('mpiexec not found: install the MPI extra, pip install "rnnlab[mpi]"')
     return found
@@ -108,19 +111,33 @@ def test_each_step_is_one_allreduce_over_one_flat_buffer(two_ranks, cell):
     assert sizes.count(2) == 3
 
 
-def test_checkpoint_of_two_ranks_resumes_exactly_in_one_process(two_ranks, tmp_path):
+def test_checkpoint_of_two_ranks_resumes_exactly_in_one_process_and_on_two(two_ranks, tmp_path):
     straight = ranks.make_trainer("lstm", seed=100, out_dir=None)
-    straight.config.steps = ranks.STEPS + 5
+    straight.config.steps = ranks.STEPS + ranks.RESUMED_STEPS
     straight.fit()
+    on_two_ranks = np.load(two_ranks / "lstm" / "resumed.npz")
+    for name, value in straight.model.params.items():
+        np.testing.assert_allclose(on_two_ranks[name], value, rtol=0, atol=1e-9)
     resumed = ranks.make_trainer("lstm", seed=5, out_dir=tmp_path)
     resumed.restore(two_ranks / "lstm" / "last.safetensors")
     saved = load_checkpoint(two_ranks / "lstm" / "last.safetensors")
     h, c = saved.extra["state.h"], saved.extra["state.c"]
     assert h.shape == c.shape == (2, ranks.BATCH, 12)  # both ranks' streams, gathered
-    resumed.config.steps = ranks.STEPS + 5
+    resumed.config.steps = ranks.STEPS + ranks.RESUMED_STEPS
     resumed.fit()
     for name, value in straight.model.params.items():
         np.testing.assert_allclose(resumed.model.params[name], value, rtol=0, atol=1e-9)
+
+
+def test_a_time_budget_spent_on_one_rank_stops_every_rank_after_the_same_step(tmp_path):
+    done, _ = launch(str(SCRIPT), "time", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = re.findall(r"\{[^}]*\}", done.stdout)  # one line per rank, in any order
+    reports = sorted((json.loads(text) for text in found), key=lambda report: report["rank"])
+    assert reports == [
+        {"rank": 0, "step": 3, "stopped": "time"},
+        {"rank": 1, "step": 3, "stopped": "time"},
+    ]
 
 
 def test_rank_that_raises_in_a_step_stops_every_rank_and_rank_0_shows_why(tmp_path):

@@ -102,8 +102,9 @@ def _ranks(distributed: Any, batch_size: int) -> str:
     if distributed is None:
         return ""
     return (
-        f"\ndata parallel over {distributed.size} MPI ranks: {batch_size // distributed.size} "
-        f"streams each, one gradient Allreduce per step; rank 0 writes and reports"
+        f"\ndata parallel over {distributed.size} MPI rank{'s' * (distributed.size > 1)}: "
+        f"{batch_size // distributed.size} streams each, one gradient Allreduce per step; "
+        "rank 0 writes and reports"
     )
 
 

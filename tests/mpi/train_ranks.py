@@ -6,7 +6,12 @@ MODE ``equivalence``: for LSTM and GRU, train 20 steps of global batch 16 in flo
 each rank starting from its *own* random parameters (so that only the broadcast can make
 them agree), and write ``OUT_DIR/<cell>/result.npz`` on rank 0: the final parameters,
 whether every rank ended with bit-identical parameters, and the sizes of every Allreduce.
-The same module builds the one-process reference (``make_trainer`` without MPI).
+The LSTM run then resumes on 2 ranks from its checkpoint for 5 more steps
+(``OUT_DIR/lstm/resumed.npz``). The same module builds the one-process reference
+(``make_trainer`` without MPI).
+
+MODE ``time``: rank 1 alone finds its time budget spent after step 3; every rank must
+stop after step 3 (each prints its step and why it stopped).
 
 MODE ``fail-step``: rank 1's shard holds a token id outside the vocabulary, met at step 4;
 the run must stop on every rank, rank 0 showing the error. MODE ``fail-eval``: rank 1
@@ -30,6 +35,7 @@ VOCAB = 10
 BATCH = 16  # global: 8 streams per rank on 2 ranks
 SEQ_LEN = 8
 STEPS = 20
+RESUMED_STEPS = 5
 CELLS = ("lstm", "gru")
 # 60 tokens per stream: 7 chunks per epoch, so the streams wrap (state reset) twice
 TRAIN_TOKENS = BATCH * 60 + 5
@@ -95,6 +101,7 @@ def equivalence(out: Path) -> None:
 
     from rnnlab.distributed import DataParallel
 
+    resumed = make_trainer("lstm", seed=0, out_dir=None, distributed=DataParallel())
     for cell in CELLS:
         comm = CountingComm(MPI.COMM_WORLD)
         ranks = DataParallel(comm)
@@ -113,6 +120,34 @@ def equivalence(out: Path) -> None:
                 val_loss=result.last_val_loss,
                 **{f"param.{name}": value for name, value in params.items()},
             )
+    # the LSTM run continued for RESUMED_STEPS more steps on 2 ranks from its checkpoint
+    resumed.restore(out / "lstm" / "last.safetensors")
+    resumed.config.steps = STEPS + RESUMED_STEPS
+    resumed.fit()
+    if resumed.is_root:
+        np.savez(out / "lstm" / "resumed.npz", **resumed.model.state_dict())
+
+
+def time_budget() -> None:
+    """Rank 1 alone finds its time budget spent after step 3; both ranks must stop there."""
+    from rnnlab.distributed import DataParallel
+
+    ranks = DataParallel()
+    with ranks.guard():
+        trainer = make_trainer("lstm", seed=0, out_dir=None, distributed=ranks)
+        if ranks.rank == 1:
+            exchange = ranks.exchange
+
+            def late(
+                grads: Any, loss: float, tokens: int, out_of_time: bool, *args: Any, **kw: Any
+            ):
+                spent = trainer.step + 1 >= 3
+                return exchange(grads, loss, tokens, out_of_time or spent, *args, **kw)
+
+            ranks.exchange = late
+        result = trainer.fit()
+    report = {"rank": ranks.rank, "step": result.step, "stopped": result.stopped}
+    print(json.dumps(report), flush=True)
 
 
 def failing(mode: str, out: Path) -> None:
@@ -143,6 +178,9 @@ def main() -> None:
     mode, out = sys.argv[1], Path(sys.argv[2])
     if mode == "equivalence":
         equivalence(out)
+        return
+    if mode == "time":
+        time_budget()
         return
     try:
         failing(mode, out)
