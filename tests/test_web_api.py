@@ -111,9 +111,16 @@ def test_models_beyond_the_limit_push_out_the_least_recently_used():
     assert client.get(f"/api/models/{a['id']}").status_code == 200
 
 
-def test_a_typed_training_text_builds_its_own_vocabulary(client):
-    model = make(client, corpus="text", text="abcabc abc cab, bac!\n" * 3)
-    assert model["vocab_size"] == len(set("abcabc abc cab, bac!\n"))
+def test_a_typed_training_text_builds_its_own_vocabulary_and_examples(client):
+    text = "abcabc abc cab, bac!\n" * 3 + "the end"
+    model = make(client, corpus="text", text=text)
+    assert model["vocab_size"] == len(set(text)) == len(model["symbols"])
+    found = client.get("/api/examples", params={"model": model["id"]}).json()["examples"]
+    titles = ["your text (start)", "your text (middle)", "your text (end)"]
+    assert [e["title"] for e in found] == titles
+    assert found[2]["text"].endswith("the end")
+    run = client.post("/api/run", json={"model": model["id"], "sequence": {"example": 12}})
+    assert "".join(run.json()["labels"]) == found[2]["text"]
     assert_refused(
         client.post("/api/models", json={"corpus": "text", "text": "too short"}), 400, "at least"
     )
@@ -473,7 +480,10 @@ def test_the_server_binds_loopback_unless_told_otherwise(tmp_path):
 def test_loopback_apps_accept_only_loopback_host_headers(lab):
     client = TestClient(create_app(lab, allowed_hosts=LOOPBACK_NAMES), base_url="http://127.0.0.1")
     assert client.get("/api/health").status_code == 200
-    assert client.get("/api/health", headers={"host": "attacker.example"}).status_code == 400
+    for host in ("localhost:8000", "127.0.0.1", "[::1]:8000"):
+        assert client.get("/api/health", headers={"host": host}).status_code == 200, host
+    for host in ("attacker.example", "127.0.0.1.attacker.example:80", "[::2]:80", ""):
+        assert_refused(client.get("/api/health", headers={"host": host}), 400, "answers only")
 
 
 def test_rnnlab_help_does_not_import_the_web_stack():

@@ -34,7 +34,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rnnlab.errors import RnnlabError
@@ -94,6 +93,30 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class HostCheck:
+    """Answer 400 unless the Host header names one of ``allowed`` (any port).
+
+    A page on another site can make the browser send requests to 127.0.0.1 under its own
+    host name (DNS rebinding); checking the name keeps those out. IPv6 hosts come in
+    brackets ("[::1]:8000"), which is why this does not simply split at the first colon.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app, self.allowed = app, {host.strip("[]").lower() for host in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+        name = host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]
+        if name not in self.allowed:
+            response = _error(400, f"this lab answers only to {sorted(self.allowed)}")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
 
@@ -127,7 +150,7 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     )
     app.state.lab = lab
     if allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.add_middleware(BodyLimit, max_bytes=limits.MAX_BODY_BYTES)
 
     @app.middleware("http")
@@ -197,19 +220,19 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     @app.get("/api/examples")
     def sequence_examples(model: Annotated[ModelId, Query()]) -> dict[str, Any]:
         entry = lab.get(model)
-        return examples(entry.task, entry.model)
+        return examples(entry.task, entry.model, entry.own_text)
 
     @app.post("/api/run")
     def run(request: RunRequest) -> dict[str, Any]:
         entry = lab.get(request.model)
         model = entry.snapshot()
-        prepared = prepare(model, entry.task, request.sequence)
+        prepared = prepare(model, entry.task, request.sequence, entry.own_text)
         return run_view(model, prepared, request.layer, request.unit) | {"model": entry.info()}
 
     @app.post("/api/gradients")
     def gradients(request: GradientRequest) -> dict[str, Any]:
         entry = lab.get(request.model)
-        prepared = prepare(entry.model, entry.task, request.sequence)
+        prepared = prepare(entry.model, entry.task, request.sequence, entry.own_text)
         rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
         models = {cell: lab.sibling(entry, cell) for cell in (rnn, "lstm", "gru")}
         return gradient_view(models, prepared, request.scale, request.layer)

@@ -54,6 +54,7 @@ class Entry:
     train_data: Any = None  #: token ids (N,), (x, y) arrays, or None: not trainable
     source: str = ""
     seed: int = 0
+    own_text: str | None = None  #: the typed training text, if that is what it learns
     lock: threading.Lock = field(default_factory=threading.Lock)
     trainer: Trainer | None = None
     steps_done: int = 0
@@ -91,6 +92,7 @@ class Entry:
             "num_layers": config.num_layers,
             "parameters": self.model.num_parameters(),
             "vocab_size": len(vocab) if vocab is not None else None,
+            "symbols": vocab.symbols if vocab is not None else None,
             "source": self.source,
             "trainable": self.train_data is not None,
             "step": self.steps_done,

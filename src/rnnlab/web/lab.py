@@ -156,6 +156,8 @@ class Lab:
         task_title = "text" if spec.task == "text" else TASKS[spec.task].title.lower()
         title = f"{cell_title(spec.cell)} {spec.num_layers}×{spec.hidden_size} · {task_title}"
         entry = Entry(model_id, key, spec.task, title, model, data, source, spec.seed)
+        if spec.task == "text" and spec.corpus == "text":
+            entry.own_text = spec.text
         with self._lock:
             if model_id not in self._entries:
                 self._make_room()

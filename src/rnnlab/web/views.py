@@ -57,15 +57,28 @@ def significant(array: Any, digits: int = 4) -> list:
     return [float(f"{v:.{digits}g}") if np.isfinite(v) else None for v in np.ravel(array)]
 
 
-def text_examples(model: Module) -> list[dict[str, Any]]:
-    """Example texts the model's vocabulary can read: the famous lines, else none."""
-    vocab = model.vocab
-    known = set(vocab.symbols)
-    return [
+EXCERPT = 60  #: characters of each excerpt of a typed training text
+
+
+def text_examples(model: Module, own: str | None = None) -> list[dict[str, Any]]:
+    """Example texts the model can read: the famous lines its vocabulary covers, and, for
+    a model trained on a typed text ``own``, excerpts of it (indices 10, 11, 12)."""
+    known = set(model.vocab.symbols)
+    found = [
         {"index": i, "title": title, "text": text}
         for i, (title, text) in enumerate(TEXT_EXAMPLES)
         if set(text) <= known
     ]
+    if own:
+        places = ("start", "middle", "end")
+        starts = (0, len(own) // 3, max(0, len(own) - EXCERPT))
+        seen = set()
+        for k, (place, start) in enumerate(zip(places, starts, strict=True)):
+            piece = own[start : start + EXCERPT]
+            if len(piece) >= 2 and piece not in seen:
+                seen.add(piece)
+                found.append({"index": 10 + k, "title": f"your text ({place})", "text": piece})
+    return found
 
 
 def check_known(model: Module, text: str, what: str = "the text") -> None:
@@ -80,10 +93,10 @@ def check_known(model: Module, text: str, what: str = "the text") -> None:
         )
 
 
-def examples(task: str, model: Module) -> dict[str, Any]:
-    """The examples of a task for the page's picker."""
+def examples(task: str, model: Module, own: str | None = None) -> dict[str, Any]:
+    """The examples of a task for the page's picker (``own``: a typed training text)."""
     if task == "text":
-        return {"task": task, "title": "Text", "examples": text_examples(model)}
+        return {"task": task, "title": "Text", "examples": text_examples(model, own)}
     info = TASKS[task]
     return {
         "task": task,
@@ -95,8 +108,9 @@ def examples(task: str, model: Module) -> dict[str, Any]:
     }
 
 
-def prepare(model: Module, task: str, spec: SequenceSpec) -> Prepared:
-    """The inputs of ``spec`` for a model of ``task`` (text needs a text model, etc.)."""
+def prepare(model: Module, task: str, spec: SequenceSpec, own: str | None = None) -> Prepared:
+    """The inputs of ``spec`` for a model of ``task`` (text needs a text model, etc.);
+    ``own``: the model's typed training text, whose excerpts are examples too."""
     if spec.kind != task:
         raise LabError(
             f"this model is for {task!r} sequences, not {spec.kind!r}; "
@@ -106,7 +120,7 @@ def prepare(model: Module, task: str, spec: SequenceSpec) -> Prepared:
         if spec.text is not None:
             text, title = spec.text, "typed text"
         else:
-            found = [e for e in text_examples(model) if e["index"] == spec.example]
+            found = [e for e in text_examples(model, own) if e["index"] == spec.example]
             if not found:
                 raise LabError(
                     f"text example {spec.example} does not exist or uses characters this "

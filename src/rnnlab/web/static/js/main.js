@@ -37,6 +37,12 @@ function emit(event, detail) {
   }
 }
 
+const modelHooks = [];
+/** Register `fn(state)`, awaited whenever the models change, before the sequence is run. */
+function onModel(fn) {
+  modelHooks.push(fn);
+}
+
 function panel(name) {
   return document.querySelector(`[data-panel="${name}"]`);
 }
@@ -70,6 +76,7 @@ async function ensureModels() {
   if (state.model.id !== previous) state.unitAuto = true; // new units: start from the liveliest
   emit("model", state.model);
   emit("textmodel", state.textModel);
+  await Promise.all(modelHooks.map((fn) => fn(state)));
 }
 
 function sequenceSpec() {
@@ -120,7 +127,7 @@ async function refreshAll() {
   status("");
 }
 
-const ctx = { state, on, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec };
+const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec };
 
 async function start() {
   state.lab = await getJSON("/api/lab");

@@ -1,5 +1,5 @@
 // Panel 5: sampling text character by character, and the top-10 next characters.
-import { postJSON, streamLines } from "../api.js";
+import { getJSON, postJSON, streamLines } from "../api.js";
 import { barChart } from "../charts.js";
 import { clear, debounce, el, fmt, showChar, showError } from "../util.js";
 
@@ -41,12 +41,27 @@ export function init(context) {
   });
   $("generate").addEventListener("click", generate);
   ctx.on("refresh-next", refresh);
+  ctx.onModel(fitPrime);
   ctx.on("textmodel", () => {
     generated = "";
     position = 0;
     renderText();
   });
   showTemperature();
+}
+
+/** Keep a prime the text model can read: else the start of one of its examples. */
+async function fitPrime(state) {
+  const known = new Set(state.textModel?.symbols ?? []);
+  const prime = $("prime").value;
+  if ([...prime].every((c) => known.has(c))) return;
+  try {
+    const answer = await getJSON(`/api/examples?model=${encodeURIComponent(state.textModel.id)}`);
+    const text = answer.examples[0]?.text ?? "";
+    $("prime").value = text.split("\n")[0].slice(0, 20);
+  } catch {
+    $("prime").value = "";
+  }
 }
 
 function showTemperature() {

@@ -49,7 +49,7 @@ export function init(context) {
   $("seq-length").addEventListener("change", numeric);
   $("seq-seed").addEventListener("change", numeric);
 
-  ctx.on("model", loadExamples);
+  ctx.onModel((s) => loadExamples(s.model));
   ctx.on("run", preview);
   markTabs();
 }
@@ -92,13 +92,20 @@ async function loadExamples(model) {
     });
     box.append(button);
   }
+  const known = new Set(model.symbols ?? []);
+  if (state.seq.kind === "text" && state.seq.text !== null && ![...state.seq.text].every((c) => known.has(c))) {
+    state.seq.text = null; // typed for another vocabulary: start from this model's examples
+  }
+  if (state.seq.kind === "text" && !answer.examples.some((e) => e.index === state.seq.example)) {
+    state.seq.example = answer.examples[0]?.index ?? 0;
+  }
   if (state.seq.kind === "text" && answer.examples.length && state.seq.text === null) {
     const chosen = answer.examples.find((e) => e.index === state.seq.example) ?? answer.examples[0];
     state.seq.example = chosen.index;
     document.getElementById("sequence-text").value = chosen.text;
   }
   if (state.seq.kind === "text" && !answer.examples.length && state.seq.text === null) {
-    state.seq.text = "hello world";
+    state.seq.text = [...known].filter((c) => c !== "\n").slice(0, 20).join(""); // any text it can read
     document.getElementById("sequence-text").value = state.seq.text;
   }
   markExamples();
