@@ -132,10 +132,11 @@ def page(browser: Any, server: str) -> Iterator[tuple[Page, list[str]]]:
     page.close()
 
 
-def shoot(page: Page, name: str) -> Path:
+def shoot(page: Page, panel: str, name: str | None = None) -> Path:
+    """Save a screenshot of ``panel`` as test-artifacts/web/NAME.png (NAME: the panel)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.locator(f"[data-panel={name}]").screenshot(path=str(path))
+    path = ARTIFACTS / f"{name or panel}.png"
+    page.locator(f"[data-panel={panel}]").screenshot(path=str(path))
     return path
 
 
@@ -256,7 +257,7 @@ def test_numeric_sequences_show_their_states(page):
         >= 3
     )
     assert page.locator("#grad-chart path[data-cell]").count() == 3
-    shoot(page, "sequence").rename(ARTIFACTS / "sequence-adding.png")
+    shoot(page, "sequence", "sequence-adding")
     assert errors == []
 
 
@@ -317,7 +318,7 @@ def test_a_checkpoint_is_shown_with_its_own_sizes(browser, tmp_path):
         page.locator("#source").select_option("builtin")  # a built-in twin to train
         page.wait_for_function("() => !document.querySelector('#train').disabled")
         assert "untrained" in page.locator("#model-info").inner_text()
-        shoot(page, "config").rename(ARTIFACTS / "config-checkpoint.png")
+        shoot(page, "config", "config-checkpoint")
         assert errors == []
     finally:
         stop()
