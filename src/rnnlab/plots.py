@@ -21,6 +21,8 @@ from rnnlab.errors import ConfigError
 
 #: one colour per curve within a panel, in order (colour-blind safe: Okabe & Ito)
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+#: reference lines: grey, told apart by their dashes
+REFERENCE_STYLES = (":", "-.", (0, (5, 5)), (0, (1, 4)))
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Curve:
     label: str
     dashed: bool = False
     colour: str | None = None
+    linestyle: Any = None  #: any matplotlib line style; overrides ``dashed``
+    marker: str | None = None  #: e.g. "o" to show the points of a short curve
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Panel:
     title: str
     curves: list[Curve]
     hlines: list[tuple[float, str]] = field(default_factory=list)  #: (y, label)
+    ylabel: str | None = None  #: instead of the figure's
+    logy: bool | None = None  #: instead of the figure's
 
 
 def _pyplot() -> Any:
@@ -78,10 +84,14 @@ def panels(
     logy: bool = True,
     columns: int | None = None,
     sharey: bool = True,
+    size: tuple[float, float] = (5.0, 3.9),
+    legend_outside: bool = False,
 ) -> Path:
     """Panels side by side (``columns`` per row), each a set of curves; → the PNG path.
 
-    Non-finite and (on a log axis) non-positive values are left out of each curve.
+    ``size`` is one panel's (width, height) in inches; ``legend_outside`` puts each
+    legend to the right of its panel. Non-finite and (on a log axis) non-positive values
+    are left out of each curve.
     """
     plt = _pyplot()
     count = len(content)
@@ -90,29 +100,36 @@ def panels(
     columns = columns or min(count, 3)
     rows = -(-count // columns)
     figure, axes = plt.subplots(
-        rows, columns, figsize=(5.0 * columns, 3.9 * rows), sharey=sharey, squeeze=False
+        rows, columns, figsize=(size[0] * columns, size[1] * rows), sharey=sharey, squeeze=False
     )
-    for ax, panel in zip(axes.flat, content, strict=False):
+    for index, (ax, panel) in enumerate(zip(axes.flat, content, strict=False)):
+        log_axis = logy if panel.logy is None else panel.logy
         for k, curve in enumerate(panel.curves):
             x, y = np.asarray(curve.x, dtype=float), np.asarray(curve.y, dtype=float)
-            keep = np.isfinite(y) & ((y > 0) if logy else True)
+            keep = np.isfinite(y) & ((y > 0) if log_axis else True)
             ax.plot(
                 x[keep],
                 y[keep],
-                "--" if curve.dashed else "-",
+                linestyle=curve.linestyle or ("--" if curve.dashed else "-"),
                 color=curve.colour or COLOURS[k % len(COLOURS)],
                 label=curve.label,
                 linewidth=1.6,
+                marker=curve.marker,
             )
-        for y, label in panel.hlines:
-            ax.axhline(y, color="grey", linestyle=":", linewidth=1.2, label=label)
-        if logy:
+        for k, (y, label) in enumerate(panel.hlines):
+            style = REFERENCE_STYLES[k % len(REFERENCE_STYLES)]
+            ax.axhline(y, color="dimgrey", linestyle=style, linewidth=1.3, label=label)
+        if log_axis:
             ax.set_yscale("log")
         ax.set_title(panel.title)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        if panel.ylabel or not (sharey and index % columns):  # shared: the first column's
+            ax.set_ylabel(panel.ylabel or ylabel)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        if legend_outside:
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        else:
+            ax.legend(fontsize=8, loc="best")
     for ax in list(axes.flat)[count:]:
         ax.set_visible(False)
     figure.suptitle(title)
@@ -126,17 +143,49 @@ def panels(
 def learning_curves(
     path: str | Path,
     title: str,
-    runs: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    runs: Mapping[str, tuple[Sequence[float], Sequence[float]]] | Sequence[Curve],
     ylabel: str,
     baseline: tuple[float, str] | None = None,
     thresholds: Sequence[tuple[float, str]] = (),
     logy: bool = True,
     xlabel: str = "training step",
 ) -> Path:
-    """One panel of curves label → (steps, values), with a baseline and thresholds."""
+    """One panel of curves — label → (steps, values), or Curves — with a baseline and
+    thresholds as reference lines; the legend sits beside the axes."""
     hlines = ([baseline] if baseline else []) + list(thresholds)
-    curves = [Curve(x, y, label) for label, (x, y) in runs.items()]
-    return panels(path, title, [Panel("", curves, hlines)], xlabel, ylabel, logy, columns=1)
+    if isinstance(runs, Mapping):
+        curves = [Curve(x, y, label) for label, (x, y) in runs.items()]
+    else:
+        curves = list(runs)
+    return panels(
+        path,
+        title,
+        [Panel("", curves, hlines)],
+        xlabel,
+        ylabel,
+        logy,
+        columns=1,
+        size=(7.0, 4.5),
+        legend_outside=True,
+    )
+
+
+def by_group(
+    entries: Sequence[tuple[str, int, Sequence[float], Sequence[float], str]],
+) -> list[Curve]:
+    """Curves coloured by group and dashed by repeat: (group, repeat, x, y, label) each."""
+    groups = list(dict.fromkeys(group for group, *_ in entries))
+    styles = ("-", "--", ":", "-.")
+    return [
+        Curve(
+            x,
+            y,
+            label,
+            colour=COLOURS[groups.index(group) % len(COLOURS)],
+            linestyle=styles[repeat % len(styles)],
+        )
+        for group, repeat, x, y, label in entries
+    ]
 
 
 def bars(

@@ -55,7 +55,7 @@ class AddingConfig:
 
 
 def run_adding(config: AddingConfig, out: Path) -> dict[str, Any]:
-    """Train every cell (× repeats) and write adding.json and adding.png into ``out``."""
+    """Train every cell (× repeats); write adding.json and adding.png into ``out``."""
     T = config.length
     test = synthetic.adding(config.test_size, T, seed=TEST_SEED)
 
@@ -70,16 +70,13 @@ def run_adding(config: AddingConfig, out: Path) -> dict[str, Any]:
     for cell in config.cells:
         for seed in range(config.seed, config.seed + config.repeats):
             model = sequence_model(cell, 2, 1, config.hidden, seed)
-            stream = TaskStream(
-                lambda n, rng: synthetic.adding(n, T, seed=rng), config.batch_size, seed
-            )
+            stream = TaskStream(make, config.batch_size, seed)
             run = Run(f"{cell}-{config.hidden} seed {seed}", cell, seed)
             train = train_config(
                 config.steps, config.batch_size, config.lr, config.clip, seed, config.eval_every
             )
             runs.append(train_run(run, model, stream, evaluate, train))
 
-    baseline = float(np.mean((1.0 - test.targets) ** 2))
     summary = [
         {
             "label": run.label,
@@ -96,25 +93,46 @@ def run_adding(config: AddingConfig, out: Path) -> dict[str, Any]:
     results = {
         "experiment": "adding",
         "config": asdict(config),
-        "baseline_mse": baseline,
+        "baseline_mse": float(np.mean((1.0 - test.targets) ** 2)),
         "baseline_mse_theory": synthetic.ADDING_BASELINE_MSE,
         "summary": summary,
         "runs": [run.to_json() for run in runs],
     }
+    results["plots"] = [p.name for p in plot_adding(results, out)]
+    write_json(out / "adding.json", results)
+    table_adding(results)
+    return results
+
+
+def plot_adding(results: dict[str, Any], out: Path) -> list[Path]:
+    """adding.png from the results (as written to adding.json)."""
     from rnnlab import plots
 
+    config, baseline = results["config"], results["baseline_mse"]
+    curves = plots.by_group(
+        [
+            (r["cell"], r["seed"] - config["seed"], r["eval_steps"], r["metrics"]["test_mse"],
+             r["label"])
+            for r in results["runs"]
+        ]
+    )  # fmt: skip
     png = plots.learning_curves(
         out / "adding.png",
-        f"Adding problem, T = {T}: test MSE on {config.test_size} fixed sequences",
-        {run.label: (run.eval_steps, run.metrics["test_mse"]) for run in runs},
+        f"Adding problem, T = {config['length']}: test MSE on {config['test_size']} fixed "
+        "sequences",
+        curves,
         "test MSE (log scale)",
         baseline=(baseline, f"baseline: always 1 ({baseline:.3f})"),
         thresholds=[(t, f"threshold {t}") for t in THRESHOLDS],
     )
-    results["plots"] = [png.name]
-    write_json(out / "adding.json", results)
+    return [png]
+
+
+def table_adding(results: dict[str, Any]) -> None:
+    """The summary table of the results."""
     print_table(
-        f"adding problem, T = {T} (baseline MSE {baseline:.4f} ≈ 1/6)",
+        f"adding problem, T = {results['config']['length']} "
+        f"(baseline MSE {results['baseline_mse']:.4f} ≈ 1/6)",
         ["run", "final MSE", "best MSE", "step < 0.05", "step < 0.01", "stopped", "seconds"],
         [
             [
@@ -126,7 +144,6 @@ def run_adding(config: AddingConfig, out: Path) -> dict[str, Any]:
                 s["stopped"],
                 f"{s['seconds']:.0f}",
             ]
-            for s in summary
+            for s in results["summary"]
         ],
     )
-    return results

@@ -8,35 +8,60 @@ The experiment modules (and matplotlib) are imported when the command runs, so
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
 
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, check_positive_int
 
 NAMES = ("vanishing", "adding", "copy", "clipping")
 
 
-def _experiment(name: str) -> tuple[Any, Any]:
-    """(config class, run function) of experiment ``name``."""
-    if name == "vanishing":
-        from rnnlab.experiments.vanishing import VanishingConfig, run_vanishing
+#: experiment name → (module, its suffix): the module defines ``XConfig``, ``run_x``,
+#: ``plot_x`` and ``table_x``
+MODULES = {
+    "vanishing": ("rnnlab.experiments.vanishing", "Vanishing", "vanishing"),
+    "adding": ("rnnlab.experiments.adding", "Adding", "adding"),
+    "copy": ("rnnlab.experiments.copy_memory", "Copy", "copy"),
+    "clipping": ("rnnlab.experiments.clipping", "Clipping", "clipping"),
+}
 
-        return VanishingConfig, run_vanishing
-    if name == "adding":
-        from rnnlab.experiments.adding import AddingConfig, run_adding
 
-        return AddingConfig, run_adding
-    if name == "copy":
-        from rnnlab.experiments.copy_memory import CopyConfig, run_copy
+def _experiment(name: str) -> SimpleNamespace:
+    """The config class and the run, plot and table functions of experiment ``name``."""
+    if name not in MODULES:
+        raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(NAMES)}")
+    module_name, title, suffix = MODULES[name]
+    module = importlib.import_module(module_name)
+    return SimpleNamespace(
+        config=getattr(module, f"{title}Config"),
+        run=getattr(module, f"run_{suffix}"),
+        plot=getattr(module, f"plot_{suffix}"),
+        table=getattr(module, f"table_{suffix}"),
+    )
 
-        return CopyConfig, run_copy
-    if name == "clipping":
-        from rnnlab.experiments.clipping import ClippingConfig, run_clipping
 
-        return ClippingConfig, run_clipping
-    raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(NAMES)}")
+def replot_results(name: str, directory: Path) -> list[Path]:
+    """Redraw the PNGs and reprint the table from ``directory/NAME.json`` (no training)."""
+    experiment = _experiment(name)
+    path = directory / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(
+            f"--replot needs {path}; run `rnnlab experiment {name} --out {directory}` first"
+        )
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path} is not a results file: {error}") from None
+    if not isinstance(results, dict) or results.get("experiment") != name:
+        raise ConfigError(f"{path} holds no results of the {name} experiment")
+    paths = experiment.plot(results, directory)
+    experiment.table(results)
+    return paths
 
 
 def make_config(name: str, **options: Any) -> Any:
@@ -45,13 +70,24 @@ def make_config(name: str, **options: Any) -> Any:
     An option the experiment does not have is a ConfigError naming it."""
     from rnnlab.experiments.common import cells_option
 
-    config_class, _ = _experiment(name)
+    config_class = _experiment(name).config
     known = {f.name for f in dataclasses.fields(config_class)}
     given = {key: value for key, value in options.items() if value is not None}
+    for key in ("steps", "length", "hidden", "batch_size", "repeats"):
+        if key in given:
+            check_positive_int(key.replace("_size", ""), given[key])
+    if "lr" in given and not given["lr"] > 0:
+        raise ConfigError(f"lr must be positive, got {given['lr']!r}")
     if "cells" in given:
         given["cells"] = tuple(cells_option(given["cells"], ()))
     if "clip" in given and given["clip"] <= 0:
         given["clip"] = None  # --clip 0: no clipping
+    if "radius" in given and "scales" in known:  # vanishing: several radii
+        given["scales"] = tuple(given.pop("radius"))
+    elif "radius" in given:
+        if len(given["radius"]) != 1:
+            raise ConfigError(f"the {name} experiment takes one --radius, got {given['radius']}")
+        given["radius"] = given["radius"][0]
     unknown = sorted(set(given) - known)
     if unknown:
         flags = ", ".join(
@@ -78,8 +114,20 @@ def experiment_command(
     lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
     clip: Annotated[float | None, typer.Option(help="gradient-norm clip (0: none)")] = None,
     repeats: Annotated[int | None, typer.Option(help="run seeds seed … seed + repeats − 1")] = None,
+    radius: Annotated[
+        list[float] | None,
+        typer.Option(help="spectral radius of W_hh (vanishing: repeat for several)"),
+    ] = None,
+    replot: Annotated[
+        bool, typer.Option("--replot", help="only redraw the plots from --out's JSON")
+    ] = False,
 ) -> None:
     """Run a long-range experiment (vanishing, adding, copy, clipping): JSON, PNGs, a table."""
+    directory = out if out is not None else Path("runs") / "experiments" / name
+    if replot:
+        paths = replot_results(name, directory)
+        typer.echo(f"redrew {', '.join(p.name for p in paths)} in {directory}")
+        return
     config = make_config(
         name,
         seed=seed,
@@ -91,8 +139,7 @@ def experiment_command(
         lr=lr,
         clip=clip,
         repeats=repeats,
+        radius=radius,
     )
-    _, run = _experiment(name)
-    directory = out if out is not None else Path("runs") / "experiments" / name
-    run(config, directory)
+    _experiment(name).run(config, directory)
     typer.echo(f"results and plots in {directory}")

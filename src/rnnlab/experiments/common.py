@@ -43,15 +43,20 @@ class TaskStream:
     wrapped = False  #: never a new epoch: no carried state to reset
 
     def __init__(
-        self, make: Callable[[int, np.random.Generator], TaskData], batch_size: int, seed: int
+        self,
+        make: Callable[[int, np.random.Generator], TaskData],
+        batch_size: int,
+        seed: int,
+        dtype: Any = np.float32,
     ) -> None:
         self.make, self.batch_size, self.seed = make, batch_size, int(seed)
+        self.dtype = dtype
         self.position = 0
 
     def next_batch(self) -> tuple[Any, np.ndarray]:
         data = self.make(self.batch_size, np.random.default_rng([self.seed, self.position]))
         self.position += 1
-        return served(data)
+        return served(data, self.dtype)
 
     def state_dict(self) -> dict[str, int]:
         return {"seed": self.seed, "position": self.position}
@@ -60,9 +65,12 @@ class TaskStream:
         self.seed, self.position = int(state["seed"]), int(state["position"])
 
 
-def served(data: TaskData) -> tuple[Any, np.ndarray]:
-    """A TaskData in the models' layout: (inputs or (inputs, lengths), targets)."""
+def served(data: TaskData, dtype: Any = np.float32) -> tuple[Any, np.ndarray]:
+    """A TaskData in the models' layout: (inputs or (inputs, lengths), targets), real
+    inputs in ``dtype`` (token ids stay integers)."""
     x = np.swapaxes(data.inputs, 0, 1)
+    if np.issubdtype(x.dtype, np.floating):
+        x = x.astype(dtype, copy=False)
     y = np.swapaxes(data.targets, 0, 1) if data.per_step_targets else data.targets
     return ((x, data.lengths) if data.lengths is not None else x), y
 
@@ -112,7 +120,7 @@ def predict(model: SequenceModel, data: TaskData, batch_size: int = 1000) -> np.
                 None if data.lengths is None else data.lengths[start : start + batch_size],
                 data.per_step_targets,
             )
-            inputs, _ = served(part)
+            inputs, _ = served(part, model.dtype)
             outputs.append(model.predict(inputs))
     return np.concatenate(outputs, axis=1 if data.per_step_targets else 0)
 
@@ -192,9 +200,10 @@ def train_run(
             run.train_steps.append(int(event["step"]))
             run.train_loss.append(float(event["loss"]))
             run.grad_norm.append(float(event["grad_norm"]))
-        elif kind == "diverged":
+        elif kind == "diverged":  # the step whose loss or gradient was not finite
             run.train_steps.append(int(event["step"]))
             run.train_loss.append(float(event["loss"]))
+            run.grad_norm.append(math.nan)
 
     started = time.perf_counter()
     trainer = Trainer(model, stream, validate, config, report=report)
@@ -267,6 +276,18 @@ def _jsonable(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def numbers(value: Any) -> Any:
+    """Undo ``write_json``'s encoding of non-finite floats: null → nan, "inf" → inf (in
+    lists too), so results read back from JSON plot and print as they were."""
+    if isinstance(value, list):
+        return [numbers(v) for v in value]
+    if value is None:
+        return math.nan
+    if isinstance(value, str) and value in ("inf", "-inf"):
+        return float(value)
     return value
 
 

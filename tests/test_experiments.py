@@ -1,0 +1,135 @@
+"""`rnnlab experiment NAME` runs each experiment, writes its JSON and PNGs and prints a
+table; the short versions already show the effects the experiments are about."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from rnnlab import cli
+from rnnlab.errors import ConfigError
+from rnnlab.experiments.command import make_config
+
+
+def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``rnnlab ARGS`` in this process; returns (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["rnnlab", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    try:
+        cli.main()
+        status = 0
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def assert_pngs(out, names):
+    for name in names:
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, name
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_adding_command_writes_results_plot_and_table(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "adding"
+    status, stdout, stderr = run(
+        monkeypatch, capsys, "experiment", "adding", "--steps", "20", "--hidden", "8",
+        "--length", "10", "--cell", "lstm,rnn_tanh", "--out", str(out), "--seed", "3",
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = load(out / "adding.json")
+    assert [s["label"] for s in results["summary"]] == ["lstm-8 seed 3", "rnn_tanh-8 seed 3"]
+    run0 = results["runs"][0]
+    assert run0["eval_steps"][0] == 0 and run0["eval_steps"][-1] == 20
+    assert results["baseline_mse"] == pytest.approx(1 / 6, abs=0.02)
+    assert_pngs(out, results["plots"])
+    assert "adding problem, T = 10" in stdout and "lstm-8 seed 3" in stdout
+
+
+def test_runs_are_reproducible(monkeypatch, capsys, tmp_path):
+    args = ["experiment", "adding", "--steps", "10", "--hidden", "6", "--length", "8"]
+    args += ["--cell", "gru"]
+    for name in ("a", "b"):
+        assert run(monkeypatch, capsys, *args, "--out", str(tmp_path / name))[0] == 0
+    a, b = load(tmp_path / "a" / "adding.json"), load(tmp_path / "b" / "adding.json")
+    assert a["runs"][0]["metrics"] == b["runs"][0]["metrics"]
+    assert a["runs"][0]["train_loss"] == b["runs"][0]["train_loss"]
+
+
+def test_copy_command_reports_the_memoryless_baseline(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "copy"
+    status, stdout, stderr = run(
+        monkeypatch, capsys, "experiment", "copy", "--steps", "10", "--hidden", "12",
+        "--length", "5", "--batch", "16", "--cell", "gru", "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = load(out / "copy.json")
+    assert results["baseline_cross_entropy"] == pytest.approx(10 * np.log(8) / 25)
+    summary = results["summary"][0]
+    assert 0 <= summary["final_recall"] <= 1 and summary["final_cross_entropy"] > 0
+    assert_pngs(out, results["plots"])
+    assert "10·ln 8/(T+20) = 0.8318" in stdout
+
+
+def test_vanishing_command_shows_decay_below_radius_one(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "vanishing"
+    status, stdout, stderr = run(
+        monkeypatch, capsys, "experiment", "vanishing", "--steps", "5", "--hidden", "32",
+        "--length", "40", "--cell", "rnn_tanh,lstm", "--radius", "0.5", "--radius", "3",
+        "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = load(out / "vanishing.json")
+    models = {(m["cell"], m["scale"]): m for m in results["models"]}
+    assert set(models) == {(c, s) for c in ("rnn_tanh", "lstm") for s in (None, 0.5, 3.0)}
+    assert models[("rnn_tanh", 0.5)]["radius"] == pytest.approx(0.5)
+    small, large = models[("rnn_tanh", 0.5)]["init"], models[("rnn_tanh", 3.0)]["init"]
+    assert small["slope"] < -0.3  # ln‖∂L/∂h_t‖ falls with distance …
+    norms = np.log(small["gradient_norm"])
+    fit = np.polyval(np.polyfit(np.arange(40), norms, 1), np.arange(40))
+    assert np.corrcoef(norms, fit)[0, 1] > 0.98  # … about linearly
+    assert large["slope"] > 0.05  # radius 3 without clipping: it grows
+    rnn, lstm = models[("rnn_tanh", None)]["init"], models[("lstm", None)]["init"]
+    assert rnn["slope"] < 2 * lstm["slope"] < 0  # the LSTM decays much more slowly
+    assert set(lstm["saturation"]) == {"i", "f", "g", "o", "tanh(c)"}
+    assert len(rnn["jacobian_norm"]) == 41 and rnn["jacobian_slope"] < 0
+    assert_pngs(out, results["plots"])
+    assert "slope, init" in stdout
+
+
+def test_clipping_command_compares_both_runs(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "clipping"
+    status, stdout, stderr = run(
+        monkeypatch, capsys, "experiment", "clipping", "--steps", "60", "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = load(out / "clipping.json")
+    unclipped, clipped = results["summary"]
+    assert not unclipped["clipped"] and clipped["clipped"]
+    assert unclipped["blew_up"] and not clipped["blew_up"]
+    assert_pngs(out, results["plots"])
+    assert "no clipping" in stdout and "clipped at 1" in stdout
+
+
+def test_options_an_experiment_does_not_have_are_named():
+    with pytest.raises(ConfigError, match="--repeats does not apply to the vanishing"):
+        make_config("vanishing", repeats=2)
+    with pytest.raises(ConfigError, match="one --radius"):
+        make_config("clipping", radius=[1.0, 2.0])
+    with pytest.raises(ConfigError, match="unknown experiment 'nope'"):
+        make_config("nope")
+    assert make_config("adding", clip=0).clip is None
+    assert make_config("vanishing", radius=[0.5]).scales == (0.5,)
+
+
+def test_unknown_experiment_is_a_clear_error(monkeypatch, capsys):
+    status, _, stderr = run(monkeypatch, capsys, "experiment", "nope")
+    assert status == 2 and "unknown experiment 'nope'" in stderr
