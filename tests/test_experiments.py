@@ -128,8 +128,51 @@ def test_options_an_experiment_does_not_have_are_named():
         make_config("nope")
     assert make_config("adding", clip=0).clip is None
     assert make_config("vanishing", radius=[0.5]).scales == (0.5,)
+    assert make_config("copy").rnn_lr == 1e-3 and make_config("copy", lr=0.1).rnn_lr is None
 
 
 def test_unknown_experiment_is_a_clear_error(monkeypatch, capsys):
     status, _, stderr = run(monkeypatch, capsys, "experiment", "nope")
     assert status == 2 and "unknown experiment 'nope'" in stderr
+
+
+# -- longer versions: the published effects, at a size CI can afford ---------------------
+@pytest.mark.slow
+def test_gated_cells_learn_the_adding_problem_and_a_tanh_rnn_does_not(tmp_path):
+    from rnnlab.experiments.adding import AddingConfig, run_adding
+
+    gru = run_adding(
+        AddingConfig(cells=("gru",), length=20, hidden=32, batch_size=32, lr=1e-2, steps=400),
+        tmp_path / "gru",
+    )["summary"][0]
+    assert gru["best_test_mse"] < 0.05  # a third of the baseline and less
+    rnn = run_adding(
+        AddingConfig(cells=("rnn_tanh",), length=100, hidden=32, steps=200, eval_every=50),
+        tmp_path / "rnn",
+    )["summary"][0]
+    assert rnn["final_test_mse"] == pytest.approx(1 / 6, abs=0.01)  # stuck on the baseline
+
+
+@pytest.mark.slow
+def test_gru_starts_to_recall_the_copy_sequence_and_a_tanh_rnn_does_not(tmp_path):
+    from rnnlab.experiments.copy_memory import CopyConfig, run_copy
+
+    results = run_copy(
+        CopyConfig(cells=("gru", "rnn_tanh"), length=5, hidden=64, batch_size=32, steps=500),
+        tmp_path,
+    )
+    gru, rnn = results["summary"]
+    baseline = results["baseline_cross_entropy"]
+    assert gru["final_cross_entropy"] < 0.9 * baseline and gru["final_recall"] > 0.25
+    assert rnn["final_cross_entropy"] > 0.97 * baseline and rnn["final_recall"] < 0.2
+
+
+@pytest.mark.slow
+def test_clipping_trains_where_plain_sgd_explodes(tmp_path):
+    from rnnlab.experiments.clipping import ClippingConfig, run_clipping
+
+    results = run_clipping(ClippingConfig(steps=500), tmp_path)
+    unclipped, clipped = results["summary"]
+    assert unclipped["blew_up"] and not clipped["blew_up"]
+    always_zero = results["reference_mse"]["always 0"]
+    assert clipped["final_test_mse"] < 0.5 * always_zero

@@ -78,6 +78,8 @@ def make_config(name: str, **options: Any) -> Any:
             check_positive_int(key.replace("_size", ""), given[key])
     if "lr" in given and not given["lr"] > 0:
         raise ConfigError(f"lr must be positive, got {given['lr']!r}")
+    if "lr" in given and "rnn_lr" in known:  # an explicit --lr applies to every cell
+        given["rnn_lr"] = None
     if "cells" in given:
         given["cells"] = tuple(cells_option(given["cells"], ()))
     if "clip" in given and given["clip"] <= 0:
@@ -111,7 +113,9 @@ def experiment_command(
     length: Annotated[int | None, typer.Option(help="sequence length / delay T")] = None,
     hidden: Annotated[int | None, typer.Option(help="hidden units")] = None,
     batch: Annotated[int | None, typer.Option(help="batch size")] = None,
-    lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
+    lr: Annotated[
+        float | None, typer.Option(help="learning rate (of every cell, if given)")
+    ] = None,
     clip: Annotated[float | None, typer.Option(help="gradient-norm clip (0: none)")] = None,
     repeats: Annotated[int | None, typer.Option(help="run seeds seed … seed + repeats − 1")] = None,
     radius: Annotated[

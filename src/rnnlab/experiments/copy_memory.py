@@ -7,10 +7,10 @@ T + 20 output steps, as in the paper; the memoryless strategy (blanks, then unif
 guesses among the 8 data symbols) scores 10·ln 8 / (T + 20), the baseline line.
 "Recall" is the fraction of the 10 data symbols reproduced (argmax) at the end.
 
-Setup (the defaults): T = 10, 128 hidden units, Adam with learning rate 1e-2, batches of
-128 fresh sequences (our choice: the paper's thresholds do not fix it; 128 gives a
-smooth gradient at a modest cost), gradient-norm clipping at 1, 3,000 steps, 1,000
-fixed test sequences.
+Setup (the defaults): T = 10, 128 hidden units, Adam with learning rate 1e-2 (1e-3 for
+the plain RNNs, see ``CopyConfig.rnn_lr``), batches of 128 fresh sequences (our choice:
+the published thresholds do not fix it; 128 gives a smooth gradient at a modest cost),
+gradient-norm clipping at 1, 3,000 steps, 1,000 fixed test sequences.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ class CopyConfig:
     hidden: int = 128
     batch_size: int = 128
     lr: float = 1e-2
+    #: learning rate of the plain RNNs (None: ``lr``). At 1e-2 a tanh RNN-128 is unstable
+    #: (its cross-entropy wanders between 1.1 and 1.4, above the memoryless baseline); at
+    #: 1e-3 it settles on the baseline, which is the comparison the task is about.
+    rnn_lr: float | None = 1e-3
     clip: float | None = 1.0
     steps: int = 3000
     eval_every: int = 100
@@ -91,8 +95,9 @@ def run_copy(config: CopyConfig, out: Path) -> dict[str, Any]:
                 input_tokens=True,
             )
             run = Run(f"{cell}-{config.hidden} seed {seed}", cell, seed)
+            lr = config.rnn_lr if cell.startswith("rnn") and config.rnn_lr else config.lr
             train = train_config(
-                config.steps, config.batch_size, config.lr, config.clip, seed, config.eval_every
+                config.steps, config.batch_size, lr, config.clip, seed, config.eval_every
             )
             stream = TaskStream(make, config.batch_size, seed)
             runs.append(train_run(run, model, stream, evaluate, train))
@@ -102,6 +107,7 @@ def run_copy(config: CopyConfig, out: Path) -> dict[str, Any]:
             "label": run.label,
             "cell": run.cell,
             "seed": run.seed,
+            "lr": config.rnn_lr if run.cell.startswith("rnn") and config.rnn_lr else config.lr,
             "final_cross_entropy": run.final("cross_entropy"),
             "best_cross_entropy": float(np.nanmin(run.metrics["cross_entropy"])),
             "final_recall": run.final("recall"),
@@ -184,7 +190,7 @@ def table_copy(results: dict[str, Any]) -> None:
         ],
         [
             [
-                s["label"],
+                f"{s['label']}, lr {s['lr']:g}" if "lr" in s else s["label"],
                 fmt(s["final_cross_entropy"]),
                 fmt(s["best_cross_entropy"]),
                 f"{s['relative_to_baseline']:.3f}",
