@@ -11,7 +11,9 @@ tokens/s over all ranks and where a step's time goes on rank 0:
 
 - *wait*: a Barrier just before the Allreduce, i.e. waiting for the slowest rank (load
   imbalance and oversubscription show up here);
-- *Allreduce*: the gradient exchange itself, once every rank has arrived.
+- *Allreduce*: the gradient exchange itself, once every rank has arrived;
+- *alone*: the same Allreduce repeated back to back after training (median of 50),
+  what the exchange costs when no rank is computing or descheduled.
 
 The corpus is random token ids (speed does not depend on the text).
 """
@@ -73,6 +75,13 @@ def worker(hidden: int, steps: int, warmup: int) -> None:
         trainer.train_step()
     comm.Barrier()
     seconds = time.perf_counter() - started
+    alone = []
+    buffer = np.ones(model.num_parameters() + 4, np.float32)
+    for _ in range(50):
+        comm.Barrier()
+        begin = time.perf_counter()
+        comm.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+        alone.append(time.perf_counter() - begin)
     if ranks.is_root:
         record = {
             "ranks": ranks.size,
@@ -83,6 +92,7 @@ def worker(hidden: int, steps: int, warmup: int) -> None:
             "step_ms": 1000 * seconds / steps,
             "wait_ms": 1000 * (comm.wait_seconds - wait0) / steps,
             "allreduce_ms": 1000 * (ranks.comm_seconds - exchange0) / steps,
+            "alone_ms": 1000 * float(np.median(alone)),
         }
         print(json.dumps(record), flush=True)
 
@@ -117,8 +127,8 @@ def measure(ranks: int, threads: int, hidden: int, steps: int, repeats: int) -> 
 def table(records: list[dict[str, Any]]) -> str:
     lines = [
         "| hidden | ranks × BLAS threads | streams per rank | tokens/s | vs 1 × 1 | step ms "
-        "| wait ms | Allreduce ms | Allreduce MB |",
-        "| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| wait ms | Allreduce ms | alone ms | buffer MB |",
+        "| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in records:
         base = next(
@@ -130,7 +140,7 @@ def table(records: list[dict[str, Any]]) -> str:
             f"| {r['hidden']} | {r['ranks']} × {r['threads']} | {BATCH // r['ranks']} "
             f"| {r['tokens_per_second']:,.0f} | {r['tokens_per_second'] / base:.2f} "
             f"| {r['step_ms']:.1f} | {r['wait_ms']:.2f} | {r['allreduce_ms']:.2f} "
-            f"| {r['buffer_mb']:.2f} |"
+            f"| {r['alone_ms']:.2f} | {r['buffer_mb']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -165,7 +175,9 @@ def main() -> None:
         f"(load average {load:.1f} at the start: a machine shared with other work), "
         f"MPICH {mpich}, Python {platform.python_version()}. Character LSTM, 1 layer, "
         f"vocabulary {VOCAB}, global batch {BATCH} × {SEQ_LEN} tokens, float32, Adam; "
-        f"best of {args.repeats} launches each.\n\n{table(records)}\n"
+        f"best of {args.repeats} launches each (tokens/s). Per step on rank 0: *wait* for the "
+        f"slowest rank (a Barrier), the *Allreduce* of the gradient buffer, and the same "
+        f"Allreduce *alone* (back to back, median of 50).\n\n{table(records)}\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
