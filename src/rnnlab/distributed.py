@@ -105,7 +105,7 @@ class ShardedStreamBatcher(StreamBatcher):
             raise ConfigError(
                 f"batch_size must be divisible by the number of ranks to give every rank the "
                 f"same number of streams, got batch_size={batch_size} for {size} ranks; "
-                f"use e.g. --batch {max(size, batch_size // size * size)}"
+                f"use e.g. --batch {-(-batch_size // size) * size}"
             )
         needed = batch_size * (seq_len + 1)
         if len(arr) - offset < needed:
