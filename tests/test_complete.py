@@ -67,10 +67,21 @@ def test_a_word_model_beats_the_unigram_baseline_and_completes_the_line(tmp_path
     words, probs = zip(*completion.top, strict=True)
     assert words[0] == "be" and probs[0] > 0.5
     assert list(probs) == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9
-    assert completion.greedy.startswith(" be")
+    assert completion.greedy.startswith(" be,")
     assert len(completion.samples) == 2
     again = complete(outcome.model, "To be, or not to ___", k=3, words=4, samples=2)
     assert again.samples == completion.samples  # seeded
+
+
+def test_continuations_never_choose_unk_even_when_it_is_the_most_likely():
+    vocab = WordVocab.from_text("the cat sat on the mat", max_size=4)
+    model = LanguageModel(LanguageModelConfig(vocab_size=4, hidden_size=4, embedding_dim=3))
+    model.vocab = vocab
+    model.head.params["bias"][vocab.unk_id] = 50.0  # <unk> would take all the mass
+    completion = complete(model, "the cat", k=2, words=6, samples=2)
+    assert completion.top[0] == ("<unk>", pytest.approx(1.0))
+    for text in [completion.greedy, *completion.samples]:
+        assert "<unk>" not in text and len(WordVocab.tokenize(text)) == 6
 
 
 def test_completion_needs_a_word_model():

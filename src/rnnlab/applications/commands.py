@@ -307,7 +307,6 @@ def classify_train(
     from rnnlab.applications.classification import ClassifyOptions, load_split, run_classify
     from rnnlab.applications.plots import plot_confusion
 
-    text = not data.startswith("digits-")
     options = ClassifyOptions(
         data=data,
         text_column=text_column,
@@ -323,7 +322,7 @@ def classify_train(
         others=others,
         test_fraction=test_fraction,
         split_seed=split_seed,
-        epochs=epochs or (10 if text else 30),
+        epochs=epochs or None,
         batch=batch,
         lr=lr,
         schedule=schedule,
@@ -332,7 +331,8 @@ def classify_train(
     )
     split = load_split(options)
     _print(split.description)
-    steps = options.epochs * (len(split.y_train) // min(batch, len(split.y_train)))
+    epochs = options.epochs or (10 if split.vocab is not None else 30)
+    steps = epochs * (len(split.y_train) // min(batch, len(split.y_train)))
     with _Progress(steps) as progress:
         outcome = run_classify(options, out=out, report=progress, split=split)
     console.print(_confusion_table(outcome.confusion, outcome.labels))
@@ -463,9 +463,13 @@ def _show_completion(completion: Any) -> None:
     for rank, (word, p) in enumerate(completion.top, start=1):
         table.add_row(str(rank), repr(word), f"{p:.4f}", "█" * round(40 * p))
     console.print(table)
-    _print(f"greedy:  {completion.prompt}{completion.greedy}")
+
+    def line(text: str) -> str:  # verse line breaks as " / ", on one line
+        return " / ".join(part.strip() for part in (completion.prompt + text).split("\n"))
+
+    _print(f"greedy:  {line(completion.greedy)}")
     for text in completion.samples:
-        _print(f"sampled: {completion.prompt}{text}")
+        _print(f"sampled: {line(text)}")
 
 
 @complete_app.command("predict")

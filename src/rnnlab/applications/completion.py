@@ -14,8 +14,9 @@ token left out), scored on the same validation tokens:
 
 Completing a prompt ("To be, or not to ___"): the trailing blank (``_``, ``…``, ``...``)
 is dropped, the rest is run through the model, and the answer is the k most likely next
-words with their probabilities, a greedy continuation (always the most likely word) and
-sampled ones.
+words with their probabilities (``<unk>`` among them: "a rarer word"), a greedy
+continuation (always the most likely word) and sampled ones; continuations never choose
+``<unk>`` (its probability is set to 0 before the choice), so they read as text.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ import numpy as np
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.text import WordVocab
 from rnnlab.errors import ConfigError, DataError, check_positive_int
-from rnnlab.generate import next_distribution, sample
+from rnnlab.generate import next_distribution, sampling_distribution
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
+from rnnlab.nn.module import inference
 from rnnlab.train import TrainConfig, Trainer, TrainResult, evaluate
 
 _BLANK = re.compile(r"(?:\s|_|…|\.\.\.)+$")
@@ -197,6 +199,38 @@ def clean_prompt(prompt: str) -> str:
     return cleaned
 
 
+def continue_words(
+    model: LanguageModel,
+    prompt: str,
+    n: int,
+    temperature: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> str:
+    """The ``n`` tokens after ``prompt``, each drawn from p(· | prompt, tokens so far)
+    without ``<unk>`` (temperature 0: the most likely). Returns the continuation only,
+    with the space that joins it to the prompt."""
+    vocab = model.vocab
+    ids = vocab.encode(prompt)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    chosen: list[int] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with inference(model):
+            logits, state = model(ids[:, None], None)
+            for _ in range(n):
+                last = logits[-1, 0].astype(np.float64)
+                last[vocab.unk_id] = -np.inf
+                probs = sampling_distribution(last, temperature)
+                token = int(rng.choice(probs.size, p=probs))
+                chosen.append(token)
+                logits, state = model(np.array([[token]]), state)
+    finally:
+        model.train(was_training)
+    head = vocab.decode(ids[-1:])
+    return vocab.decode([int(ids[-1]), *chosen])[len(head) :]
+
+
 def complete(
     model: LanguageModel,
     prompt: str,
@@ -219,9 +253,6 @@ def complete(
     return Completion(
         prompt=text,
         top=next_distribution(model, text, k=k),
-        greedy=sample(model, n=words, prime=text, temperature=0),
-        samples=[
-            sample(model, n=words, prime=text, temperature=temperature, seed=rng)
-            for _ in range(samples)
-        ],
+        greedy=continue_words(model, text, words),
+        samples=[continue_words(model, text, words, temperature, rng) for _ in range(samples)],
     )
