@@ -74,7 +74,7 @@ class ClassifyOptions:
     others: str = "folio"  #: genre only: "folio" or "exclude" (see rnnlab.data.labelled)
     test_fraction: float = 0.25  #: genre: of each genre's plays; CSV: of the rows
     split_seed: int = 0
-    epochs: int = 30
+    epochs: int | None = None  #: None: 30 for digits, 10 for text
     batch: int = 64
     lr: float = 1e-2
     schedule: str = "cosine"
@@ -261,8 +261,8 @@ def run_classify(
     """Train a classifier as ``options`` say and measure it on the held-out part."""
     split = split if split is not None else load_split(options)
     y_train = check_labels(split.y_train, split.labels)
-    epochs = check_positive_int("epochs", options.epochs)
     text = split.vocab is not None
+    epochs = check_positive_int("epochs", options.epochs or (10 if text else 30))
     readout = options.readout or ("mean" if text else "last")
     model = make_classifier(
         len(split.vocab) if text else split.x_train.shape[-1],

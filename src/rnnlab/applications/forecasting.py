@@ -83,17 +83,6 @@ class ForecastOutcome:
     train_result: TrainResult | None = None
     notes: list[str] = field(default_factory=list)
 
-    def table(self) -> list[tuple[str, float, float]]:
-        """(what, network NRMSE, persistence NRMSE) rows."""
-        return [
-            ("one step", self.nrmse, self.persistence_nrmse),
-            (
-                f"closed loop, over steps 1–{self.horizon}",
-                self.closed_loop_mean,
-                self.persistence_closed_loop_mean,
-            ),
-        ]
-
     @property
     def horizon(self) -> int:
         return self.closed_loop.shape[1]

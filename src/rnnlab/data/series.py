@@ -34,6 +34,7 @@ __all__ = [
     "mackey_glass",
     "noisy_sines",
     "read_csv_column",
+    "read_csv_text",
     "sunspots",
 ]
 
