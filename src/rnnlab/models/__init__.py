@@ -1,5 +1,7 @@
 """Tasks: layers + loss + metrics."""
 
+from rnnlab.models.classify import classify_texts, make_classifier, predict_proba
+from rnnlab.models.forecast import closed_loop, forecast_next, make_forecaster, one_step
 from rnnlab.models.language import (
     LanguageModel,
     LanguageModelConfig,
@@ -14,5 +16,12 @@ __all__ = [
     "SequenceModel",
     "SequenceModelConfig",
     "canonical_cell",
+    "classify_texts",
+    "closed_loop",
+    "forecast_next",
+    "make_classifier",
+    "make_forecaster",
     "make_recurrent",
+    "one_step",
+    "predict_proba",
 ]
