@@ -181,6 +181,20 @@ def test_a_series_shorter_than_one_window_is_a_clear_error():
         )
 
 
+def test_training_and_test_points_must_fit_the_series():
+    outcome_split = run_forecast(
+        ForecastOptions(window=10, hidden=4, steps=1, batch=8, horizon=3),
+        series=series(sine(100)),
+    )
+    assert outcome_split.train_points == 80 and len(outcome_split.truth) == 20  # 80 % / rest
+    with pytest.raises(DataError, match="train_points 4000 leaves nothing to test"):
+        run_forecast(ForecastOptions(train_points=4000), series=series(sine(309)))
+    with pytest.raises(DataError, match="leave 20 to test, but test_points is 50"):
+        run_forecast(
+            ForecastOptions(window=10, train_points=80, test_points=50), series=series(sine(100))
+        )
+
+
 def test_unknown_series_names_the_choices():
     with pytest.raises(DataError, match="mackey-glass, sines, sunspots"):
         load_series("no-such-series")

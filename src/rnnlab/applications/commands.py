@@ -118,8 +118,8 @@ def forecast_train(
     ] = "mackey-glass",
     column: Annotated[str | None, typer.Option(help="the CSV column to forecast")] = None,
     length: Annotated[int, typer.Option(help="points of a generated series")] = 5000,
-    train_points: Annotated[int, typer.Option(help="first N points train; 0: 80 %")] = 4000,
-    test_points: Annotated[int, typer.Option(help="next N points test; 0: the rest")] = 1000,
+    train_points: Annotated[int, typer.Option(help="first N points train; 0: 80 %")] = 0,
+    test_points: Annotated[int, typer.Option(help="next N points test; 0: the rest")] = 0,
     window: Annotated[int, typer.Option(help="values the model sees per forecast")] = 50,
     readout: Annotated[
         str, typer.Option(help="last (many-to-one) or all (sequence-to-sequence)")

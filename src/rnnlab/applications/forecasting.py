@@ -47,8 +47,8 @@ class ForecastOptions:
     series: str = "mackey-glass"  #: mackey-glass, sines, sunspots, or a CSV path
     column: str | None = None  #: the CSV column to forecast
     length: int = 5000  #: points of a generated series
-    train_points: int | None = 4000  #: None: the first 80 % of the series
-    test_points: int | None = 1000  #: None: every point after the training part
+    train_points: int | None = None  #: None: the first 80 % (4,000 of 5,000)
+    test_points: int | None = None  #: None: every point after the training part
     window: int = 50
     readout: str = "last"  #: "last" (many-to-one) or "all" (sequence-to-sequence)
     cell: str = "lstm"
@@ -92,11 +92,16 @@ def split_points(n: int, window: int, train: int | None, test: int | None) -> tu
     """(train points, test points) for a series of n values; DataError if they do not fit."""
     n_train = train if train is not None else int(0.8 * n)
     n_train = check_positive_int("train_points", n_train)
-    n_test = test if test is not None else n - n_train
-    if n_test <= 0 or n_train + n_test > n:
+    if n_train >= n:
         raise DataError(
-            f"the series has {n} values: {n_train} for training leaves {n - n_train} to test, "
-            f"but {n_test} test points were asked for"
+            f"train_points {n_train} leaves nothing to test in a series of {n} values; "
+            "use fewer (or 0 on the command line: the first 80 %)"
+        )
+    n_test = check_positive_int("test_points", test if test is not None else n - n_train)
+    if n_train + n_test > n:
+        raise DataError(
+            f"the series has {n} values: {n_train} for training leave {n - n_train} to test, "
+            f"but test_points is {n_test}"
         )
     if n_train <= window:
         raise DataError(
