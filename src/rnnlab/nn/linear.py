@@ -42,7 +42,10 @@ class Linear(Module):
         check_float_input("x", x, self.dtype, "Linear")
         check_last_dim("x", x, self.in_features, "Linear", "in_features")
         self._x = x
-        y = x @ self._params["weight"].T
+        # one GEMM over all leading axes (a 3-D matmul would be one small GEMM per slice)
+        y = (x.reshape(-1, self.in_features) @ self._params["weight"].T).reshape(
+            *x.shape[:-1], self.out_features
+        )
         return y + self._params["bias"] if self.has_bias else y
 
     def backward(self, d_y: np.ndarray) -> np.ndarray:
@@ -52,7 +55,8 @@ class Linear(Module):
         self._grads["weight"] += flat_dy.T @ x.reshape(-1, self.in_features)
         if self.has_bias:
             self._grads["bias"] += flat_dy.sum(axis=0)
-        return d_y @ self._params["weight"]
+        d_x = flat_dy @ self._params["weight"]
+        return d_x.reshape(*d_y.shape[:-1], self.in_features)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.has_bias}"
