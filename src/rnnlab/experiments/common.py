@@ -14,7 +14,8 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,22 @@ from rnnlab.train import TrainConfig, Trainer
 
 #: the test sets' seed, the same for every run (``--seed`` varies the model and batches)
 TEST_SEED = 2016
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run BLAS on one thread inside the block (if threadpoolctl is installed).
+
+    The experiments' matrices are small (64–128 units): a second BLAS thread buys
+    nothing and, on a machine busy with other work, costs a factor of 2–7 in waiting.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover — comes with scikit-learn (rnnlab[data])
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 class TaskStream:
@@ -207,7 +224,8 @@ def train_run(
 
     started = time.perf_counter()
     trainer = Trainer(model, stream, validate, config, report=report)
-    result = trainer.fit()
+    with one_blas_thread():
+        result = trainer.fit()
     run.stopped, run.seconds = result.stopped, time.perf_counter() - started
     return run
 

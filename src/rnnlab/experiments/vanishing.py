@@ -33,6 +33,7 @@ from rnnlab.experiments.common import (
     TaskStream,
     fmt,
     numbers,
+    one_blas_thread,
     predict,
     print_table,
     sequence_model,
@@ -60,7 +61,7 @@ class VanishingConfig:
     batch_size: int = 32
     lr: float = 1e-3
     clip: float | None = 1.0
-    steps: int = 500
+    steps: int = 1000
     jacobian_sequences: int = 4
     seed: int = 0
 
@@ -68,6 +69,11 @@ class VanishingConfig:
 def measure(model: Any, probe: synthetic.TaskData, sequences: int) -> dict[str, Any]:
     """Gradient norms by distance, their slope, Jacobian norms and saturation."""
     inputs, targets = served(probe, model.dtype)
+    with one_blas_thread():
+        return _measure(model, inputs, targets, sequences)
+
+
+def _measure(model: Any, inputs: np.ndarray, targets: np.ndarray, sequences: int) -> dict:
     by_distance = gradient_norms(model, inputs, targets)[::-1]  # d = T − t = 0, 1, …
     relative = by_distance / by_distance[0]
     jacobian = layer_jacobian_log_norms(model.rnn, inputs[:, :sequences]).mean(axis=1)
@@ -129,6 +135,19 @@ def run_vanishing(config: VanishingConfig, out: Path) -> dict[str, Any]:
     return results
 
 
+def fit_r2(norms: Any) -> float:
+    """R² of the straight line through ln norms against distance (1: exactly
+    exponential decay or growth)."""
+    values = np.log(np.asarray(numbers(norms), dtype=float))
+    distance = np.arange(len(values))
+    keep = np.isfinite(values)
+    values, distance = values[keep], distance[keep]
+    if len(values) < 3 or np.ptp(values) == 0:
+        return float("nan")
+    residual = values - np.polyval(np.polyfit(distance, values, 1), distance)
+    return float(1 - np.sum(residual**2) / np.sum((values - values.mean()) ** 2))
+
+
 def table_vanishing(results: dict[str, Any]) -> None:
     """The summary table of the results."""
     config = results["config"]
@@ -142,6 +161,7 @@ def table_vanishing(results: dict[str, Any]) -> None:
                 f"{CELL_TITLES.get(m['cell'], m['cell'])}, {m['label']}",
                 f"{m['radius']:.2f}",
                 f"{init['slope']:+.3f}",
+                f"{fit_r2(init['gradient_norm']):.3f}",
                 f"{np.exp(init['slope']):.3f}",
                 fmt(numbers(init["relative_gradient_norm"][d]), 3),
                 f"{trained['slope']:+.3f}",
@@ -157,6 +177,7 @@ def table_vanishing(results: dict[str, Any]) -> None:
             "model",
             "radius",
             "slope, init",
+            "R², init",
             "factor/step",
             f"ratio at {d}, init",
             "slope, trained",
