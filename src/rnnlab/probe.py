@@ -4,6 +4,12 @@ Everything the cells compute is on their tapes; a probe runs a layer with
 ``retain_tapes`` on and returns those arrays in time order, one ``LayerRecord`` per
 layer and direction. After a backward pass the records also hold ∂L/∂h_t (and ∂L/∂c_t
 for an LSTM), which is what the vanishing-gradient plots show.
+
+    gradient_norms(model, inputs, targets)   (T,) ‖∂L/∂h_t‖ of a SequenceModel or LanguageModel
+    log_slope(norms)                         the rate at which they shrink (< 0) or grow (> 0)
+    step_jacobian(mode, params, tape, t)     ∂s_t/∂s_{t−1}, exact, from the tape (formulas there)
+    layer_jacobian_log_norms(layer, x)       ln ‖∂s_T/∂s_t‖₂ for every distance T − t
+    layer_saturation(layer, x)               per step, the fraction of saturated units per gate
 """
 
 from __future__ import annotations
