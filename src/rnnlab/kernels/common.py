@@ -194,14 +194,15 @@ def weight_gradients(
     """The weight gradients as GEMMs over all steps after the loop, and ∂L/∂x.
 
     d_x_proj, d_h_proj: (T, B, G·H) gradients of the input and recurrent projections
-    → (grads, dx (T, B, I)). When the two are the same array (RNN, LSTM) both weight
-    gradients come from one GEMM, d_aᵀ [x | h_{t−1}], which runs faster than two.
+    → (grads, dx (T, B, I)). For the LSTM (the same array for both, four gate blocks)
+    both weight gradients come from one GEMM, d_aᵀ [x | h_{t−1}], faster than two.
     """
     T, B, I = x.shape
     flat_x = d_x_proj.reshape(T * B, -1)
     flat_h = d_h_proj.reshape(T * B, -1)
-    if d_x_proj is d_h_proj:
-        H = hidden.shape[-1]
+    H = hidden.shape[-1]
+    if d_x_proj is d_h_proj and flat_x.shape[1] > H:  # LSTM: G = 4 gate blocks
+        # the [x | h] copy costs T·B·(I + H) numbers: worth it only where the GEMM is large
         inputs = workspace.array("x_and_h", (T, B, I + H), x.dtype)
         inputs[:, :, :I] = x
         inputs[:, :, I:] = hidden[:-1]
