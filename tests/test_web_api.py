@@ -257,7 +257,10 @@ def test_gradients_vanish_in_the_rnn_first_and_explode_when_the_weights_grow(cli
         return {s["cell"]: s["norms"][0] / s["norms"][-1] for s in answer["series"]}
 
     normal = decay(1.0)
-    assert normal["rnn_tanh"] < 1e-6 < normal["lstm"]
+    # the panel may show a same-size LSTM or GRU the lab has already trained, so the
+    # claim is relative: the plain RNN's signal fades far faster over the same distance
+    assert normal["rnn_tanh"] < 1e-6
+    assert normal["rnn_tanh"] < 1e-3 * normal["lstm"]
     assert normal["rnn_tanh"] < normal["gru"]
     assert decay(5.0)["rnn_tanh"] > 1e3  # recurrent weights × 5: it explodes
 
