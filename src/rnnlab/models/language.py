@@ -10,12 +10,13 @@ Trained with cross-entropy on the next token; the state is carried from chunk to
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rnnlab.errors import ConfigError, DTypeError, ShapeError, check_positive_int, check_probability
+from rnnlab.models.config import JsonConfig
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.losses import cross_entropy
@@ -35,7 +36,7 @@ def canonical_cell(cell: str) -> str:
 
 
 @dataclass
-class LanguageModelConfig:
+class LanguageModelConfig(JsonConfig):
     """Everything needed to rebuild a language model (stored in checkpoints as JSON).
 
     ``embedding_dim = None`` feeds one-hot vectors, as min-char-rnn and char-rnn do;
@@ -60,22 +61,6 @@ class LanguageModelConfig:
             check_positive_int("embedding_dim", self.embedding_dim)
         check_probability("dropout", self.dropout)
         self.dtype = str(resolve_dtype(self.dtype))
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: Any) -> LanguageModelConfig:
-        """Rebuild from ``to_json()`` output; unknown or missing keys are a ConfigError."""
-        if not isinstance(obj, dict):
-            raise ConfigError(f"model config must be a JSON object, got {type(obj).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(obj) - known)
-        if unknown:
-            raise ConfigError(f"model config has unknown keys {unknown}; known: {sorted(known)}")
-        if "vocab_size" not in obj:
-            raise ConfigError("model config is missing 'vocab_size'")
-        return cls(**obj)
 
 
 def make_recurrent(

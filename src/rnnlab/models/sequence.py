@@ -18,12 +18,13 @@ Pass ``(x, lengths)`` as the inputs for sequences of different lengths.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
+from rnnlab.models.config import JsonConfig
 from rnnlab.models.language import OneHot, canonical_cell, make_recurrent
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
@@ -35,7 +36,7 @@ READOUTS = ("last", "mean", "all")
 
 
 @dataclass
-class SequenceModelConfig:
+class SequenceModelConfig(JsonConfig):
     """Everything needed to rebuild a sequence model (stored in checkpoints as JSON)."""
 
     input_size: int
@@ -73,19 +74,6 @@ class SequenceModelConfig:
             check_positive_int("embedding_dim", self.embedding_dim)
         check_probability("dropout", self.dropout)
         self.dtype = str(resolve_dtype(self.dtype))
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: Any) -> SequenceModelConfig:
-        """Rebuild from ``to_json()`` output; unknown keys are a ConfigError."""
-        if not isinstance(obj, dict):
-            raise ConfigError(f"model config must be a JSON object, got {type(obj).__name__}")
-        unknown = sorted(set(obj) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"model config has unknown keys {unknown}")
-        return cls(**obj)
 
 
 def split_inputs(inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
