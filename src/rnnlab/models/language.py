@@ -84,6 +84,25 @@ def make_recurrent(
     return RNN(input_size, hidden_size, nonlinearity=cell[4:], **common)
 
 
+def recurrent_from_config(
+    config: Any, input_size: int, dtype: np.dtype, rng: np.random.Generator, **options: Any
+) -> RecurrentLayer:
+    """The stack a model config describes (its cell, hidden_size, num_layers, dropout,
+    forget_bias and recurrent_init); ``options`` go to the layer as they are."""
+    return make_recurrent(
+        config.cell,
+        input_size,
+        config.hidden_size,
+        config.num_layers,
+        config.dropout,
+        dtype=dtype,
+        seed=rng,
+        forget_bias=config.forget_bias if config.cell == "lstm" else None,
+        recurrent_init=config.recurrent_init,
+        **options,
+    )
+
+
 class OneHot(Module):
     """ids: (...) → one-hot vectors (..., vocab_size). No parameters."""
 
@@ -128,17 +147,7 @@ class LanguageModel(Module):
         else:
             self.embedding = Embedding(V, config.embedding_dim, dtype=dtype, seed=rng)
             input_size = config.embedding_dim
-        self.rnn = make_recurrent(
-            config.cell,
-            input_size,
-            config.hidden_size,
-            config.num_layers,
-            config.dropout,
-            dtype=dtype,
-            seed=rng,
-            forget_bias=config.forget_bias if config.cell == "lstm" else None,
-            recurrent_init=config.recurrent_init,
-        )
+        self.rnn = recurrent_from_config(config, input_size, dtype, rng)
         self.head = Linear(config.hidden_size, V, dtype=dtype, seed=rng)
         self.dtype = dtype
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
 from rnnlab.models.config import JsonConfig
-from rnnlab.models.language import OneHot, canonical_cell, make_recurrent
+from rnnlab.models.language import OneHot, canonical_cell, recurrent_from_config
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.losses import cross_entropy, mse
@@ -109,17 +109,8 @@ class SequenceModel(Module):
             input_size = config.embedding_dim
         else:
             self.embedding = None
-        self.rnn = make_recurrent(
-            config.cell,
-            input_size,
-            config.hidden_size,
-            config.num_layers,
-            config.dropout,
-            dtype=dtype,
-            seed=rng,
-            forget_bias=config.forget_bias if config.cell == "lstm" else None,
-            recurrent_init=config.recurrent_init,
-            bidirectional=config.bidirectional,
+        self.rnn = recurrent_from_config(
+            config, input_size, dtype, rng, bidirectional=config.bidirectional
         )
         features = config.hidden_size * (2 if config.bidirectional else 1)
         self.head = Linear(features, config.output_size, dtype=dtype, seed=rng)
