@@ -206,3 +206,18 @@ def test_classify_command_trains_and_classifies_texts(tmp_path, monkeypatch, cap
     assert "happy" in stdout and "sad" in stdout
     status, _, stderr = run(monkeypatch, capsys, "classify", "train", "--data", "nope.csv")
     assert status == 2 and "no such data set or file" in stderr
+
+
+def test_classifiers_start_from_glorot_input_weights_and_record_it():
+    model = make_classifier(1, ["a", "b"], hidden_size=64, seed=0)
+    W_ih = model.rnn.params["weight_ih_l0"]  # (4H, 1): one input, as pixel by pixel
+    bound = np.sqrt(6 / (64 + 1))  # Glorot per gate block, not PyTorch's 1/√64 = 0.125
+    assert model.config.input_init == "xavier"
+    assert 0.2 < np.abs(W_ih).max() <= bound
+
+
+def test_an_unknown_initialisation_is_a_clear_error(monkeypatch, capsys):
+    status, _, stderr = run(
+        monkeypatch, capsys, "classify", "train", "--input-init", "zeros", "--epochs", "1"
+    )
+    assert status == 2 and "input_init must be one of" in stderr

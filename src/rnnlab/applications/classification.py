@@ -68,6 +68,9 @@ class ClassifyOptions:
     readout: str | None = None  #: "last" or "mean"; None: last for digits, mean for text
     bidirectional: bool = False
     recurrent_init: str = "uniform"  #: or "orthogonal" (see rnnlab.nn.init)
+    #: Glorot input weights: with one input (pixel by pixel) PyTorch's ±1/√H leaves the
+    #: input drive so weak that some seeds sit on the ln K plateau for a hundred steps
+    input_init: str = "xavier"
     embedding_dim: int = 32  #: text only
     vocab_size: int = 5000  #: text only, counting <unk>
     tokens: int = 100  #: text only: passage length (genre), cut-off (CSV)
@@ -277,6 +280,7 @@ def run_classify(
         normalisation={"lowercase": True, "tokens": options.tokens} if text else None,
         vocab=split.vocab,
         recurrent_init=options.recurrent_init,
+        input_init=options.input_init,
         seed=options.seed,
     )
     batch = min(options.batch, len(y_train))

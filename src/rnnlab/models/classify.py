@@ -77,6 +77,7 @@ def make_classifier(
     normalisation: dict[str, Any] | None = None,
     vocab: Any = None,
     recurrent_init: str = "uniform",
+    input_init: str = "xavier",
     dtype: str = "float32",
     seed: int | np.random.Generator | None = 0,
 ) -> SequenceModel:
@@ -100,6 +101,7 @@ def make_classifier(
         labels=[str(label) for label in labels],
         normalisation=normalisation,
         recurrent_init=recurrent_init,
+        input_init=input_init,
     )
     return SequenceModel(config, seed=seed, vocab=vocab)
 

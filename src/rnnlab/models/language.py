@@ -51,6 +51,7 @@ class LanguageModelConfig(JsonConfig):
     embedding_dim: int | None = None
     forget_bias: float = 1.0
     recurrent_init: str = "uniform"
+    input_init: str = "uniform"  #: or "xavier" (see rnnlab.nn.init)
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -88,7 +89,7 @@ def recurrent_from_config(
     config: Any, input_size: int, dtype: np.dtype, rng: np.random.Generator, **options: Any
 ) -> RecurrentLayer:
     """The stack a model config describes (its cell, hidden_size, num_layers, dropout,
-    forget_bias and recurrent_init); ``options`` go to the layer as they are."""
+    forget_bias, recurrent_init and input_init); ``options`` go to the layer as they are."""
     return make_recurrent(
         config.cell,
         input_size,
@@ -99,6 +100,7 @@ def recurrent_from_config(
         seed=rng,
         forget_bias=config.forget_bias if config.cell == "lstm" else None,
         recurrent_init=config.recurrent_init,
+        input_init=config.input_init,
         **options,
     )
 

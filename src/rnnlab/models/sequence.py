@@ -52,6 +52,7 @@ class SequenceModelConfig(JsonConfig):
     embedding_dim: int | None = None  #: with input_tokens: embed instead of one-hot
     forget_bias: float = 1.0
     recurrent_init: str = "uniform"
+    input_init: str = "uniform"  #: or "xavier" (see rnnlab.nn.init)
     dtype: str = "float32"
     labels: list[str] | None = None  #: class names, for classification
     normalisation: dict[str, Any] | None = None  #: e.g. training mean and std of a series
