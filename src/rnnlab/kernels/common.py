@@ -211,11 +211,9 @@ def weight_gradients(
     else:
         W_ih_grad = flat_x.T @ x.reshape(T * B, I)
         W_hh_grad = flat_h.T @ hidden[:-1].reshape(T * B, -1)
-    grads = {
-        "W_ih": W_ih_grad,
-        "W_hh": W_hh_grad,
-        "b_ih": flat_x.sum(axis=0),
-        "b_hh": flat_h.sum(axis=0),
-    }
+    b_ih_grad = flat_x.sum(axis=0)
+    # b_ih and b_hh enter the same pre-activation when d_x_proj is d_h_proj: one sum
+    b_hh_grad = b_ih_grad.copy() if d_x_proj is d_h_proj else flat_h.sum(axis=0)
+    grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
     dx = (flat_x @ params["W_ih"]).reshape(T, B, I)
     return grads, dx
