@@ -279,7 +279,7 @@ def classify_train(
         ),
     ] = "",
     bidirectional: Annotated[bool, typer.Option(help="a bidirectional layer")] = False,
-    recurrent_init: Annotated[str, typer.Option(help="W_hh: uniform or orthogonal")] = ("uniform"),
+    recurrent_init: Annotated[str, typer.Option(help="W_hh: uniform or orthogonal")] = "uniform",
     input_init: Annotated[str, typer.Option(help="W_ih: xavier or uniform")] = "xavier",
     embedding_dim: Annotated[int, typer.Option(help="text: embedding size")] = 32,
     vocab_size: Annotated[int, typer.Option(help="text: vocabulary size with <unk>")] = 5000,
