@@ -4,7 +4,9 @@ and the message when MPI is missing. (The runs under mpiexec are in test_distrib
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -18,6 +20,8 @@ from rnnlab.distributed import (
     import_mpi,
     launched_by_mpi,
     shard_range,
+    unread_bytes,
+    wait_until_launcher_reads,
 )
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
@@ -94,3 +98,22 @@ def test_without_mpi4py_distributed_training_says_how_to_install_it(monkeypatch,
         cli.main()
     assert exit_.value.code == 2
     assert INSTALL_HINT in " ".join(capsys.readouterr().err.split())
+
+
+def test_before_an_abort_a_rank_waits_until_the_launcher_has_read_its_message(tmp_path):
+    message = b"error on rank 1 of 2: boom\n"
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as launcher, os.fdopen(write_end, "wb") as stderr:
+        stderr.write(message)
+        stderr.flush()
+        assert unread_bytes(write_end) == len(message)
+        wait_until_launcher_reads(stderr, timeout=0.01)  # nobody reads: gives up in time
+        assert unread_bytes(write_end) == len(message)
+        reader = threading.Thread(target=launcher.read, args=(len(message),))
+        reader.start()
+        wait_until_launcher_reads(stderr, timeout=60)  # returns once the pipe is empty
+        assert unread_bytes(write_end) == 0
+        reader.join()
+    with open(tmp_path / "log.txt", "w") as file:  # not a pipe: nothing to wait for
+        file.write("x")
+        wait_until_launcher_reads(file, timeout=60)
