@@ -2,8 +2,11 @@
 
 Each implementation runs in its own worker process (torch's and numpy's thread pools
 stall each other in one), with the same thread count. For every configuration the two
-workers take turns, one timed step each, with a short idle gap between; the median of
-the repetitions (after warm-up) is reported as tokens per second, and the ratio
+workers take turns with a short idle gap between. A turn is one untimed step, then steps
+back to back for at least 50 ms (at most 5), timed together: a training loop runs its
+steps back to back, and a core left idle through the gap wakes slowly (the first step
+after it ran 1.5–1.8× slower on our 2-core VM, for torch's OpenMP pool most of all).
+The median of the turns (after warm-up) is reported as tokens per second, and the ratio
 rnnlab / torch (> 1: rnnlab is faster) per cell, with the geometric mean over the grid.
 """
 
@@ -137,7 +140,7 @@ def measure_grid(grid: Grid, threads: int, impls: list[str], progress: Any = pri
 
 
 def _timed(workers: dict[str, Worker], impl: str, what: str) -> float:
-    """One timed step of ``impl`` with every other worker stopped."""
+    """Seconds per step of one turn of ``impl``, with every other worker stopped."""
     others = [w for name, w in workers.items() if name != impl]
     for worker in others:
         worker.pause()

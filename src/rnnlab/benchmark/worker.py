@@ -2,8 +2,9 @@
 
 The parent starts ``python -m rnnlab.benchmark.worker IMPL THREADS`` and talks JSON over
 stdin/stdout, one request per line: ``{"op": "setup", ...}`` builds a configuration,
-``{"op": "time", "what": "train"|"infer"}`` times one step, ``{"op": "memory"}`` measures
-the peak memory of a training step, ``{"op": "sample", ...}`` times sampling, ``{"op":
+``{"op": "time", "what": "train"|"infer"}`` times steps run back to back, as in a
+training loop (after one untimed step: cores left idle wake slowly), ``{"op": "memory"}``
+measures the peak memory of a training step, ``{"op": "sample", ...}`` times sampling, ``{"op":
 "gemm"}`` measures the machine's large-GEMM rate. Thread counts are fixed before numpy
 or torch is imported, so the two thread pools never meet in one process.
 """
@@ -140,6 +141,18 @@ def _gemm_rate(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def _seconds_per_step(run: Any, at_least: float, most_steps: int = 5) -> float:
+    """Mean seconds of steps run back to back for ``at_least`` seconds (1 to
+    ``most_steps`` steps), after one untimed step that wakes the cores from the gap."""
+    run()
+    start = time.perf_counter()
+    steps = 0
+    while steps < most_steps and (steps == 0 or time.perf_counter() - start < at_least):
+        run()
+        steps += 1
+    return (time.perf_counter() - start) / steps
+
+
 def serve(impl: str, threads: int) -> None:
     """Answer requests from stdin until it closes."""
     case: Any = None
@@ -157,9 +170,7 @@ def serve(impl: str, threads: int) -> None:
             reply: dict[str, Any] = {"ok": True}
         elif op == "time":
             run = case.train if request["what"] == "train" else case.infer
-            start = time.perf_counter()
-            run()
-            reply = {"seconds": time.perf_counter() - start}
+            reply = {"seconds": _seconds_per_step(run, request.get("at_least", 0.05))}
         elif op == "memory":  # the first training step of a configuration just set up
             before, _ = _resident_kib()
             _reset_peak()
