@@ -41,3 +41,14 @@ def test_flop_count_and_geometric_mean():
     # LSTM, H = I = 10, B = 2, T = 3: 6 · T · B · (I + H) · 4H · H
     assert train_flops("lstm", 10, 2, 3) == 6 * 3 * 2 * 20 * 4 * 10
     assert abs(geometric_mean([2.0, 8.0]) - 4.0) < 1e-12
+
+
+def test_a_turn_is_one_untimed_step_then_back_to_back_steps_for_the_time_asked():
+    from rnnlab.benchmark.worker import _seconds_per_step
+
+    calls: list[int] = []
+    seconds = _seconds_per_step(lambda: calls.append(1), at_least=0.0)
+    assert len(calls) == 2 and seconds >= 0  # the untimed step, then one timed
+    calls.clear()
+    _seconds_per_step(lambda: calls.append(1), at_least=60.0, most_steps=5)
+    assert len(calls) == 1 + 5  # a fast step stops at most_steps, not after a minute
