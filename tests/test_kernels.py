@@ -15,6 +15,7 @@ import rnnlab
 from rnnlab.backend import cell_functions, get_backend, set_backend, use_backend
 from rnnlab.cells import CELLS, GATES
 from rnnlab.errors import ConfigError, StateError
+from rnnlab.kernels.common import recurrent_weights, transpose_into
 from rnnlab.kernels.workspace import Workspace
 from rnnlab.nn.module import inference
 
@@ -112,6 +113,26 @@ def test_layers_give_the_same_numbers_on_both_backends(mode, num_layers, bidirec
     np.testing.assert_allclose(dx_k, dx_n, atol=1e-12)
     for name in g_n:
         np.testing.assert_allclose(g_k[name], g_n[name], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (33, 64), (96, 31), (130, 40)])
+def test_tiled_transpose_equals_numpy_transpose(shape):
+    matrix = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    out = np.full(shape[::-1], np.nan, np.float32)
+    transpose_into(matrix, out)
+    np.testing.assert_array_equal(out, matrix.T)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_recurrent_weights_builds_the_transpose_only_when_asked(transpose):
+    W_hh = np.random.default_rng(1).normal(size=(12, 3))
+    W, W_t = recurrent_weights(W_hh, Workspace(), transpose=transpose)
+    np.testing.assert_array_equal(W, W_hh)
+    if transpose:
+        np.testing.assert_array_equal(W_t, W_hh.T)
+        assert W_t.flags.c_contiguous
+    else:
+        assert W_t.size == 0 and W_t.dtype == W_hh.dtype and W_t.ndim == 2
 
 
 def test_outputs_are_fresh_arrays_not_workspace_views():

@@ -22,6 +22,7 @@ from rnnlab.kernels.common import (
     input_projection,
     matmul_rows,
     matmul_rows_add,
+    recurrent_weights,
     reuse_input_projection,
     sigmoid,
     tanh,
@@ -124,7 +125,7 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     kept = T if keep_tape else 1
     gates = ws.array("gates", (kept, B, 3 * H), x_proj.dtype)
     hidden_n = ws.array("hidden_n", (kept, B, H), x_proj.dtype)
-    W_hh_t = np.ascontiguousarray(W_hh.T)
+    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B > 1)
     steps = all_steps(lengths, T, B)
     _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, gates, hidden_n, keep_tape)
     mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
@@ -149,7 +150,7 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     d_h_proj = ws.array("d_h_proj", gates.shape, gates.dtype)
     d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh_t = np.ascontiguousarray(W_hh.T)
+    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B == 1)
     steps = all_steps(lengths, T, B)
     _backward_loop(
         W_hh, W_hh_t, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_proj, d_hidden

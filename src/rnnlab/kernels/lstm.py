@@ -17,6 +17,7 @@ from rnnlab.kernels.common import (
     dtanh,
     input_projection,
     matmul_rows,
+    recurrent_weights,
     reuse_input_projection,
     sigmoid,
     tanh,
@@ -126,7 +127,7 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     cell = ws.array("cell", (T + 1, B, H), x_proj.dtype)
     hidden[0], cell[0] = state0
     gates = ws.array("gates", (T if keep_tape else 1, B, 4 * H), x_proj.dtype)
-    W_hh_t = np.ascontiguousarray(W_hh.T)
+    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B > 1)
     steps = all_steps(lengths, T, B)
     _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, cell, gates, keep_tape)
     mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
@@ -153,7 +154,7 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
     d_cell = ws.array("d_cell", cell[1:].shape, cell.dtype)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh_t = np.ascontiguousarray(W_hh.T)
+    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B == 1)
     steps = all_steps(lengths, T, B)
     _backward_loop(W_hh, W_hh_t, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell)
     grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre, ws)

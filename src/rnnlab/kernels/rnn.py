@@ -14,6 +14,7 @@ from rnnlab.kernels.common import (
     dtanh,
     input_projection,
     matmul_rows,
+    recurrent_weights,
     relu,
     reuse_input_projection,
     tanh,
@@ -69,7 +70,7 @@ def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None
     x_proj = input_projection(params, x, ws)
     hidden = ws.array("hidden", (T + 1, B, W_hh.shape[0]), x_proj.dtype)
     hidden[0] = state0
-    W_hh_t = np.ascontiguousarray(W_hh.T)
+    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B > 1)
     steps = all_steps(lengths, T, B)
     _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, nonlinearity == "relu")
     mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
@@ -91,7 +92,7 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     d_pre = reuse_input_projection(ws, hidden[1:].shape, hidden.dtype)
     d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh_t = np.ascontiguousarray(W_hh.T)
+    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B == 1)
     steps = all_steps(lengths, T, B)
     relu_ = tape["nonlinearity"] == "relu"
     _backward_loop(W_hh, W_hh_t, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
