@@ -126,13 +126,90 @@ def test_tiled_transpose_equals_numpy_transpose(shape):
 @pytest.mark.parametrize("transpose", [False, True])
 def test_recurrent_weights_builds_the_transpose_only_when_asked(transpose):
     W_hh = np.random.default_rng(1).normal(size=(12, 3))
-    W, W_t = recurrent_weights(W_hh, Workspace(), transpose=transpose)
+    W, W_t = recurrent_weights(W_hh, transpose=transpose)
     np.testing.assert_array_equal(W, W_hh)
     if transpose:
         np.testing.assert_array_equal(W_t, W_hh.T)
         assert W_t.flags.c_contiguous
     else:
         assert W_t.size == 0 and W_t.dtype == W_hh.dtype and W_t.ndim == 2
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_output_is_read_only_because_the_tape_shares_it(backend):
+    layer = rnnlab.RNN(3, 4, seed=0)
+    with use_backend(backend):
+        output, _ = layer(np.ones((5, 2, 3), np.float32))
+        with pytest.raises(ValueError, match="read-only"):
+            output *= 2
+        output, _ = layer(np.ones((5, 2, 3), np.float32), lengths=np.array([5, 3]))
+        output *= 2  # with lengths the padded output is a new array
+
+
+@pytest.mark.parametrize("mode", sorted(CELLS))
+def test_per_step_gradients_are_kept_only_when_asked(mode):
+    rng = np.random.default_rng(3)
+    T, B, H, G = 5, 3, 4, GATES[mode]
+    params = {
+        "W_ih": rng.normal(size=(G * H, 2)),
+        "W_hh": rng.normal(size=(G * H, H)),
+        "b_ih": rng.normal(size=G * H),
+        "b_hh": rng.normal(size=G * H),
+    }
+    x, d_out = rng.normal(size=(T, B, 2)), rng.normal(size=(T, B, H))
+    state0 = (np.zeros((B, H)),) * 2 if mode == "lstm" else np.zeros((B, H))
+    with use_backend("numba"):
+        cell = cell_functions(mode)
+        results = []
+        for keep in (True, False):
+            _, _, tape = cell.forward(params, x, state0, workspace=Workspace())
+            dx, grads, _ = cell.backward(params, tape, d_out, keep_gradients=keep)
+            results.append((dx, grads, tape))
+    (dx_kept, grads_kept, tape_kept), (dx, grads, tape) = results
+    assert tape_kept["d_hidden"].shape == (T, B, H) and "d_hidden" not in tape
+    np.testing.assert_array_equal(dx, dx_kept)
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], grads_kept[name])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_backward_without_input_grad_gives_the_same_weight_grads(backend, bidirectional):
+    layer = rnnlab.LSTM(3, 4, num_layers=2, bidirectional=bidirectional, seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 2, 3)).astype(np.float32)
+    grads = []
+    with use_backend(backend):
+        for input_grad in (True, False):
+            layer.zero_grad()
+            output, _ = layer(x)
+            d_x, d_state = layer.backward(np.ones_like(output), input_grad=input_grad)
+            assert (d_x is None) == (not input_grad) and d_state[0].shape == (
+                4 if bidirectional else 2,
+                2,
+                4,
+            )
+            grads.append({k: v.copy() for k, v in layer.grads.items()})
+    for name in grads[0]:
+        np.testing.assert_array_equal(grads[1][name], grads[0][name])
+
+
+def test_switching_between_training_and_inference_reallocates_nothing():
+    layer = rnnlab.GRU(3, 4, seed=0)
+    x = np.ones((5, 2, 3), np.float32)
+
+    def train():
+        output, _ = layer(x)
+        layer.backward(np.ones_like(output))
+
+    train()
+    with inference(layer):
+        layer(x)
+    held = {name: id(a) for ws in layer._workspaces.values() for name, a in ws._arrays.items()}
+    train()
+    with inference(layer):
+        layer(x)
+    again = {name: id(a) for ws in layer._workspaces.values() for name, a in ws._arrays.items()}
+    assert again == held
 
 
 def test_outputs_are_fresh_arrays_not_workspace_views():

@@ -84,10 +84,16 @@ def _reference() -> dict[str, SimpleNamespace]:
     def adapt(cell: SimpleNamespace) -> SimpleNamespace:
         def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
             out, state, tape = cell.forward(params, x, state0, lengths)
+            if lengths is None:  # a view of the tape's hidden, as the kernels return it
+                out.flags.writeable = False
             return out, state, (tape if keep_tape else None)
 
-        def backward(params, tape, d_out, d_stateT=None, workspace=None):
-            return cell.backward(params, tape, d_out, d_stateT)
+        def backward(
+            params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+        ):
+            # the reference always leaves ∂L/∂h_t (and ∂L/∂c_t) on the tape and computes dx
+            dx, grads, d_state0 = cell.backward(params, tape, d_out, d_stateT)
+            return (dx if input_grad else None), grads, d_state0
 
         return SimpleNamespace(forward=forward, backward=backward)
 
@@ -99,7 +105,7 @@ _REFERENCE = None
 
 def cell_functions(mode: str) -> SimpleNamespace:
     """forward(params, x, state0, lengths, workspace, keep_tape) and backward(params, tape,
-    d_out, d_stateT, workspace) of ``mode`` on the backend in force."""
+    d_out, d_stateT, workspace, keep_gradients, input_grad) of ``mode`` on the backend in force."""
     global _REFERENCE
     if get_backend() == "numba":
         return _kernels()[mode]

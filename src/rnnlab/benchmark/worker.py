@@ -58,7 +58,7 @@ class RnnlabCase:
     def train(self) -> None:
         self.layer.zero_grad()
         self.layer(self.x)
-        self.layer.backward(self.dy)
+        self.layer.backward(self.dy, input_grad=False)  # torch's x does not require grad
 
     def infer(self) -> None:
         with self.inference(self.layer):

@@ -173,21 +173,53 @@ def transpose_into(matrix, out):
                     out[c, r] = matrix[r, c]
 
 
-def recurrent_weights(
-    W_hh: np.ndarray, workspace: Any, transpose: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def recurrent_weights(W_hh: np.ndarray, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
     """(W_hh, W_hhᵀ) for a step loop; W_hhᵀ is built only when ``transpose`` is set.
 
     ``matmul_rows`` reads one of the two at each batch size: the forward loop needs
     W_hhᵀ only when B > 1, the backward loop only when B = 1. Where it is not read, an
-    empty placeholder of the same type stands in and no transpose is paid.
+    empty placeholder of the same type stands in and no transpose is paid. The
+    transpose is a temporary, freed after the loop, so it adds nothing to the memory a
+    layer holds between calls.
     """
     W_hh = np.ascontiguousarray(W_hh)
     if not transpose:
         return W_hh, np.empty((0, 0), dtype=W_hh.dtype)
-    W_hh_t = workspace.array("W_hh_t", W_hh.shape[::-1], W_hh.dtype)
+    W_hh_t = np.empty(W_hh.shape[::-1], dtype=W_hh.dtype)
     transpose_into(W_hh, W_hh_t)
     return W_hh, W_hh_t
+
+
+def sequence_output(
+    hidden: np.ndarray, lengths: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The layer's output h_1 … h_T from hidden (T + 1, B, H), and the padding mask.
+
+    Without lengths the output is a read-only view of ``hidden``, which the tape also
+    holds (no copy, one (T, B, H) array less): writing into it would corrupt the
+    gradients, so numpy refuses. With lengths, padded steps are zeros in a new array.
+    """
+    T = hidden.shape[0] - 1
+    if lengths is None:
+        out = hidden[1:]
+        out.flags.writeable = False
+        return out, None
+    mask = (np.arange(T)[:, None] < lengths[None, :])[..., None]
+    return np.where(mask, hidden[1:], 0), mask
+
+
+def step_buffer(
+    workspace: Any, name: str, shape: tuple[int, ...], dtype: np.dtype, keep: bool
+) -> np.ndarray:
+    """A per-step record (T, B, n) when ``keep``, else one step's scratch (1, B, n).
+
+    Gates are kept only for a backward pass, ∂L/∂h_t and ∂L/∂c_t only for probes
+    (``layer.retain_tapes``). The two forms live under different names, so switching
+    between training and evaluation reallocates (and faults in) nothing.
+    """
+    if keep:
+        return workspace.array(name, shape, dtype)
+    return workspace.array(f"step_{name}", (1, *shape[1:]), dtype)
 
 
 def all_steps(lengths: np.ndarray | None, steps: int, batch: int) -> np.ndarray:
@@ -221,33 +253,41 @@ def weight_gradients(
     params: dict[str, np.ndarray],
     x: np.ndarray,
     hidden: np.ndarray,
-    d_x_proj: np.ndarray,
-    d_h_proj: np.ndarray,
+    d_pre: np.ndarray,
     workspace: Any,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    d_h_n: np.ndarray | None = None,
+    *,
+    input_grad: bool = True,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The weight gradients as GEMMs over all steps after the loop, and ∂L/∂x.
 
-    d_x_proj, d_h_proj: (T, B, G·H) gradients of the input and recurrent projections
-    → (grads, dx (T, B, I)). For the LSTM (the same array for both, four gate blocks)
-    both weight gradients come from one GEMM, d_aᵀ [x | h_{t−1}], faster than two.
+    d_pre: (T, B, G·H) gradient of the pre-activations, which is the gradient of both
+    projections W_ih x_t + b_ih and W_hh h_{t−1} + b_hh — except for the GRU's n gate,
+    whose recurrent part has its own gradient d_h_n = r ⊙ ∂L/∂a_n (T, B, H)
+    → (grads, dx (T, B, I), or None without ``input_grad``: a first layer fed one-hot
+    vectors has no use for it, and skipping it saves a GEMM and a (T, B, I) array).
     """
     T, B, I = x.shape
-    flat_x = d_x_proj.reshape(T * B, -1)
-    flat_h = d_h_proj.reshape(T * B, -1)
     H = hidden.shape[-1]
-    if d_x_proj is d_h_proj and flat_x.shape[1] > H:  # LSTM: G = 4 gate blocks
+    flat = d_pre.reshape(T * B, -1)
+    h_prev = hidden[:-1].reshape(T * B, H)
+    if d_h_n is None and flat.shape[1] > H:  # LSTM: one GEMM d_aᵀ [x | h_{t−1}]
         # the [x | h] copy costs T·B·(I + H) numbers: worth it only where the GEMM is large
         inputs = workspace.array("x_and_h", (T, B, I + H), x.dtype)
         inputs[:, :, :I] = x
         inputs[:, :, I:] = hidden[:-1]
-        both = flat_x.T @ inputs.reshape(T * B, I + H)
+        both = flat.T @ inputs.reshape(T * B, I + H)
         W_ih_grad, W_hh_grad = both[:, :I], both[:, I:]
     else:
-        W_ih_grad = flat_x.T @ x.reshape(T * B, I)
-        W_hh_grad = flat_h.T @ hidden[:-1].reshape(T * B, -1)
-    b_ih_grad = flat_x.sum(axis=0)
-    # b_ih and b_hh enter the same pre-activation when d_x_proj is d_h_proj: one sum
-    b_hh_grad = b_ih_grad.copy() if d_x_proj is d_h_proj else flat_h.sum(axis=0)
+        W_ih_grad = flat.T @ x.reshape(T * B, I)
+        W_hh_grad = flat.T @ h_prev if d_h_n is None else np.empty((flat.shape[1], H), x.dtype)
+    b_ih_grad = flat.sum(axis=0)
+    b_hh_grad = b_ih_grad.copy()
+    if d_h_n is not None:  # GRU: r and z blocks from d_pre, the n block from d_h_n
+        flat_n = d_h_n.reshape(T * B, H)
+        np.matmul(flat[:, : 2 * H].T, h_prev, out=W_hh_grad[: 2 * H])
+        np.matmul(flat_n.T, h_prev, out=W_hh_grad[2 * H :])
+        b_hh_grad[2 * H :] = flat_n.sum(axis=0)
     grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
-    dx = (flat_x @ params["W_ih"]).reshape(T, B, I)
+    dx = (flat @ params["W_ih"]).reshape(T, B, I) if input_grad else None
     return grads, dx

@@ -24,7 +24,9 @@ from rnnlab.kernels.common import (
     matmul_rows_add,
     recurrent_weights,
     reuse_input_projection,
+    sequence_output,
     sigmoid,
+    step_buffer,
     tanh,
     weight_gradients,
 )
@@ -72,8 +74,12 @@ def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, gates, hidden_n, 
 
 
 @njit(cache=True, error_model="numpy")
-def _gates_backward(gates, hidden_n, h_prev, dh_in, d_x, d_h, dh_direct, H):
-    """One row: ∂L/∂h_t → ∂L/∂(input part) d_x, ∂L/∂(W_h· h + b_h·) d_h (3H), direct ∂L/∂h_{t−1}."""
+def _gates_backward(gates, hidden_n, h_prev, dh_in, d_x, d_h, d_h_n, dh_direct, H):
+    """One row: ∂L/∂h_t → ∂L/∂(input part) d_x, ∂L/∂(W_h· h + b_h·) d_h (3H), direct ∂L/∂h_{t−1}.
+
+    d_h_n (H) keeps d_h's n block, r ⊙ ∂L/∂a_n, for the weight gradients: the r and z
+    blocks of d_h equal d_x's, so only this block needs a record of its own.
+    """
     for j in range(H):
         r, z, n = gates[j], gates[H + j], gates[2 * H + j]
         dz = dh_in[j] * (n - h_prev[j])  # h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n
@@ -82,35 +88,41 @@ def _gates_backward(gates, hidden_n, h_prev, dh_in, d_x, d_h, dh_direct, H):
         d_a_z = dz * dsigmoid(z)
         d_x[j], d_x[H + j], d_x[2 * H + j] = d_a_r, d_a_z, d_a_n
         d_h[j], d_h[H + j], d_h[2 * H + j] = d_a_r, d_a_z, d_a_n * r
+        d_h_n[j] = d_a_n * r
         dh_direct[j] = dh_in[j] * complement(z)
 
 
 @njit(cache=True, error_model="numpy")
 def _backward_loop(
-    W_hh, W_hh_t, lengths, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_proj, d_hidden
+    W_hh, W_hh_t, lengths, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
 ):
-    """Walks t = T … 1 carrying dh (B, H); fills d_x_proj, d_h_proj (T, B, 3H), d_hidden."""
+    """Walks t = T … 1 carrying dh (B, H); fills d_x_proj (T, B, 3H), d_h_n (T, B, H) and
+    d_hidden ((T, B, H) to keep ∂L/∂h_t of every step, or (1, B, H))."""
     T, B, G = gates.shape
     H = G // 3
+    d_h = np.empty((B, G), dtype=gates.dtype)  # this step's ∂L/∂(W_hh h_{t−1} + b_hh)
     for t in range(T - 1, -1, -1):
+        k = t if d_hidden.shape[0] == T else 0
         for b in range(B):
             if t < lengths[b]:
-                d_hidden[t, b] = dh[b] + d_out[t, b]
+                d_hidden[k, b] = dh[b] + d_out[t, b]
                 _gates_backward(
                     gates[t, b],
                     hidden_n[t, b],
                     hidden[t, b],
-                    d_hidden[t, b],
+                    d_hidden[k, b],
                     d_x_proj[t, b],
-                    d_h_proj[t, b],
+                    d_h[b],
+                    d_h_n[t, b],
                     dh[b],
                     H,
                 )
             else:  # padded step: h was carried, so is its gradient
-                d_hidden[t, b] = dh[b]
+                d_hidden[k, b] = dh[b]
                 d_x_proj[t, b] = 0
-                d_h_proj[t, b] = 0
-        matmul_rows_add(d_h_proj[t], W_hh, W_hh_t, dh)  # dh_{t−1} = direct + W_hhᵀ d_h
+                d_h[b] = 0
+                d_h_n[t, b] = 0
+        matmul_rows_add(d_h, W_hh, W_hh_t, dh)  # dh_{t−1} = direct + W_hhᵀ d_h
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
@@ -120,22 +132,23 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     T, B, _ = x.shape
     H = W_hh.shape[1]
     x_proj = input_projection(params, x, ws)
-    hidden = ws.array("hidden", (T + 1, B, H), x_proj.dtype)
+    hidden = np.empty((T + 1, B, H), x_proj.dtype)  # per call: the output is a view of it
     hidden[0] = state0
-    kept = T if keep_tape else 1
-    gates = ws.array("gates", (kept, B, 3 * H), x_proj.dtype)
-    hidden_n = ws.array("hidden_n", (kept, B, H), x_proj.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B > 1)
+    gates = step_buffer(ws, "gates", (T, B, 3 * H), x_proj.dtype, keep_tape)
+    hidden_n = step_buffer(ws, "hidden_n", (T, B, H), x_proj.dtype, keep_tape)
+    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B > 1)
     steps = all_steps(lengths, T, B)
     _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, gates, hidden_n, keep_tape)
-    mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
-    out = hidden[1:].copy() if mask is None else np.where(mask, hidden[1:], 0)
+    out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "hidden_n": hidden_n, "hidden": hidden, "mask": mask}
     return out, hidden[T].copy(), (tape if keep_tape else None)
 
 
-def backward(params, tape, d_out, d_stateT=None, workspace=None):
-    """As ``rnnlab.cells.gru.backward``."""
+def backward(
+    params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+):
+    """As ``rnnlab.cells.gru.backward``; ∂L/∂h_t stays on the tape only when
+    ``keep_gradients`` is set; dx is None unless ``input_grad``."""
     ws = workspace or Workspace()
     W_hh = params["W_hh"]
     x, gates, hidden_n, hidden, mask = (
@@ -147,14 +160,15 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     if d_stateT is not None:
         dh[...] = d_stateT
     d_x_proj = reuse_input_projection(ws, gates.shape, gates.dtype)
-    d_h_proj = ws.array("d_h_proj", gates.shape, gates.dtype)
-    d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
+    d_h_n = ws.array("d_h_n", hidden[1:].shape, hidden.dtype)
+    d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B == 1)
+    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B == 1)
     steps = all_steps(lengths, T, B)
     _backward_loop(
-        W_hh, W_hh_t, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_proj, d_hidden
+        W_hh, W_hh_t, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
     )
-    grads, dx = weight_gradients(params, x, hidden, d_x_proj, d_h_proj, ws)
-    tape["d_hidden"] = d_hidden
+    grads, dx = weight_gradients(params, x, hidden, d_x_proj, ws, d_h_n, input_grad=input_grad)
+    if keep_gradients:
+        tape["d_hidden"] = d_hidden
     return dx, grads, dh.copy()

@@ -19,7 +19,9 @@ from rnnlab.kernels.common import (
     matmul_rows,
     recurrent_weights,
     reuse_input_projection,
+    sequence_output,
     sigmoid,
+    step_buffer,
     tanh,
     weight_gradients,
 )
@@ -89,31 +91,35 @@ def _gates_backward(gates, c_prev, c_new, dh_in, dc, d_pre, d_cell, H):
 def _backward_loop(
     W_hh, W_hh_t, lengths, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
 ):
-    """Walks t = T … 1 carrying dh, dc (B, H); fills d_pre (T, B, 4H), d_hidden, d_cell."""
+    """Walks t = T … 1 carrying dh, dc (B, H); fills d_pre (T, B, 4H), d_hidden, d_cell.
+
+    d_hidden, d_cell: (T, B, H) to keep ∂L/∂h_t, ∂L/∂c_t of every step, or (1, B, H).
+    """
     T, B, G = gates.shape
     H = G // 4
     for t in range(T - 1, -1, -1):
+        k = t if d_hidden.shape[0] == T else 0  # one step's worth when not kept
         for b in range(B):
             if t < lengths[b]:
-                d_hidden[t, b] = dh[b] + d_out[t, b]
+                d_hidden[k, b] = dh[b] + d_out[t, b]
                 _gates_backward(
                     gates[t, b],
                     cell[t, b],
                     cell[t + 1, b],
-                    d_hidden[t, b],
+                    d_hidden[k, b],
                     dc[b],
                     d_pre[t, b],
-                    d_cell[t, b],
+                    d_cell[k, b],
                     H,
                 )
             else:  # padded step: h and c were carried, so are their gradients
-                d_hidden[t, b] = dh[b]
-                d_cell[t, b] = dc[b]
+                d_hidden[k, b] = dh[b]
+                d_cell[k, b] = dc[b]
                 d_pre[t, b] = 0
         matmul_rows(d_pre[t], W_hh, W_hh_t, dh)  # dh_{t−1} = W_hhᵀ d_a
         for b in range(B):
             if t >= lengths[b]:
-                dh[b] = d_hidden[t, b]
+                dh[b] = d_hidden[k, b]
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
@@ -123,21 +129,23 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     T, B, _ = x.shape
     H = W_hh.shape[1]
     x_proj = input_projection(params, x, ws)
-    hidden = ws.array("hidden", (T + 1, B, H), x_proj.dtype)
+    hidden = np.empty((T + 1, B, H), x_proj.dtype)  # per call: the output is a view of it
     cell = ws.array("cell", (T + 1, B, H), x_proj.dtype)
     hidden[0], cell[0] = state0
-    gates = ws.array("gates", (T if keep_tape else 1, B, 4 * H), x_proj.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B > 1)
+    gates = step_buffer(ws, "gates", (T, B, 4 * H), x_proj.dtype, keep_tape)
+    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B > 1)
     steps = all_steps(lengths, T, B)
     _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, cell, gates, keep_tape)
-    mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
-    out = hidden[1:].copy() if mask is None else np.where(mask, hidden[1:], 0)
+    out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
     return out, (hidden[T].copy(), cell[T].copy()), (tape if keep_tape else None)
 
 
-def backward(params, tape, d_out, d_stateT=None, workspace=None):
-    """As ``rnnlab.cells.lstm.backward``."""
+def backward(
+    params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+):
+    """As ``rnnlab.cells.lstm.backward``; ∂L/∂h_t, ∂L/∂c_t stay on the tape only when
+    ``keep_gradients`` is set; dx is None unless ``input_grad``."""
     ws = workspace or Workspace()
     W_hh = params["W_hh"]
     x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
@@ -151,12 +159,13 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     if dc_T is not None:
         dc[...] = dc_T
     d_pre = reuse_input_projection(ws, gates.shape, gates.dtype)
-    d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
-    d_cell = ws.array("d_cell", cell[1:].shape, cell.dtype)
+    d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
+    d_cell = step_buffer(ws, "d_cell", cell[1:].shape, cell.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B == 1)
+    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B == 1)
     steps = all_steps(lengths, T, B)
     _backward_loop(W_hh, W_hh_t, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell)
-    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre, ws)
-    tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
+    grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad)
+    if keep_gradients:
+        tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
     return dx, grads, (dh.copy(), dc.copy())

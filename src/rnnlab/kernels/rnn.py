@@ -17,6 +17,8 @@ from rnnlab.kernels.common import (
     recurrent_weights,
     relu,
     reuse_input_projection,
+    sequence_output,
+    step_buffer,
     tanh,
     weight_gradients,
 )
@@ -43,23 +45,25 @@ def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, use_relu):
 
 @njit(cache=True, error_model="numpy")
 def _backward_loop(W_hh, W_hh_t, lengths, hidden, d_out, dh, d_pre, d_hidden, use_relu):
-    """Walks t = T … 1 carrying dh (B, H); fills d_pre (T, B, H) and d_hidden."""
+    """Walks t = T … 1 carrying dh (B, H); fills d_pre (T, B, H) and d_hidden ((T, B, H)
+    to keep ∂L/∂h_t of every step, or (1, B, H))."""
     T, B, H = d_pre.shape
     for t in range(T - 1, -1, -1):
+        k = t if d_hidden.shape[0] == T else 0  # one step's worth when not kept
         for b in range(B):
             if t < lengths[b]:
-                d_hidden[t, b] = dh[b] + d_out[t, b]
+                d_hidden[k, b] = dh[b] + d_out[t, b]
                 for j in range(H):
                     y = hidden[t + 1, b, j]
                     slope = drelu(y) if use_relu else dtanh(y)
-                    d_pre[t, b, j] = d_hidden[t, b, j] * slope
+                    d_pre[t, b, j] = d_hidden[k, b, j] * slope
             else:  # padded step: h was carried, so is its gradient
-                d_hidden[t, b] = dh[b]
+                d_hidden[k, b] = dh[b]
                 d_pre[t, b] = 0
         matmul_rows(d_pre[t], W_hh, W_hh_t, dh)
         for b in range(B):
             if t >= lengths[b]:
-                dh[b] = d_hidden[t, b]
+                dh[b] = d_hidden[k, b]
 
 
 def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None, keep_tape=True):
@@ -68,19 +72,22 @@ def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None
     W_hh = params["W_hh"]
     T, B, _ = x.shape
     x_proj = input_projection(params, x, ws)
-    hidden = ws.array("hidden", (T + 1, B, W_hh.shape[0]), x_proj.dtype)
+    # per call, not in the workspace: the output is a view of it
+    hidden = np.empty((T + 1, B, W_hh.shape[0]), x_proj.dtype)
     hidden[0] = state0
-    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B > 1)
+    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B > 1)
     steps = all_steps(lengths, T, B)
     _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, nonlinearity == "relu")
-    mask = None if lengths is None else (np.arange(T)[:, None] < lengths[None, :])[..., None]
-    out = hidden[1:].copy() if mask is None else np.where(mask, hidden[1:], 0)
+    out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "hidden": hidden, "mask": mask, "nonlinearity": nonlinearity}
     return out, hidden[T].copy(), (tape if keep_tape else None)
 
 
-def backward(params, tape, d_out, d_stateT=None, workspace=None):
-    """As ``rnnlab.cells.rnn.backward``."""
+def backward(
+    params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+):
+    """As ``rnnlab.cells.rnn.backward``; ∂L/∂h_t stays on the tape only when
+    ``keep_gradients`` is set; dx is None unless ``input_grad``."""
     ws = workspace or Workspace()
     W_hh = params["W_hh"]
     x, hidden, mask = tape["x"], tape["hidden"], tape["mask"]
@@ -90,12 +97,13 @@ def backward(params, tape, d_out, d_stateT=None, workspace=None):
     if d_stateT is not None:
         dh[...] = d_stateT
     d_pre = reuse_input_projection(ws, hidden[1:].shape, hidden.dtype)
-    d_hidden = ws.array("d_hidden", hidden[1:].shape, hidden.dtype)
+    d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, ws, transpose=B == 1)
+    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B == 1)
     steps = all_steps(lengths, T, B)
     relu_ = tape["nonlinearity"] == "relu"
     _backward_loop(W_hh, W_hh_t, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
-    grads, dx = weight_gradients(params, x, hidden, d_pre, d_pre, ws)
-    tape["d_hidden"] = d_hidden
+    grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad)
+    if keep_gradients:
+        tape["d_hidden"] = d_hidden
     return dx, grads, dh.copy()

@@ -176,8 +176,10 @@ class LanguageModel(Module):
     def backward(self, d_logits: np.ndarray) -> None:
         """d_logits: (T, B, V); accumulates every parameter's gradient."""
         d_hidden = self.head.backward(d_logits)
-        d_input, _ = self.rnn.backward(d_hidden)
-        self.embedding.backward(d_input)
+        one_hot = isinstance(self.embedding, OneHot)  # no parameters below: no ∂L/∂x needed
+        d_input, _ = self.rnn.backward(d_hidden, input_grad=not one_hot)
+        if not one_hot:
+            self.embedding.backward(d_input)
 
     def compute_loss(
         self, inputs: np.ndarray, targets: np.ndarray, state: Any = None, train: bool = True

@@ -169,8 +169,9 @@ class SequenceModel(Module):
             d_output = valid * (d_features / valid.sum(axis=0))[None]
         else:
             d_output = d_features * valid
-        d_input, _ = self.rnn.backward(d_output.astype(self.dtype), d_state)
-        if self.embedding is not None:
+        learned = isinstance(self.embedding, Embedding)  # the only input with parameters
+        d_input, _ = self.rnn.backward(d_output.astype(self.dtype), d_state, input_grad=learned)
+        if learned:
             self.embedding.backward(d_input)
         self._cache = None
 

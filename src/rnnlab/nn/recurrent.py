@@ -270,11 +270,15 @@ class RecurrentLayer(Module):
         self,
         d_output: np.ndarray,
         d_state: np.ndarray | tuple[np.ndarray | None, np.ndarray | None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, np.ndarray]]:
+        input_grad: bool = True,
+    ) -> tuple[np.ndarray | None, np.ndarray | tuple[np.ndarray, np.ndarray]]:
         """BPTT through every layer and direction.
 
         d_output: like ``output``; d_state: like the final state, or None (zero)
         → (∂L/∂x like x, ∂L/∂state0 like the state). Accumulates into ``grads``.
+        With ``input_grad=False`` ∂L/∂x is not computed and None is returned in its
+        place (as PyTorch skips it for an input that does not require grad): the first
+        layer saves a GEMM and a (T, B, input_size) array.
         """
         name = type(self).__name__
         tape = self._need_tape(self._tape)
@@ -307,11 +311,15 @@ class RecurrentLayer(Module):
                     np.ascontiguousarray(d_out),
                     d_final[k],
                     workspace=self._workspace(k),
+                    keep_gradients=self.retain_tapes,  # only probes read ∂L/∂h_t
+                    input_grad=input_grad or layer > 0,
                 )
+                self._accumulate(layer, direction, grads)
+                if dx is None:
+                    continue
                 if direction == 1:
                     dx = reverse_padded(dx, lengths)
                 d_input = dx if d_input is None else d_input + dx
-                self._accumulate(layer, direction, grads)
             d_seq = d_input
         self._tape = None
 
@@ -319,7 +327,8 @@ class RecurrentLayer(Module):
             d_state0 = tuple(np.stack([s[k] for s in d_states0]) for k in range(2))
         else:
             d_state0 = np.stack(d_states0)
-        return self._to_user_layout(d_seq, unbatched), self._state_out(d_state0, unbatched)
+        d_x = None if d_seq is None else self._to_user_layout(d_seq, unbatched)
+        return d_x, self._state_out(d_state0, unbatched)
 
     def _final_state_grads(self, d_state: object, batch: int, unbatched: bool) -> list:
         """One ∂L/∂state_T per cell (None where the user gave none)."""
