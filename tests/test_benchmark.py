@@ -38,8 +38,8 @@ def test_a_tiny_grid_reports_tokens_per_second_ratios_memory_and_startup(tmp_pat
 
 
 def test_flop_count_and_geometric_mean():
-    # LSTM, H = I = 10, B = 2, T = 3: 6 · T · B · (I + H) · 4H · H
-    assert train_flops("lstm", 10, 2, 3) == 6 * 3 * 2 * 20 * 4 * 10
+    # LSTM, H = I = 10, B = 2, T = 3: T · B · 4H · (4I + 6H), no ∂L/∂x
+    assert train_flops("lstm", 10, 2, 3) == 3 * 2 * 4 * 10 * (4 * 10 + 6 * 10)
     assert abs(geometric_mean([2.0, 8.0]) - 4.0) < 1e-12
 
 

@@ -8,6 +8,8 @@ steps back to back, and a core left idle through the gap wakes slowly (the first
 after it ran 1.5–1.8× slower on our 2-core VM, for torch's OpenMP pool most of all).
 The median of the turns (after warm-up) is reported as tokens per second, and the ratio
 rnnlab / torch (> 1: rnnlab is faster) per cell, with the geometric mean over the grid.
+A training step is forward + backward to the weight gradients on both sides, without
+∂L/∂x: torch's input does not require grad, rnnlab's backward runs with input_grad=False.
 """
 
 from __future__ import annotations
@@ -91,8 +93,13 @@ def torch_available() -> bool:
 
 
 def train_flops(cell: str, hidden: int, batch: int, steps: int) -> float:
-    """FLOPs of forward + backward with input size = hidden: 6·T·B·(I + H)·G·H."""
-    return 6.0 * steps * batch * (2 * hidden) * GATES[cell] * hidden
+    """FLOPs of the benchmark's training step, input size I = hidden: T·B·G·H·(4I + 6H).
+
+    Forward 2(I + H) per gate unit and row, backward 2H for ∂L/∂h_{t−1} and 2(I + H) for
+    the weight gradients; ∂L/∂x (2I more) is not computed by either side.
+    """
+    inputs = hidden
+    return float(steps * batch * GATES[cell] * hidden * (4 * inputs + 6 * hidden))
 
 
 def geometric_mean(values: list[float]) -> float:
