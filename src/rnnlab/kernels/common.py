@@ -280,14 +280,15 @@ def weight_gradients(
         W_ih_grad, W_hh_grad = both[:, :I], both[:, I:]
     else:
         W_ih_grad = flat.T @ x.reshape(T * B, I)
-        W_hh_grad = flat.T @ h_prev if d_h_n is None else np.empty((flat.shape[1], H), x.dtype)
+        if d_h_n is None:
+            W_hh_grad = flat.T @ h_prev
+        else:  # GRU: r and z blocks from d_pre, the n block from d_h_n
+            d_n = d_h_n.reshape(T * B, H)
+            W_hh_grad = np.concatenate([flat[:, : 2 * H].T @ h_prev, d_n.T @ h_prev])
     b_ih_grad = flat.sum(axis=0)
     b_hh_grad = b_ih_grad.copy()
-    if d_h_n is not None:  # GRU: r and z blocks from d_pre, the n block from d_h_n
-        flat_n = d_h_n.reshape(T * B, H)
-        np.matmul(flat[:, : 2 * H].T, h_prev, out=W_hh_grad[: 2 * H])
-        np.matmul(flat_n.T, h_prev, out=W_hh_grad[2 * H :])
-        b_hh_grad[2 * H :] = flat_n.sum(axis=0)
+    if d_h_n is not None:
+        b_hh_grad[2 * H :] = d_h_n.reshape(T * B, H).sum(axis=0)
     grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
     dx = (flat @ params["W_ih"]).reshape(T, B, I) if input_grad else None
     return grads, dx
