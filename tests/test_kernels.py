@@ -15,7 +15,8 @@ import rnnlab
 from rnnlab.backend import cell_functions, get_backend, set_backend, use_backend
 from rnnlab.cells import CELLS, GATES
 from rnnlab.errors import ConfigError, StateError
-from rnnlab.kernels.common import recurrent_weights, transpose_into
+from rnnlab.kernels import common
+from rnnlab.kernels.common import recurrent_operand, transpose_into
 from rnnlab.kernels.workspace import Workspace
 from rnnlab.nn.module import inference
 
@@ -32,7 +33,9 @@ def relative(a, b):
 
 
 CASES = list(
-    itertools.product(sorted(CELLS), [np.float64, np.float32], [1, 4], [False, True], [False, True])
+    itertools.product(
+        sorted(CELLS), [np.float64, np.float32], [1, 4, 11], [False, True], [False, True]
+    )
 )
 
 
@@ -56,7 +59,7 @@ def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_st
         state0 = (draw(), draw()) if with_state else (zeros, zeros)
     else:
         state0 = draw() if with_state else zeros
-    lengths = np.array([6, 2, 5, 1][:batch]) if with_lengths else None
+    lengths = np.array([6, 2, 5, 1, 3, 6, 4, 2, 6, 1, 5][:batch]) if with_lengths else None
     if batch == 1 and with_lengths:
         lengths = np.array([4])
 
@@ -123,16 +126,47 @@ def test_tiled_transpose_equals_numpy_transpose(shape):
     np.testing.assert_array_equal(out, matrix.T)
 
 
-@pytest.mark.parametrize("transpose", [False, True])
-def test_recurrent_weights_builds_the_transpose_only_when_asked(transpose):
+@pytest.mark.parametrize("transposed", [False, True])
+def test_recurrent_operand_packs_the_matrix_of_the_step_product(transposed):
     W_hh = np.random.default_rng(1).normal(size=(12, 3))
-    W, W_t = recurrent_weights(W_hh, transpose=transpose)
-    np.testing.assert_array_equal(W, W_hh)
-    if transpose:
-        np.testing.assert_array_equal(W_t, W_hh.T)
-        assert W_t.flags.c_contiguous
-    else:
-        assert W_t.size == 0 and W_t.dtype == W_hh.dtype and W_t.ndim == 2
+    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=4)
+    M = W_hh.T if transposed else W_hh  # the product is rows · M
+    K, N = M.shape
+    assert packed.shape == (1, K, 16) and plain.size == 0 and plain.ndim == 2
+    np.testing.assert_array_equal(packed[0, :, :N], M)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_recurrent_operand_leaves_large_batches_to_threaded_blas(monkeypatch, transposed):
+    W_hh = np.random.default_rng(1).normal(size=(1024, 256))
+    monkeypatch.setattr(common, "blas_threads", lambda: 2)
+    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=64)
+    assert packed.size == 0 and plain.flags.c_contiguous
+    np.testing.assert_array_equal(plain, W_hh.T if transposed else W_hh)
+    monkeypatch.setattr(common, "blas_threads", lambda: 1)  # one thread: the panels win
+    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=64)
+    assert packed.size > 0 and plain.size == 0
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+def test_kernels_agree_with_the_reference_on_the_threaded_blas_path(monkeypatch, mode):
+    monkeypatch.setattr(common, "_THREADED_BATCH", 0)
+    monkeypatch.setattr(common, "_THREADED_WEIGHTS", 0)
+    monkeypatch.setattr(common, "blas_threads", lambda: 2)
+    results = {}
+    for backend in ("numpy", "numba"):
+        with rnnlab.use_backend(backend):
+            make = {"rnn_tanh": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[mode]
+            layer = make(5, 6, dtype=np.float64, seed=0)
+            x = np.random.default_rng(3).normal(size=(7, 3, 5))
+            out, _ = layer(x)
+            dx, _ = layer.backward(np.ones_like(out))
+            results[backend] = (out, dx, {k: v.copy() for k, v in layer.grads.items()})
+    (out_n, dx_n, g_n), (out_k, dx_k, g_k) = results["numpy"], results["numba"]
+    np.testing.assert_allclose(out_k, out_n, atol=1e-12)
+    np.testing.assert_allclose(dx_k, dx_n, atol=1e-12)
+    for name in g_n:
+        np.testing.assert_allclose(g_k[name], g_n[name], atol=1e-12)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

@@ -94,6 +94,30 @@ def _gemv_signature(real: types.Type) -> types.Type:
     )
 
 
+def _thread_count_function(library: ctypes.CDLL):
+    for candidate in (
+        "scipy_openblas_get_num_threads64_",
+        "openblas_get_num_threads64_",
+        "openblas_get_num_threads",
+    ):
+        if hasattr(library, candidate):
+            function = getattr(library, candidate)
+            function.restype = ctypes.c_int
+            return function
+    return None
+
+
+_THREAD_COUNT = _thread_count_function(_LIBRARY)
+
+
+def blas_threads() -> int:
+    """The threads numpy's OpenBLAS runs a large product on (as set by
+    OPENBLAS_NUM_THREADS, threadpoolctl or the core count)."""
+    if _THREAD_COUNT is None:
+        return os.cpu_count() or 1
+    return max(1, int(_THREAD_COUNT()))
+
+
 _sgemm = types.ExternalFunction(_NAMES["sgemm"], _gemm_signature(types.float32))
 _dgemm = types.ExternalFunction(_NAMES["dgemm"], _gemm_signature(types.float64))
 _sgemv = types.ExternalFunction(_NAMES["sgemv"], _gemv_signature(types.float32))

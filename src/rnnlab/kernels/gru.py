@@ -5,8 +5,9 @@
     n = tanh(W_in x_t + b_in + r ⊙ (W_hn h_{t−1} + b_hn))
     h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n
 
-One GEMM for the input projections of all steps, one GEMM (GEMV when B = 1) per step
-for W_hh h_{t−1}, one fused pass over the gates per row, weight gradients after the loop.
+One GEMM for the input projections of all steps, one product per step for W_hh h_{t−1}
+(W_hh packed once per call, see ``rnnlab.kernels.panels``), one fused pass over the
+gates per row, weight gradients after the loop.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rnnlab.kernels.common import (
     input_projection,
     matmul_rows,
     matmul_rows_add,
-    recurrent_weights,
+    recurrent_operand,
     reuse_input_projection,
     sequence_output,
     sigmoid,
@@ -47,13 +48,13 @@ def _gates_forward(h_proj, x_proj, b_hh, h_prev, h_new, gates, hidden_n, H):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, gates, hidden_n, keep_gates):
+def _forward_loop(x_proj, packed, plain, b_hh, lengths, hidden, gates, hidden_n, keep_gates):
     """x_proj (T, B, 3H) → fills hidden (T + 1, B, H), gates (T, B, 3H), hidden_n (T, B, H)."""
     T, B, G = x_proj.shape
     H = G // 3
     h_proj = np.empty((B, G), dtype=x_proj.dtype)
     for t in range(T):
-        matmul_rows(hidden[t], W_hh_t, W_hh, h_proj)
+        matmul_rows(hidden[t], packed, plain, h_proj)
         k = t if keep_gates else 0
         for b in range(B):
             if t < lengths[b]:
@@ -94,7 +95,7 @@ def _gates_backward(gates, hidden_n, h_prev, dh_in, d_x, d_h, d_h_n, dh_direct, 
 
 @njit(cache=True, error_model="numpy")
 def _backward_loop(
-    W_hh, W_hh_t, lengths, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
+    packed, plain, lengths, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
 ):
     """Walks t = T … 1 carrying dh (B, H); fills d_x_proj (T, B, 3H), d_h_n (T, B, H) and
     d_hidden ((T, B, H) to keep ∂L/∂h_t of every step, or (1, B, H))."""
@@ -122,7 +123,7 @@ def _backward_loop(
                 d_x_proj[t, b] = 0
                 d_h[b] = 0
                 d_h_n[t, b] = 0
-        matmul_rows_add(d_h, W_hh, W_hh_t, dh)  # dh_{t−1} = direct + W_hhᵀ d_h
+        matmul_rows_add(d_h, packed, plain, dh)  # dh_{t−1} = direct + W_hhᵀ d_h
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
@@ -136,9 +137,9 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     hidden[0] = state0
     gates = step_buffer(ws, "gates", (T, B, 3 * H), x_proj.dtype, keep_tape)
     hidden_n = step_buffer(ws, "hidden_n", (T, B, H), x_proj.dtype, keep_tape)
-    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B > 1)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B)
     steps = all_steps(lengths, T, B)
-    _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, gates, hidden_n, keep_tape)
+    _forward_loop(x_proj, packed, plain, params["b_hh"], steps, hidden, gates, hidden_n, keep_tape)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "hidden_n": hidden_n, "hidden": hidden, "mask": mask}
     return out, hidden[T].copy(), (tape if keep_tape else None)
@@ -163,10 +164,10 @@ def backward(
     d_h_n = ws.array("d_h_n", hidden[1:].shape, hidden.dtype)
     d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B == 1)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B)
     steps = all_steps(lengths, T, B)
     _backward_loop(
-        W_hh, W_hh_t, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
+        packed, plain, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
     )
     grads, dx = weight_gradients(params, x, hidden, d_x_proj, ws, d_h_n, input_grad=input_grad)
     if keep_gradients:

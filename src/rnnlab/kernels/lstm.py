@@ -1,7 +1,8 @@
 """The LSTM cell compiled: the same equations as ``rnnlab.cells.lstm``, fused.
 
 The input projections of all steps are one GEMM before the loop; the loop runs
-compiled, with one GEMM (GEMV when B = 1) per step for W_hh h_{t−1} and one pass over
+compiled, with one product per step for W_hh h_{t−1} (W_hh packed once per call, see
+``rnnlab.kernels.panels``) and one pass over
 the four gates per row that writes each result once; the weight gradients are one GEMM
 each after the backward loop. The tape has the same arrays as the reference cell's.
 """
@@ -17,7 +18,7 @@ from rnnlab.kernels.common import (
     dtanh,
     input_projection,
     matmul_rows,
-    recurrent_weights,
+    recurrent_operand,
     reuse_input_projection,
     sequence_output,
     sigmoid,
@@ -43,16 +44,16 @@ def _gates_forward(pre, x_proj, b_hh, c_prev, c_new, h_new, gates, H):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, cell, gates, keep_gates):
+def _forward_loop(x_proj, packed, plain, b_hh, lengths, hidden, cell, gates, keep_gates):
     """x_proj (T, B, 4H) = W_ih x_t + b_ih → fills hidden, cell (T + 1, B, H), gates.
 
-    W_hh_t = W_hhᵀ (H, 4H), contiguous.
+    packed, plain: W_hhᵀ (H, 4H) as ``recurrent_operand`` gives it.
     """
     T, B, G = x_proj.shape
     H = G // 4
     pre = np.empty((B, G), dtype=x_proj.dtype)
     for t in range(T):
-        matmul_rows(hidden[t], W_hh_t, W_hh, pre)  # W_hh h_{t−1}
+        matmul_rows(hidden[t], packed, plain, pre)  # W_hh h_{t−1}
         g_t = gates[t] if keep_gates else gates[0]
         for b in range(B):
             if t < lengths[b]:
@@ -89,7 +90,7 @@ def _gates_backward(gates, c_prev, c_new, dh_in, dc, d_pre, d_cell, H):
 
 @njit(cache=True, error_model="numpy")
 def _backward_loop(
-    W_hh, W_hh_t, lengths, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
+    packed, plain, lengths, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
 ):
     """Walks t = T … 1 carrying dh, dc (B, H); fills d_pre (T, B, 4H), d_hidden, d_cell.
 
@@ -116,7 +117,7 @@ def _backward_loop(
                 d_hidden[k, b] = dh[b]
                 d_cell[k, b] = dc[b]
                 d_pre[t, b] = 0
-        matmul_rows(d_pre[t], W_hh, W_hh_t, dh)  # dh_{t−1} = W_hhᵀ d_a
+        matmul_rows(d_pre[t], packed, plain, dh)  # dh_{t−1} = W_hhᵀ d_a
         for b in range(B):
             if t >= lengths[b]:
                 dh[b] = d_hidden[k, b]
@@ -133,9 +134,9 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     cell = ws.array("cell", (T + 1, B, H), x_proj.dtype)
     hidden[0], cell[0] = state0
     gates = step_buffer(ws, "gates", (T, B, 4 * H), x_proj.dtype, keep_tape)
-    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B > 1)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B)
     steps = all_steps(lengths, T, B)
-    _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, cell, gates, keep_tape)
+    _forward_loop(x_proj, packed, plain, params["b_hh"], steps, hidden, cell, gates, keep_tape)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
     return out, (hidden[T].copy(), cell[T].copy()), (tape if keep_tape else None)
@@ -162,9 +163,11 @@ def backward(
     d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_cell = step_buffer(ws, "d_cell", cell[1:].shape, cell.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B == 1)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B)
     steps = all_steps(lengths, T, B)
-    _backward_loop(W_hh, W_hh_t, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell)
+    _backward_loop(
+        packed, plain, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
+    )
     grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad)
     if keep_gradients:
         tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell

@@ -14,7 +14,7 @@ from rnnlab.kernels.common import (
     dtanh,
     input_projection,
     matmul_rows,
-    recurrent_weights,
+    recurrent_operand,
     relu,
     reuse_input_projection,
     sequence_output,
@@ -26,12 +26,12 @@ from rnnlab.kernels.workspace import Workspace
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, use_relu):
+def _forward_loop(x_proj, packed, plain, b_hh, lengths, hidden, use_relu):
     """x_proj (T, B, H) = W_ih x_t + b_ih → fills hidden (T + 1, B, H)."""
     T, B, H = x_proj.shape
     pre = np.empty((B, H), dtype=x_proj.dtype)
     for t in range(T):
-        matmul_rows(hidden[t], W_hh_t, W_hh, pre)
+        matmul_rows(hidden[t], packed, plain, pre)
         for b in range(B):
             if t >= lengths[b]:  # padded step: the state is carried unchanged
                 hidden[t + 1, b] = hidden[t, b]
@@ -44,7 +44,7 @@ def _forward_loop(x_proj, W_hh, W_hh_t, b_hh, lengths, hidden, use_relu):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward_loop(W_hh, W_hh_t, lengths, hidden, d_out, dh, d_pre, d_hidden, use_relu):
+def _backward_loop(packed, plain, lengths, hidden, d_out, dh, d_pre, d_hidden, use_relu):
     """Walks t = T … 1 carrying dh (B, H); fills d_pre (T, B, H) and d_hidden ((T, B, H)
     to keep ∂L/∂h_t of every step, or (1, B, H))."""
     T, B, H = d_pre.shape
@@ -60,7 +60,7 @@ def _backward_loop(W_hh, W_hh_t, lengths, hidden, d_out, dh, d_pre, d_hidden, us
             else:  # padded step: h was carried, so is its gradient
                 d_hidden[k, b] = dh[b]
                 d_pre[t, b] = 0
-        matmul_rows(d_pre[t], W_hh, W_hh_t, dh)
+        matmul_rows(d_pre[t], packed, plain, dh)
         for b in range(B):
             if t >= lengths[b]:
                 dh[b] = d_hidden[k, b]
@@ -75,9 +75,9 @@ def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None
     # per call, not in the workspace: the output is a view of it
     hidden = np.empty((T + 1, B, W_hh.shape[0]), x_proj.dtype)
     hidden[0] = state0
-    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B > 1)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B)
     steps = all_steps(lengths, T, B)
-    _forward_loop(x_proj, W_hh, W_hh_t, params["b_hh"], steps, hidden, nonlinearity == "relu")
+    _forward_loop(x_proj, packed, plain, params["b_hh"], steps, hidden, nonlinearity == "relu")
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "hidden": hidden, "mask": mask, "nonlinearity": nonlinearity}
     return out, hidden[T].copy(), (tape if keep_tape else None)
@@ -99,10 +99,10 @@ def backward(
     d_pre = reuse_input_projection(ws, hidden[1:].shape, hidden.dtype)
     d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    W_hh, W_hh_t = recurrent_weights(W_hh, transpose=B == 1)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B)
     steps = all_steps(lengths, T, B)
     relu_ = tape["nonlinearity"] == "relu"
-    _backward_loop(W_hh, W_hh_t, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
+    _backward_loop(packed, plain, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
     grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad)
     if keep_gradients:
         tape["d_hidden"] = d_hidden
