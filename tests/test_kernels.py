@@ -137,19 +137,25 @@ def test_recurrent_operand_packs_the_matrix_of_the_step_product(transposed):
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-def test_recurrent_operand_leaves_large_batches_to_threaded_blas(monkeypatch, transposed):
+@pytest.mark.parametrize("batch", [1, 64])
+def test_recurrent_operand_leaves_large_products_to_threaded_blas(monkeypatch, transposed, batch):
     W_hh = np.random.default_rng(1).normal(size=(1024, 256))
     monkeypatch.setattr(common, "blas_threads", lambda: 2)
-    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=64)
+    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=batch)
+    M = W_hh.T if transposed else W_hh  # the product is rows · M
     assert packed.size == 0 and plain.flags.c_contiguous
-    np.testing.assert_array_equal(plain, W_hh.T if transposed else W_hh)
+    # OpenBLAS's GEMM takes M, its matrix-vector product (B = 1) Mᵀ
+    np.testing.assert_array_equal(plain, M if batch > 1 else M.T)
     monkeypatch.setattr(common, "blas_threads", lambda: 1)  # one thread: the panels win
-    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=64)
+    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=batch)
+    assert packed.size > 0 and plain.size == 0
+    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=16)
     assert packed.size > 0 and plain.size == 0
 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
-def test_kernels_agree_with_the_reference_on_the_threaded_blas_path(monkeypatch, mode):
+@pytest.mark.parametrize("batch", [1, 3])
+def test_kernels_agree_with_the_reference_on_the_threaded_blas_path(monkeypatch, mode, batch):
     monkeypatch.setattr(common, "_THREADED_BATCH", 0)
     monkeypatch.setattr(common, "_THREADED_WEIGHTS", 0)
     monkeypatch.setattr(common, "blas_threads", lambda: 2)
@@ -158,7 +164,7 @@ def test_kernels_agree_with_the_reference_on_the_threaded_blas_path(monkeypatch,
         with rnnlab.use_backend(backend):
             make = {"rnn_tanh": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[mode]
             layer = make(5, 6, dtype=np.float64, seed=0)
-            x = np.random.default_rng(3).normal(size=(7, 3, 5))
+            x = np.random.default_rng(3).normal(size=(7, batch, 5))
             out, _ = layer(x)
             dx, _ = layer.backward(np.ones_like(out))
             results[backend] = (out, dx, {k: v.copy() for k, v in layer.grads.items()})

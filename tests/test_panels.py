@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from rnnlab.kernels.blas import blas_threads
 from rnnlab.kernels.panels import LANES, packed_panels, panel_product
 
 SHAPES = list(itertools.product([1, 2, 7, 8, 9, 17], [1, 5, 64], [1, 15, 16, 17, 33, 100]))
@@ -51,3 +52,12 @@ def test_packing_lays_columns_out_in_zero_padded_panels(N):
         expected = M[:, column] if column < N else 0.0
         np.testing.assert_array_equal(packed[panel, :, lane], expected)
     np.testing.assert_array_equal(packed_panels(np.ascontiguousarray(M.T), transposed=True), packed)
+
+
+def test_blas_threads_follows_the_thread_limit():
+    from threadpoolctl import threadpool_limits
+
+    before = blas_threads()
+    with threadpool_limits(1, user_api="blas"):
+        assert blas_threads() == 1
+    assert blas_threads() == before >= 1

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import overload
 
-from rnnlab.kernels.blas import blas_threads, gemm
+from rnnlab.kernels.blas import blas_threads, gemm, gemv
 from rnnlab.kernels.panels import LANES, packed_panels, panel_product
 
 # tanh in float32 as a rational function (the minimax fit used by Eigen's fast tanh):
@@ -138,10 +138,13 @@ def _drelu_impl(y):
 @njit(cache=True, error_model="numpy")
 def matmul_rows(rows, packed, plain, out):
     """out ← rows M for rows (B, K) and M (K, N), given as column panels (``packed``,
-    see ``rnnlab.kernels.panels``) or, where OpenBLAS's threads do better, as a
-    contiguous matrix (``plain``); the other one is empty (see ``recurrent_operand``)."""
+    see ``rnnlab.kernels.panels``) or, where OpenBLAS's threads do better, ``plain``:
+    M itself for OpenBLAS's GEMM, Mᵀ for its matrix-vector product when B = 1. The
+    unused one is empty (see ``recurrent_operand``)."""
     if packed.shape[0] > 0:
         panel_product(rows, packed, out, False)
+    elif rows.shape[0] == 1:
+        gemv(False, 1.0, plain, rows[0], 0.0, out[0])
     else:
         gemm(False, False, 1.0, rows, plain, 0.0, out)
 
@@ -151,6 +154,8 @@ def matmul_rows_add(rows, packed, plain, out):
     """out ← out + rows M (as ``matmul_rows``, accumulating)."""
     if packed.shape[0] > 0:
         panel_product(rows, packed, out, True)
+    elif rows.shape[0] == 1:
+        gemv(False, 1.0, plain, rows[0], 1.0, out[0])
     else:
         gemm(False, False, 1.0, rows, plain, 1.0, out)
 
@@ -172,33 +177,35 @@ def transpose_into(matrix, out):
                     out[c, r] = matrix[r, c]
 
 
-#: a batch above this, on a product of at least this many weights, goes to OpenBLAS
-#: when it has more than one thread: there its threads beat one core on the panels
-_THREADED_BATCH, _THREADED_WEIGHTS = 32, 1 << 18
+#: OpenBLAS's threads beat one core on the panels for products with at least this many
+#: weights, at B = 1 (each core then holds half of M in its L2 cache) and above this batch
+_THREADED_WEIGHTS, _THREADED_BATCH = 1 << 18, 32
 
 
 def recurrent_operand(
     W_hh: np.ndarray, transposed: bool, batch: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The matrix M of a step loop's product rows · M, as (packed, plain).
+    """The matrix M of a step loop's product rows · M, as (packed, plain) for ``matmul_rows``.
 
     M = W_hhᵀ (``transposed``: the forward loop's W_hh h_{t−1}) or M = W_hh (the
     backward loop's W_hhᵀ ∂L/∂a). Normally M is packed into column panels once per
-    call and every step runs the register-blocked panel kernel on one core: at small
-    and medium batches it beats OpenBLAS, which repacks M at each step, by 1.3–2×
-    even against two OpenBLAS threads. For a large batch on a large matrix with more
-    than one BLAS thread, M is passed plain (contiguous, transposed here in tiles if
-    needed) to OpenBLAS's threaded GEMM. The unused form is an empty placeholder; both
-    are temporaries, freed after the loop.
+    call and every step runs the register-blocked panel kernel on one core: it beats
+    OpenBLAS, which repacks M at each step, by 1.3–2× at B ≤ 32, even against two
+    OpenBLAS threads. On a large M with more than one BLAS thread, at B = 1 or B > 32,
+    OpenBLAS's threads win, so M goes to it plain: M for its GEMM, Mᵀ for its
+    matrix-vector product at B = 1 (contiguous; transposed here in tiles where W_hh is
+    not already that matrix). The unused form is an empty placeholder; both are
+    temporaries for the length of the loop.
     """
     W_hh = np.ascontiguousarray(W_hh)
-    empty_packed = np.empty((0, 0, LANES), dtype=W_hh.dtype)
-    if batch > _THREADED_BATCH and W_hh.size >= _THREADED_WEIGHTS and blas_threads() > 1:
-        if not transposed:
-            return empty_packed, W_hh
+    threaded = batch == 1 or batch > _THREADED_BATCH
+    if threaded and W_hh.size >= _THREADED_WEIGHTS and blas_threads() > 1:
+        empty = np.empty((0, 0, LANES), dtype=W_hh.dtype)
+        if transposed != (batch > 1):  # the plain form wanted is W_hh itself
+            return empty, W_hh
         W_hh_t = np.empty(W_hh.shape[::-1], dtype=W_hh.dtype)
         transpose_into(W_hh, W_hh_t)
-        return empty_packed, W_hh_t
+        return empty, W_hh_t
     return packed_panels(W_hh, transposed), np.empty((0, 0), dtype=W_hh.dtype)
 
 

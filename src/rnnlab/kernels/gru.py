@@ -169,6 +169,7 @@ def backward(
     _backward_loop(
         packed, plain, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
     )
+    del packed, plain  # freed before the weight gradients' temporaries
     grads, dx = weight_gradients(params, x, hidden, d_x_proj, ws, d_h_n, input_grad=input_grad)
     if keep_gradients:
         tape["d_hidden"] = d_hidden

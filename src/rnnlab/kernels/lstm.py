@@ -168,6 +168,7 @@ def backward(
     _backward_loop(
         packed, plain, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
     )
+    del packed, plain  # freed before the weight gradients' temporaries
     grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad)
     if keep_gradients:
         tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell

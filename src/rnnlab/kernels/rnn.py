@@ -103,6 +103,7 @@ def backward(
     steps = all_steps(lengths, T, B)
     relu_ = tape["nonlinearity"] == "relu"
     _backward_loop(packed, plain, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
+    del packed, plain  # freed before the weight gradients' temporaries
     grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad)
     if keep_gradients:
         tape["d_hidden"] = d_hidden
