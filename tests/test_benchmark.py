@@ -30,11 +30,13 @@ def test_a_tiny_grid_reports_tokens_per_second_ratios_memory_and_startup(tmp_pat
     )
     assert row["rnnlab_train_peak_mib"] >= 0 and row["torch_train_peak_mib"] >= 0
     assert report.sampling[0]["rnnlab_us_per_char"] > 0
+    assert [r["threads"] for r in report.sampling] == [1]  # one row per thread count
     assert report.startup["warm_seconds"] > 0 and report.gemm_gflops[1] > 0
     saved = json.loads((tmp_path / "benchmark.json").read_text())
     assert saved["results"]["1"][0]["cell"] == "gru"
     assert "Geometric mean ratio" in (tmp_path / "benchmark.md").read_text()
     assert "| gru | 8 | 2 |" in markdown(report)
+    assert "| 1 | 8 |" in markdown(report)  # the sampling row: threads, H
 
 
 def test_flop_count_and_geometric_mean():

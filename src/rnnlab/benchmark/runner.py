@@ -269,7 +269,8 @@ def run(grid: Grid, out: Path | None = None, progress: Any = print) -> Report:
         for row in rows:
             for impl, mib in peaks[(row["cell"], row["hidden"], row["batch"])].items():
                 row[f"{impl}_train_peak_mib"] = mib
-    report.sampling = measure_sampling(grid, 1, impls)
+    for threads in grid.threads:
+        report.sampling += measure_sampling(grid, threads, impls)
     report.startup = measure_startup()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -334,17 +335,17 @@ def markdown(report: Report) -> str:
         ]
     if report.sampling:
         lines += [
-            "### Sampling a character (char LSTM, vocab 65, 1 thread)",
+            "### Sampling a character (char LSTM, vocab 65)",
             "",
-            "| H | rnnlab µs/char | torch LSTMCell loop µs/char | speed-up |",
-            "| ---: | ---: | ---: | ---: |",
+            "| threads | H | rnnlab µs/char | torch LSTMCell loop µs/char | speed-up |",
+            "| ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in report.sampling:
             torch_us = r.get("torch_us_per_char", float("nan"))
             speedup = r.get("speedup", float("nan"))
             lines.append(
-                f"| {r['hidden']} | {r['rnnlab_us_per_char']:.1f} | {torch_us:.1f} "
-                f"| {speedup:.1f}× |"
+                f"| {r['threads']} | {r['hidden']} | {r['rnnlab_us_per_char']:.1f} "
+                f"| {torch_us:.1f} | {speedup:.1f}× |"
             )
         lines.append("")
     if report.startup:

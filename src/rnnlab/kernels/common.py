@@ -302,8 +302,10 @@ def weight_gradients(
         if d_h_n is None:
             W_hh_grad = flat.T @ h_prev
         else:  # GRU: r and z blocks from d_pre, the n block from d_h_n
-            d_n = d_h_n.reshape(T * B, H)
-            W_hh_grad = np.concatenate([flat[:, : 2 * H].T @ h_prev, d_n.T @ h_prev])
+            # written in place: stacking the two products would hold them twice at once
+            W_hh_grad = np.empty((3 * H, H), dtype=flat.dtype)
+            np.matmul(flat[:, : 2 * H].T, h_prev, out=W_hh_grad[: 2 * H])
+            np.matmul(d_h_n.reshape(T * B, H).T, h_prev, out=W_hh_grad[2 * H :])
     b_ih_grad = flat.sum(axis=0)
     b_hh_grad = b_ih_grad.copy()
     if d_h_n is not None:
