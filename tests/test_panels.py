@@ -20,13 +20,14 @@ def test_panel_product_equals_the_matrix_product(rows, K, N, dtype):
     rng = np.random.default_rng(rows * 1000 + K * 10 + N)
     M = rng.normal(size=(K, N)).astype(dtype)
     left = rng.normal(size=(rows, K)).astype(dtype)
-    # one flat buffer with a guard after the output: nothing may be written past N
-    buffer = np.full(rows * N + LANES, np.nan, dtype)
-    out = buffer[: rows * N].reshape(rows, N)
+    # the output one number into a flat buffer (not vector-aligned), with guards around
+    # it: nothing may be written outside the output's rows and columns
+    buffer = np.full(1 + rows * N + LANES, np.nan, dtype)
+    out = buffer[1 : 1 + rows * N].reshape(rows, N)
     panel_product(left, packed_panels(M), out, False)
     scale = max(1.0, np.abs(left @ M).max())
     assert np.abs(out - left @ M).max() / scale < TOLERANCE[dtype]
-    assert np.isnan(buffer[rows * N :]).all()
+    assert np.isnan(buffer[0]) and np.isnan(buffer[1 + rows * N :]).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

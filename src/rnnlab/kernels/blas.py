@@ -94,7 +94,8 @@ def _gemv_signature(real: types.Type) -> types.Type:
     )
 
 
-def _thread_count_function(library: ctypes.CDLL):
+def _thread_count_function(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:
+    """OpenBLAS's get_num_threads under the name this build exports, if any."""
     for candidate in (
         "scipy_openblas_get_num_threads64_",
         "openblas_get_num_threads64_",

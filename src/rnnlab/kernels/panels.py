@@ -28,37 +28,13 @@ from numba.core.extending import intrinsic
 LANES = 16
 
 
-def _vector_intrinsic(builder: ir.IRBuilder, name: str, vector: ir.VectorType, arguments):
-    """Declare (once) and call an overloaded LLVM vector intrinsic such as llvm.fma."""
+def _fma(builder: ir.IRBuilder, vector: ir.VectorType, a, b, c):
+    """a · b + c, lane by lane, as one fused multiply-add (llvm.fma)."""
     element = "f32" if vector.element == ir.FloatType() else "f64"
-    suffix = f"v{vector.count}{element}"
-    if name == "llvm.masked.store":
-        signature = ir.FunctionType(
-            ir.VoidType(),
-            [
-                vector,
-                vector.element.as_pointer(),
-                ir.IntType(32),
-                ir.VectorType(ir.IntType(1), vector.count),
-            ],
-        )
-        full = f"llvm.masked.store.{suffix}.p0"
-    elif name == "llvm.masked.load":
-        signature = ir.FunctionType(
-            vector,
-            [
-                vector.element.as_pointer(),
-                ir.IntType(32),
-                ir.VectorType(ir.IntType(1), vector.count),
-                vector,
-            ],
-        )
-        full = f"llvm.masked.load.{suffix}.p0"
-    else:
-        signature = ir.FunctionType(vector, [vector] * len(arguments))
-        full = f"{name}.{suffix}"
-    function = cgutils.get_or_insert_function(builder.module, signature, full)
-    return builder.call(function, arguments)
+    signature = ir.FunctionType(vector, [vector] * 3)
+    name = f"llvm.fma.v{vector.count}{element}"
+    function = cgutils.get_or_insert_function(builder.module, signature, name)
+    return builder.call(function, [a, b, c])
 
 
 def _tile_intrinsic(R: int, C: int):
@@ -130,12 +106,7 @@ def _tile_intrinsic(R: int, C: int):
                     builder.insert_element(undef, value, ir.Constant(int32, 0)), undef, broadcast
                 )
                 updated.append(
-                    [
-                        _vector_intrinsic(
-                            builder, "llvm.fma", vector, [spread, panels[c], sums[r][c]]
-                        )
-                        for c in range(C)
-                    ]
+                    [_fma(builder, vector, spread, panels[c], sums[r][c]) for c in range(C)]
                 )
             k.add_incoming(builder.add(k, const(1)), builder.block)
             for r in range(R):
@@ -144,38 +115,35 @@ def _tile_intrinsic(R: int, C: int):
             builder.branch(head)
 
             builder.position_at_end(tail)
-            lane = ir.Constant(ir.VectorType(intp, LANES), list(range(LANES)))
             for c in range(C):
                 column = builder.mul(builder.add(panel0_v, const(c)), const(LANES))
-                remaining = builder.sub(N, column)
-                spread = builder.shuffle_vector(
-                    builder.insert_element(
-                        ir.Constant(ir.VectorType(intp, LANES), ir.Undefined),
-                        remaining,
-                        ir.Constant(int32, 0),
-                    ),
-                    ir.Constant(ir.VectorType(intp, LANES), ir.Undefined),
-                    broadcast,
-                )
-                mask = builder.icmp_signed("<", lane, spread)
+                remaining = builder.sub(N, column)  # columns of this panel inside out
                 for r in range(R):
                     with builder.if_then(builder.icmp_signed("<", const(r), count_v)):
                         start = builder.add(builder.mul(builder.add(row0_v, const(r)), N), column)
                         pointer = builder.gep(out_a.data, [start])
                         total = sums[r][c]
-                        previous = _vector_intrinsic(
-                            builder,
-                            "llvm.masked.load",
-                            vector,
-                            [pointer, ir.Constant(int32, 4), mask, zero],
-                        )
-                        total = builder.select(accumulate_v, builder.fadd(total, previous), total)
-                        _vector_intrinsic(
-                            builder,
-                            "llvm.masked.store",
-                            vector,
-                            [total, pointer, ir.Constant(int32, 4), mask],
-                        )
+                        full = builder.icmp_signed(">=", remaining, const(LANES))
+                        with builder.if_else(full) as (whole, part):
+                            with whole:  # one vector store
+                                target = builder.bitcast(pointer, vector.as_pointer())
+                                previous = builder.load(target, align=4)
+                                added = builder.fadd(total, previous)
+                                builder.store(
+                                    builder.select(accumulate_v, added, total), target, align=4
+                                )
+                            with part:  # the last, partial panel: lane by lane
+                                for lane in range(LANES):
+                                    inside = builder.icmp_signed("<", const(lane), remaining)
+                                    with builder.if_then(inside):
+                                        target = builder.gep(pointer, [const(lane)])
+                                        value = builder.extract_element(
+                                            total, ir.Constant(int32, lane)
+                                        )
+                                        added = builder.fadd(value, builder.load(target))
+                                        builder.store(
+                                            builder.select(accumulate_v, added, value), target
+                                        )
             return context.get_dummy_value()
 
         return signature, codegen
