@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from numba.core.errors import TypingError
 
 from rnnlab.kernels.blas import blas_threads
 from rnnlab.kernels.panels import LANES, packed_panels, panel_product
@@ -62,3 +63,9 @@ def test_blas_threads_follows_the_thread_limit():
     with threadpool_limits(1, user_api="blas"):
         assert blas_threads() == 1
     assert blas_threads() == before >= 1
+
+
+def test_panel_product_refuses_a_strided_operand():
+    M = np.ones((4, 16))
+    with pytest.raises(TypingError, match="C-contiguous"):
+        panel_product(np.ones((3, 8))[:, ::2], packed_panels(M), np.empty((3, 16)), False)

@@ -22,6 +22,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.core.errors import TypingError
 from numba.core.extending import intrinsic
 
 #: columns in a panel: one 512-bit vector of float32 (two 256-bit ones on AVX2)
@@ -48,6 +49,8 @@ def _tile_intrinsic(R: int, C: int):
 
     @intrinsic
     def tile(typingctx, rows, row0, count, packed, panel0, out, accumulate):
+        if any(array.layout != "C" for array in (rows, packed, out)):
+            raise TypingError("the panel tile reads and writes C-contiguous arrays only")
         signature = types.void(rows, types.intp, types.intp, packed, types.intp, out, types.boolean)
 
         def codegen(context, builder, sig, args):
