@@ -86,6 +86,23 @@ def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_st
     assert relative(tape_k["d_hidden"], tape_r["d_hidden"]) < tol
 
 
+def assert_backends_agree(layer, x, lengths=None):
+    """One training step of ``layer`` on each backend: outputs, ∂L/∂x and the weight
+    gradients agree to 1e-12 (float64)."""
+    results = {}
+    for backend in ("numpy", "numba"):
+        with use_backend(backend):
+            layer.zero_grad()
+            output, _ = layer(x, lengths=lengths)
+            d_x, _ = layer.backward(np.ones_like(output))
+            results[backend] = (output, d_x, {k: v.copy() for k, v in layer.grads.items()})
+    (out_n, dx_n, g_n), (out_k, dx_k, g_k) = results["numpy"], results["numba"]
+    np.testing.assert_allclose(out_k, out_n, atol=1e-12)
+    np.testing.assert_allclose(dx_k, dx_n, atol=1e-12)
+    for name in g_n:
+        np.testing.assert_allclose(g_k[name], g_n[name], atol=1e-12)
+
+
 LAYER_OPTIONS = list(itertools.product(["rnn_tanh", "lstm", "gru"], [1, 2], [False, True]))
 
 
@@ -104,18 +121,7 @@ def test_layers_give_the_same_numbers_on_both_backends(mode, num_layers, bidirec
     )
     x = rng.normal(size=(3, 6, 4))
     lengths = np.array([6, 3, 5])
-    results = {}
-    for backend in ("numpy", "numba"):
-        with use_backend(backend):
-            layer.zero_grad()
-            output, _ = layer(x, lengths=lengths)
-            d_x, _ = layer.backward(np.ones_like(output))
-            results[backend] = (output, d_x, {k: v.copy() for k, v in layer.grads.items()})
-    (out_n, dx_n, g_n), (out_k, dx_k, g_k) = results["numpy"], results["numba"]
-    np.testing.assert_allclose(out_k, out_n, atol=1e-12)
-    np.testing.assert_allclose(dx_k, dx_n, atol=1e-12)
-    for name in g_n:
-        np.testing.assert_allclose(g_k[name], g_n[name], atol=1e-12)
+    assert_backends_agree(layer, x, lengths)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 5), (33, 64), (96, 31), (130, 40)])
@@ -159,20 +165,9 @@ def test_kernels_agree_with_the_reference_on_the_threaded_blas_path(monkeypatch,
     monkeypatch.setattr(common, "_THREADED_BATCH", 0)
     monkeypatch.setattr(common, "_THREADED_WEIGHTS", 0)
     monkeypatch.setattr(common, "blas_threads", lambda: 2)
-    results = {}
-    for backend in ("numpy", "numba"):
-        with rnnlab.use_backend(backend):
-            make = {"rnn_tanh": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[mode]
-            layer = make(5, 6, dtype=np.float64, seed=0)
-            x = np.random.default_rng(3).normal(size=(7, batch, 5))
-            out, _ = layer(x)
-            dx, _ = layer.backward(np.ones_like(out))
-            results[backend] = (out, dx, {k: v.copy() for k, v in layer.grads.items()})
-    (out_n, dx_n, g_n), (out_k, dx_k, g_k) = results["numpy"], results["numba"]
-    np.testing.assert_allclose(out_k, out_n, atol=1e-12)
-    np.testing.assert_allclose(dx_k, dx_n, atol=1e-12)
-    for name in g_n:
-        np.testing.assert_allclose(g_k[name], g_n[name], atol=1e-12)
+    make = {"rnn_tanh": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[mode]
+    layer = make(5, 6, dtype=np.float64, seed=0)
+    assert_backends_agree(layer, np.random.default_rng(3).normal(size=(7, batch, 5)))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
