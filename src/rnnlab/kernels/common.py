@@ -136,28 +136,18 @@ def _drelu_impl(y):
 
 
 @njit(cache=True, error_model="numpy")
-def matmul_rows(rows, packed, plain, out):
-    """out ← rows M for rows (B, K) and M (K, N), given as column panels (``packed``,
-    see ``rnnlab.kernels.panels``) or, where OpenBLAS's threads do better, ``plain``:
-    M itself for OpenBLAS's GEMM, Mᵀ for its matrix-vector product when B = 1. The
-    unused one is empty (see ``recurrent_operand``)."""
+def matmul_rows(rows, packed, plain, out, accumulate=False):
+    """out ← rows M (or out + rows M with ``accumulate``) for rows (B, K) and M (K, N),
+    given as column panels (``packed``, see ``rnnlab.kernels.panels``) or, where
+    OpenBLAS's threads do better, ``plain``: M itself for OpenBLAS's GEMM, Mᵀ for its
+    matrix-vector product when B = 1. The unused one is empty (see ``recurrent_operand``)."""
+    beta = 1.0 if accumulate else 0.0
     if packed.shape[0] > 0:
-        panel_product(rows, packed, out, False)
+        panel_product(rows, packed, out, accumulate)
     elif rows.shape[0] == 1:
-        gemv(False, 1.0, plain, rows[0], 0.0, out[0])
+        gemv(False, 1.0, plain, rows[0], beta, out[0])
     else:
-        gemm(False, False, 1.0, rows, plain, 0.0, out)
-
-
-@njit(cache=True, error_model="numpy")
-def matmul_rows_add(rows, packed, plain, out):
-    """out ← out + rows M (as ``matmul_rows``, accumulating)."""
-    if packed.shape[0] > 0:
-        panel_product(rows, packed, out, True)
-    elif rows.shape[0] == 1:
-        gemv(False, 1.0, plain, rows[0], 1.0, out[0])
-    else:
-        gemm(False, False, 1.0, rows, plain, 1.0, out)
+        gemm(False, False, 1.0, rows, plain, beta, out)
 
 
 @njit(cache=True, error_model="numpy")

@@ -22,7 +22,6 @@ from rnnlab.kernels.common import (
     dtanh,
     input_projection,
     matmul_rows,
-    matmul_rows_add,
     recurrent_operand,
     reuse_input_projection,
     sequence_output,
@@ -123,7 +122,7 @@ def _backward_loop(
                 d_x_proj[t, b] = 0
                 d_h[b] = 0
                 d_h_n[t, b] = 0
-        matmul_rows_add(d_h, packed, plain, dh)  # dh_{t−1} = direct + W_hhᵀ d_h
+        matmul_rows(d_h, packed, plain, dh, True)  # dh_{t−1} = direct + W_hhᵀ d_h
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
