@@ -6,7 +6,8 @@ numpy itself loaded are registered with llvmlite by name and declared as externa
 functions: compiled code calls them directly and caches like any other code.
 
 ``gemm(trans_a, trans_b, alpha, A, B, beta, C)`` computes C ← α op(A) op(B) + β C on
-C-contiguous 2-D arrays (row-major), float32 or float64.
+row-major 2-D arrays, float32 or float64: C-contiguous, or row and column blocks of
+such arrays (their rows must be unit-stride; the row stride is the leading dimension).
 """
 
 from __future__ import annotations
@@ -111,6 +112,24 @@ def _thread_count_function(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:
 _THREAD_COUNT = _thread_count_function(_LIBRARY)
 
 
+def _thread_setter(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:
+    """OpenBLAS's set_num_threads under the name this build exports, if any."""
+    for candidate in (
+        "scipy_openblas_set_num_threads64_",
+        "openblas_set_num_threads64_",
+        "openblas_set_num_threads",
+    ):
+        if hasattr(library, candidate):
+            function = getattr(library, candidate)
+            function.argtypes = [ctypes.c_int]
+            function.restype = None
+            return function
+    return None
+
+
+_SET_THREADS = _thread_setter(_LIBRARY)
+
+
 def blas_threads() -> int:
     """The threads numpy's OpenBLAS runs a large product on (as set by
     OPENBLAS_NUM_THREADS, threadpoolctl or the core count)."""
@@ -119,10 +138,23 @@ def blas_threads() -> int:
     return max(1, int(_THREAD_COUNT()))
 
 
+def set_blas_threads(count: int) -> None:
+    """Let numpy's OpenBLAS run its products on ``count`` threads (process-wide)."""
+    if _SET_THREADS is not None:
+        _SET_THREADS(int(count))
+
+
 _sgemm = types.ExternalFunction(_NAMES["sgemm"], _gemm_signature(types.float32))
 _dgemm = types.ExternalFunction(_NAMES["dgemm"], _gemm_signature(types.float64))
 _sgemv = types.ExternalFunction(_NAMES["sgemv"], _gemv_signature(types.float32))
 _dgemv = types.ExternalFunction(_NAMES["dgemv"], _gemv_signature(types.float64))
+
+
+@njit(cache=True, inline="always")
+def leading_dimension(M):
+    """The row stride of a row-major matrix in elements (at least its width: a matrix
+    of one row may carry any stride, and BLAS wants lda ≥ the columns)."""
+    return max(M.strides[0] // M.itemsize, M.shape[1], 1)
 
 
 def gemm(trans_a, trans_b, alpha, A, B, beta, C):  # pragma: no cover - compiled only
@@ -147,12 +179,12 @@ def _gemm_impl(trans_a, trans_b, alpha, A, B, beta, C):
             k,
             real(alpha),
             A.ctypes,
-            A.shape[1],
+            leading_dimension(A),
             B.ctypes,
-            B.shape[1],
+            leading_dimension(B),
             real(beta),
             C.ctypes,
-            n,
+            leading_dimension(C),
         )
 
     return impl

@@ -1,0 +1,200 @@
+"""rnnlab's own threads: one compiled loop split over the cores, meeting at barriers.
+
+The step loop cannot hand its per-step product to OpenBLAS's threads at small batches
+(waking them costs more than the product), so with one core per loop it ran on one
+core while PyTorch's LSTM used all of them. A team runs the same compiled function
+once per thread, ``function(part, parts, counter, *args)``: each part takes its share
+of every step (a block of the product's column panels, a block of the batch's rows
+for the gates) and the parts meet at a spin barrier (``rnnlab.kernels.sync``) on
+``counter``, once or twice per step.
+
+Two things make that pay:
+
+- Each thread is pinned to its own core for the call. Left to the scheduler, two
+  threads that wake together often land on one core, and a spin barrier between them
+  then costs a scheduler time slice per step.
+- OpenBLAS's own threads stay asleep. After a threaded product they spin for about
+  2²⁸ cycles before sleeping and share the cores with the team (which then runs 2–6×
+  slower). So while a team runs, OpenBLAS is held to one thread, and the large
+  products before and after the loops are split over the team too (``matmul``), each
+  thread calling single-threaded OpenBLAS on its block of rows.
+
+The team is as large as the number of threads numpy's OpenBLAS is allowed
+(OPENBLAS_NUM_THREADS, threadpoolctl, or the cores), at most the cores this process
+may run on. Work below ``_SPLIT_WORK`` runs as one part on the calling thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from rnnlab.kernels.blas import blas_threads, gemm, set_blas_threads
+
+#: multiply-adds per step (B · G·H · H) below which splitting a step loop does not pay:
+#: measured on 2 cores, LSTM H = 64 at B = 16 (2¹⁸) gains nothing, 2²⁰ gains 1.3–2×
+_SPLIT_WORK = 1 << 19
+#: multiply-adds of a single product below which one thread does it (the team's start-up,
+#: tens of microseconds, would cost more than the second core saves)
+_SPLIT_PRODUCT = 1 << 22
+#: counter slots: the counter sits alone on its cache lines
+_COUNTER_SLOTS = 16
+
+_forced_parts: int | None = None
+
+
+def _allowed_cpus() -> list[int]:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def _pin(cpu: int) -> None:
+    """Keep the calling thread on one core (Linux: pid 0 is the calling thread)."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+def parts_for(batch: int, work: int, enough: int = _SPLIT_WORK) -> int:
+    """How many threads a loop with this batch and per-step work (multiply-adds) runs on;
+    work below ``enough`` runs on one."""
+    if _forced_parts is not None:
+        return _forced_parts
+    if batch < 2 or work < enough:
+        return 1
+    return max(1, min(blas_threads(), len(_allowed_cpus())))
+
+
+def force_parts(parts: int | None) -> None:
+    """Run every team call on exactly ``parts`` threads (None: decide by size). For tests."""
+    global _forced_parts
+    _forced_parts = parts
+
+
+class Team:
+    """``size`` threads: the caller and ``size − 1`` workers, each pinned to one core."""
+
+    def __init__(self, size: int) -> None:
+        cpus = _allowed_cpus()
+        self.cpus = [cpus[i % len(cpus)] for i in range(size)]
+        self.size = size
+        self._workers = [
+            ThreadPoolExecutor(1, f"rnnlab-team-{part}", initializer=_pin, initargs=(cpu,))
+            for part, cpu in enumerate(self.cpus[1:], start=1)
+        ]
+        self._lock = threading.Lock()
+
+    def run(self, function: Callable[..., Any], *args: Any) -> None:
+        """function(part, parts, counter, *args) on every thread; returns when all have.
+
+        ``function`` must be compiled with ``nogil=True``. A call that finds the team
+        busy (another Python thread is using it) runs as one part on its own thread.
+        """
+        counter = np.zeros(_COUNTER_SLOTS, dtype=np.int64)
+        if self.size == 1 or not self._lock.acquire(blocking=False):
+            function(0, 1, counter, *args)
+            return
+        threads = blas_threads()
+        affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        try:
+            set_blas_threads(1)
+            _pin(self.cpus[0])
+            others = [
+                worker.submit(function, part, self.size, counter, *args)
+                for part, worker in enumerate(self._workers, start=1)
+            ]
+            try:
+                function(0, self.size, counter, *args)
+            finally:
+                for other in others:  # every part has finished, even when this one failed
+                    other.exception()
+            for other in others:
+                other.result()
+        finally:
+            if affinity is not None:
+                os.sched_setaffinity(0, affinity)
+            set_blas_threads(threads)
+            self._lock.release()
+
+
+@cache
+def team(size: int) -> Team:
+    """The process's team of ``size`` threads (created at first use)."""
+    return Team(size)
+
+
+def run(parts: int, function: Callable[..., Any], *args: Any) -> None:
+    """function(part, parts, counter, *args) on ``parts`` threads (see ``Team.run``)."""
+    team(parts).run(function, *args)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def share(count, part, parts):
+    """Part ``part`` of ``parts``'s block [start, stop) of range(count), blocks in order."""
+    return count * part // parts, count * (part + 1) // parts
+
+
+@njit(cache=True, nogil=True)
+def _matmul_part(part, parts, counter, trans_a, trans_b, A, B, C):
+    """Rows share(m) of C ← op(A) op(B), op(M) = M or Mᵀ (C: m × n)."""
+    start, stop = share(C.shape[0], part, parts)
+    if start == stop:
+        return
+    if trans_a:
+        gemm(True, trans_b, 1.0, A[:, start:stop], B, 0.0, C[start:stop])
+    else:
+        gemm(False, trans_b, 1.0, A[start:stop], B, 0.0, C[start:stop])
+
+
+def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, parts: int) -> np.ndarray:
+    """out ← A B over ``parts`` threads, each a block of out's rows on one OpenBLAS thread.
+
+    A (m, k) and B (k, n): row-major with unit-stride rows (C-contiguous, or a block of
+    columns of such a matrix) or the transpose of one (``M.T``); out (m, n)
+    C-contiguous. With one part this is numpy's matmul (threaded).
+    """
+    if parts == 1:
+        return np.matmul(A, B, out=out)
+    trans_a, trans_b = not _unit_rows(A), not _unit_rows(B)
+    operands = (A.T if trans_a else A, B.T if trans_b else B)
+    if not all(_unit_rows(operand) for operand in operands) or not out.flags.c_contiguous:
+        raise ValueError("matmul takes matrices with unit-stride rows or their transposes")
+    run(parts, _matmul_part, trans_a, trans_b, *operands, out)
+    return out
+
+
+def _unit_rows(M: np.ndarray) -> bool:
+    """Whether M is a row-major matrix whose rows are unit-stride (BLAS can take it)."""
+    return M.strides[1] == M.itemsize and M.strides[0] >= M.shape[1] * M.itemsize
+
+
+def product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A B without waking OpenBLAS's own threads: split over the team when large, else
+    numpy's matmul on one OpenBLAS thread. For the products between the layers' kernels
+    (the output layer's): a threaded OpenBLAS call there would leave OpenBLAS's threads
+    spinning on the cores through the next layer call (see the module docstring)."""
+    m, k = A.shape
+    n = B.shape[1]
+    out = np.empty((m, n), dtype=np.result_type(A, B))
+    parts = parts_for(m, m * n * k, _SPLIT_PRODUCT)
+    if parts > 1 and _unit_rows(out) and A.dtype == B.dtype == out.dtype:
+        try:
+            return matmul(A, B, out, parts)
+        except ValueError:  # an operand BLAS cannot take as it is
+            pass
+    threads = blas_threads()
+    if threads == 1:
+        return np.matmul(A, B, out=out)
+    set_blas_threads(1)
+    try:
+        return np.matmul(A, B, out=out)
+    finally:
+        set_blas_threads(threads)

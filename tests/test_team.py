@@ -1,0 +1,153 @@
+"""rnnlab's own threads: the barrier holds, the work is shared out exactly once, and a
+team call leaves OpenBLAS and the calling thread as it found them."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+from numba import njit
+from threadpoolctl import threadpool_limits
+
+from rnnlab.kernels import team
+from rnnlab.kernels.blas import blas_threads
+from rnnlab.kernels.sync import barrier
+
+
+@njit(nogil=True)
+def _rounds(part, parts, counter, seen, mistakes):
+    """Each round every part writes the round number into its slot, then (after a
+    barrier) checks that every other part has written it too."""
+    rounds = seen.shape[1]
+    generation = 0
+    for r in range(rounds):
+        seen[part, r] = r
+        generation += 1
+        barrier(counter, parts, generation)
+        for other in range(parts):
+            if seen[other, r] != r:
+                mistakes[part] += 1
+        generation += 1
+        barrier(counter, parts, generation)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])  # 3: more threads than this machine may have
+def test_no_part_passes_a_barrier_before_every_part_has_reached_it(parts):
+    seen = np.full((parts, 2000), -1, dtype=np.int64)
+    mistakes = np.zeros(parts, dtype=np.int64)
+    team.run(parts, _rounds, seen, mistakes)
+    assert mistakes.tolist() == [0] * parts
+    assert (seen == np.arange(2000)).all()
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 16, 101])
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_shares_cover_the_range_once_in_order_and_evenly(count, parts):
+    blocks = [team.share(count, part, parts) for part in range(parts)]
+    assert blocks[0][0] == 0 and blocks[-1][1] == count
+    assert all(blocks[i][1] == blocks[i + 1][0] for i in range(parts - 1))
+    sizes = [stop - start for start, stop in blocks]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def _operands(rng, dtype):
+    """A · B with every form matmul takes: plain, transposed, a block of columns."""
+    A = rng.normal(size=(37, 19)).astype(dtype)
+    B = rng.normal(size=(19, 23)).astype(dtype)
+    wide = rng.normal(size=(19, 60)).astype(dtype)
+    return {
+        "plain": (A, B),
+        "A transposed": (np.ascontiguousarray(A.T).T, B),
+        "B transposed": (A, np.ascontiguousarray(B.T).T),
+        "A a column block, transposed": (wide[:, 10:47].T, B),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_matmul_over_the_team_equals_numpy(parts, dtype):
+    for name, (A, B) in _operands(np.random.default_rng(0), dtype).items():
+        out = np.full((A.shape[0], B.shape[1]), np.nan, dtype)
+        team.matmul(A, B, out, parts)
+        tolerance = 1e-12 if dtype == np.float64 else 1e-5
+        assert np.abs(out - A @ B).max() < tolerance * np.abs(A @ B).max(), name
+
+
+def test_matmul_refuses_a_matrix_blas_cannot_take():
+    A = np.ones((8, 6))[:, ::2]  # rows with stride 2
+    with pytest.raises(ValueError, match="unit-stride rows"):
+        team.matmul(A, np.ones((3, 4)), np.empty((8, 4)), 2)
+
+
+def _record_parts(part, parts, counter, record):
+    record.append(parts)
+
+
+def test_a_team_call_restores_openblas_threads_and_the_callers_cores():
+    before_threads = blas_threads()
+    before_cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    seen_threads = []
+    team.run(2, lambda part, parts, counter: seen_threads.append(blas_threads()))
+    assert seen_threads == [1, 1]  # OpenBLAS held to one thread inside the call
+    assert blas_threads() == before_threads
+    if before_cpus is not None:
+        assert os.sched_getaffinity(0) == before_cpus
+
+
+def test_a_failing_call_still_restores_and_raises():
+    before = blas_threads()
+
+    def fail(part, parts, counter):
+        raise RuntimeError(f"part {part} failed")
+
+    with pytest.raises(RuntimeError, match="failed"):
+        team.run(2, fail)
+    assert blas_threads() == before
+    record = []
+    team.run(2, _record_parts, record)  # the team is usable again
+    assert sorted(record) == [2, 2]
+
+
+def test_a_busy_team_runs_the_call_on_the_calling_thread_alone():
+    record = []
+    busy = team.team(2)
+    with busy._lock:  # another Python thread is using it
+        team.run(2, _record_parts, record)
+    assert record == [1]
+
+
+def test_parts_follow_the_size_of_the_work_and_the_thread_limit():
+    assert team.parts_for(batch=1, work=1 << 30) == 1
+    assert team.parts_for(batch=64, work=team._SPLIT_WORK - 1) == 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert team.parts_for(batch=64, work=1 << 30) == min(blas_threads(), cores)
+    with threadpool_limits(1, user_api="blas"):
+        assert team.parts_for(batch=64, work=1 << 30) == 1
+
+
+def test_layers_called_from_two_threads_at_once_both_get_the_right_numbers():
+    import rnnlab
+
+    team.force_parts(2)
+    try:
+        layer = rnnlab.LSTM(6, 32, dtype=np.float64, seed=0)
+        x = np.random.default_rng(1).normal(size=(20, 9, 6))
+        expected, _ = layer(x)
+        results = [None, None]
+
+        def call(i):
+            copy = rnnlab.LSTM(6, 32, dtype=np.float64, seed=0)
+            for _ in range(5):
+                results[i], _ = copy(x)
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        team.force_parts(None)
+    for result in results:
+        np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12)
