@@ -15,7 +15,7 @@ import rnnlab
 from rnnlab.backend import cell_functions, get_backend, set_backend, use_backend
 from rnnlab.cells import CELLS, GATES
 from rnnlab.errors import ConfigError, StateError
-from rnnlab.kernels import common
+from rnnlab.kernels import common, team
 from rnnlab.kernels.common import recurrent_operand, transpose_into
 from rnnlab.kernels.workspace import Workspace
 from rnnlab.nn.module import inference
@@ -39,10 +39,18 @@ CASES = list(
 )
 
 
+@pytest.fixture(params=[1, 2], ids=["one thread", "two threads"])
+def threads(request):
+    """Every kernel call runs on this many threads of rnnlab's team, whatever its size."""
+    team.force_parts(request.param)
+    yield request.param
+    team.force_parts(None)
+
+
 @pytest.mark.parametrize(
     "mode,dtype,batch,with_lengths,with_state", CASES, ids=[str(c) for c in CASES]
 )
-def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_state):
+def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_state, threads):
     rng = np.random.default_rng(7)
     T, I, H, G = 6, 5, 7, GATES[mode]
     params = {
@@ -107,7 +115,7 @@ LAYER_OPTIONS = list(itertools.product(["rnn_tanh", "lstm", "gru"], [1, 2], [Fal
 
 
 @pytest.mark.parametrize("mode,num_layers,bidirectional", LAYER_OPTIONS)
-def test_layers_give_the_same_numbers_on_both_backends(mode, num_layers, bidirectional):
+def test_layers_give_the_same_numbers_on_both_backends(mode, num_layers, bidirectional, threads):
     rng = np.random.default_rng(3)
     make = {"rnn_tanh": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[mode]
     layer = make(

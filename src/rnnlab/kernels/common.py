@@ -11,6 +11,7 @@ from numba.core.extending import overload
 
 from rnnlab.kernels.blas import blas_threads, gemm, gemv
 from rnnlab.kernels.panels import LANES, packed_panels, panel_product
+from rnnlab.kernels.team import matmul, parts_for, share
 
 # tanh in float32 as a rational function (the minimax fit used by Eigen's fast tanh):
 # tanh(a) ≈ a·P(a²) / Q(a²) on |a| ≤ 7.9053, where tanh(a) rounds to ±1 in float32.
@@ -135,15 +136,17 @@ def _drelu_impl(y):
     return lambda y: one if y > zero else zero
 
 
-@njit(cache=True, error_model="numpy")
-def matmul_rows(rows, packed, plain, out, accumulate=False):
+@njit(cache=True, nogil=True, error_model="numpy")
+def matmul_rows(rows, packed, plain, out, accumulate=False, part=0, parts=1):
     """out ← rows M (or out + rows M with ``accumulate``) for rows (B, K) and M (K, N),
     given as column panels (``packed``, see ``rnnlab.kernels.panels``) or, where
     OpenBLAS's threads do better, ``plain``: M itself for OpenBLAS's GEMM, Mᵀ for its
-    matrix-vector product when B = 1. The unused one is empty (see ``recurrent_operand``)."""
+    matrix-vector product when B = 1. The unused one is empty (see ``recurrent_operand``).
+    Part ``part`` of ``parts`` threads computes its share of the panels (packed only)."""
     beta = 1.0 if accumulate else 0.0
     if packed.shape[0] > 0:
-        panel_product(rows, packed, out, accumulate)
+        first, stop = share(packed.shape[0], part, parts)
+        panel_product(rows, packed, out, accumulate, first, stop)
     elif rows.shape[0] == 1:
         gemv(False, 1.0, plain, rows[0], beta, out[0])
     else:
@@ -172,8 +175,14 @@ def transpose_into(matrix, out):
 _THREADED_WEIGHTS, _THREADED_BATCH = 1 << 18, 32
 
 
+def loop_parts(batch: int, weights: np.ndarray) -> int:
+    """The threads a layer call runs on (``rnnlab.kernels.team``): its step product
+    multiplies B rows by W_hh (G·H × H), B·G·H multiply-adds per step."""
+    return parts_for(batch, batch * weights.size)
+
+
 def recurrent_operand(
-    W_hh: np.ndarray, transposed: bool, batch: int
+    W_hh: np.ndarray, transposed: bool, batch: int, parts: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """The matrix M of a step loop's product rows · M, as (packed, plain) for ``matmul_rows``.
 
@@ -184,11 +193,12 @@ def recurrent_operand(
     OpenBLAS threads. On a large M with more than one BLAS thread, at B = 1 or B > 32,
     OpenBLAS's threads win, so M goes to it plain: M for its GEMM, Mᵀ for its
     matrix-vector product at B = 1 (contiguous; transposed here in tiles where W_hh is
-    not already that matrix). The unused form is an empty placeholder; both are
-    temporaries for the length of the loop.
+    not already that matrix). A loop split over ``parts`` > 1 threads of rnnlab's own
+    always gets the panels (each thread takes a block of them). The unused form is an
+    empty placeholder; both are temporaries for the length of the loop.
     """
     W_hh = np.ascontiguousarray(W_hh)
-    threaded = batch == 1 or batch > _THREADED_BATCH
+    threaded = parts == 1 and (batch == 1 or batch > _THREADED_BATCH)
     if threaded and W_hh.size >= _THREADED_WEIGHTS and blas_threads() > 1:
         empty = np.empty((0, 0, LANES), dtype=W_hh.dtype)
         if transposed != (batch > 1):  # the plain form wanted is W_hh itself
@@ -238,12 +248,16 @@ def all_steps(lengths: np.ndarray | None, steps: int, batch: int) -> np.ndarray:
     return np.ascontiguousarray(lengths, dtype=np.int64)
 
 
-def input_projection(params: dict[str, np.ndarray], x: np.ndarray, workspace: Any) -> np.ndarray:
-    """W_ih x_t + b_ih for every step at once: x (T, B, I) → (T, B, G·H), one GEMM."""
+def input_projection(
+    params: dict[str, np.ndarray], x: np.ndarray, workspace: Any, parts: int = 1
+) -> np.ndarray:
+    """W_ih x_t + b_ih for every step at once: x (T, B, I) → (T, B, G·H), one GEMM
+    (over ``parts`` threads, see ``rnnlab.kernels.team.matmul``)."""
     T, B, I = x.shape
     W_ih = params["W_ih"]
     x_proj = workspace.array("x_proj", (T * B, W_ih.shape[0]), W_ih.dtype)
-    np.matmul(x.reshape(T * B, I), W_ih.T, out=x_proj)
+    inputs = np.ascontiguousarray(x.reshape(T * B, I), dtype=W_ih.dtype)
+    matmul(inputs, np.ascontiguousarray(W_ih).T, x_proj, parts)
     x_proj += params["b_ih"]
     return x_proj.reshape(T, B, -1)
 
@@ -267,6 +281,7 @@ def weight_gradients(
     d_h_n: np.ndarray | None = None,
     *,
     input_grad: bool = True,
+    parts: int = 1,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The weight gradients as GEMMs over all steps after the loop, and ∂L/∂x.
 
@@ -275,31 +290,38 @@ def weight_gradients(
     whose recurrent part has its own gradient d_h_n = r ⊙ ∂L/∂a_n (T, B, H)
     → (grads, dx (T, B, I), or None without ``input_grad``: a first layer fed one-hot
     vectors has no use for it, and skipping it saves a GEMM and a (T, B, I) array).
+    The GEMMs run over ``parts`` threads (``rnnlab.kernels.team.matmul``).
     """
     T, B, I = x.shape
     H = hidden.shape[-1]
     flat = d_pre.reshape(T * B, -1)
+    G = flat.shape[1]
+    dtype = flat.dtype
     h_prev = hidden[:-1].reshape(T * B, H)
-    if d_h_n is None and flat.shape[1] > H:  # LSTM: one GEMM d_aᵀ [x | h_{t−1}]
+    if d_h_n is None and G > H:  # LSTM: one GEMM d_aᵀ [x | h_{t−1}]
         # the [x | h] copy costs T·B·(I + H) numbers: worth it only where the GEMM is large
-        inputs = workspace.array("x_and_h", (T, B, I + H), x.dtype)
+        inputs = workspace.array("x_and_h", (T, B, I + H), dtype)
         inputs[:, :, :I] = x
         inputs[:, :, I:] = hidden[:-1]
-        both = flat.T @ inputs.reshape(T * B, I + H)
+        both = matmul(flat.T, inputs.reshape(T * B, I + H), np.empty((G, I + H), dtype), parts)
         W_ih_grad, W_hh_grad = both[:, :I], both[:, I:]
     else:
-        W_ih_grad = flat.T @ x.reshape(T * B, I)
+        x_flat = np.ascontiguousarray(x.reshape(T * B, I), dtype=dtype)
+        W_ih_grad = matmul(flat.T, x_flat, np.empty((G, I), dtype), parts)
+        W_hh_grad = np.empty((G, H), dtype=dtype)
         if d_h_n is None:
-            W_hh_grad = flat.T @ h_prev
+            matmul(flat.T, h_prev, W_hh_grad, parts)
         else:  # GRU: r and z blocks from d_pre, the n block from d_h_n
             # written in place: stacking the two products would hold them twice at once
-            W_hh_grad = np.empty((3 * H, H), dtype=flat.dtype)
-            np.matmul(flat[:, : 2 * H].T, h_prev, out=W_hh_grad[: 2 * H])
-            np.matmul(d_h_n.reshape(T * B, H).T, h_prev, out=W_hh_grad[2 * H :])
+            matmul(flat[:, : 2 * H].T, h_prev, W_hh_grad[: 2 * H], parts)
+            matmul(d_h_n.reshape(T * B, H).T, h_prev, W_hh_grad[2 * H :], parts)
     b_ih_grad = flat.sum(axis=0)
     b_hh_grad = b_ih_grad.copy()
     if d_h_n is not None:
         b_hh_grad[2 * H :] = d_h_n.reshape(T * B, H).sum(axis=0)
     grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
-    dx = (flat @ params["W_ih"]).reshape(T, B, I) if input_grad else None
+    dx = None
+    if input_grad:
+        dx = matmul(flat, np.ascontiguousarray(params["W_ih"]), np.empty((T * B, I), dtype), parts)
+        dx = dx.reshape(T, B, I)
     return grads, dx

@@ -21,6 +21,7 @@ from rnnlab.kernels.common import (
     dsigmoid,
     dtanh,
     input_projection,
+    loop_parts,
     matmul_rows,
     recurrent_operand,
     reuse_input_projection,
@@ -30,10 +31,12 @@ from rnnlab.kernels.common import (
     tanh,
     weight_gradients,
 )
+from rnnlab.kernels.sync import barrier
+from rnnlab.kernels.team import run, share
 from rnnlab.kernels.workspace import Workspace
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gates_forward(h_proj, x_proj, b_hh, h_prev, h_new, gates, hidden_n, H):
     """One row: h_proj = W_hh h_{t−1} (3H), x_proj (3H) → r, z, n and h_t."""
     for j in range(H):
@@ -46,16 +49,36 @@ def _gates_forward(h_proj, x_proj, b_hh, h_prev, h_new, gates, hidden_n, H):
         hidden_n[j] = hn
 
 
-@njit(cache=True, error_model="numpy")
-def _forward_loop(x_proj, packed, plain, b_hh, lengths, hidden, gates, hidden_n, keep_gates):
-    """x_proj (T, B, 3H) → fills hidden (T + 1, B, H), gates (T, B, 3H), hidden_n (T, B, H)."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _forward_loop(
+    part,
+    parts,
+    counter,
+    x_proj,
+    packed,
+    plain,
+    b_hh,
+    lengths,
+    hidden,
+    gates,
+    hidden_n,
+    h_proj,
+    keep,
+):
+    """x_proj (T, B, 3H) → fills hidden (T + 1, B, H), gates (T, B, 3H), hidden_n (T, B, H).
+
+    h_proj (B, 3H) scratch. Run by ``parts`` threads (``rnnlab.kernels.team``).
+    """
     T, B, G = x_proj.shape
     H = G // 3
-    h_proj = np.empty((B, G), dtype=x_proj.dtype)
+    first, stop = share(B, part, parts)
+    generation = 0
     for t in range(T):
-        matmul_rows(hidden[t], packed, plain, h_proj)
-        k = t if keep_gates else 0
-        for b in range(B):
+        matmul_rows(hidden[t], packed, plain, h_proj, False, part, parts)
+        generation += 1
+        barrier(counter, parts, generation)  # h_proj complete
+        k = t if keep else 0
+        for b in range(first, stop):
             if t < lengths[b]:
                 _gates_forward(
                     h_proj[b],
@@ -71,9 +94,11 @@ def _forward_loop(x_proj, packed, plain, b_hh, lengths, hidden, gates, hidden_n,
                 hidden[t + 1, b] = hidden[t, b]
                 gates[k, b] = 0
                 hidden_n[k, b] = 0
+        generation += 1
+        barrier(counter, parts, generation)  # h_t complete, h_proj free
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gates_backward(gates, hidden_n, h_prev, dh_in, d_x, d_h, d_h_n, dh_direct, H):
     """One row: ∂L/∂h_t → ∂L/∂(input part) d_x, ∂L/∂(W_h· h + b_h·) d_h (3H), direct ∂L/∂h_{t−1}.
 
@@ -92,18 +117,36 @@ def _gates_backward(gates, hidden_n, h_prev, dh_in, d_x, d_h, d_h_n, dh_direct, 
         dh_direct[j] = dh_in[j] * complement(z)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _backward_loop(
-    packed, plain, lengths, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
+    part,
+    parts,
+    counter,
+    packed,
+    plain,
+    lengths,
+    gates,
+    hidden_n,
+    hidden,
+    d_out,
+    dh,
+    d_x_proj,
+    d_h_n,
+    d_hidden,
+    d_h,
 ):
     """Walks t = T … 1 carrying dh (B, H); fills d_x_proj (T, B, 3H), d_h_n (T, B, H) and
-    d_hidden ((T, B, H) to keep ∂L/∂h_t of every step, or (1, B, H))."""
+    d_hidden ((T, B, H) to keep ∂L/∂h_t of every step, or (1, B, H)).
+
+    d_h (B, 3H) scratch: this step's ∂L/∂(W_hh h_{t−1} + b_hh). Run by ``parts`` threads.
+    """
     T, B, G = gates.shape
     H = G // 3
-    d_h = np.empty((B, G), dtype=gates.dtype)  # this step's ∂L/∂(W_hh h_{t−1} + b_hh)
+    first, stop = share(B, part, parts)
+    generation = 0
     for t in range(T - 1, -1, -1):
         k = t if d_hidden.shape[0] == T else 0
-        for b in range(B):
+        for b in range(first, stop):
             if t < lengths[b]:
                 d_hidden[k, b] = dh[b] + d_out[t, b]
                 _gates_backward(
@@ -122,7 +165,11 @@ def _backward_loop(
                 d_x_proj[t, b] = 0
                 d_h[b] = 0
                 d_h_n[t, b] = 0
-        matmul_rows(d_h, packed, plain, dh, True)  # dh_{t−1} = direct + W_hhᵀ d_h
+        generation += 1
+        barrier(counter, parts, generation)  # d_h and the direct part of dh complete
+        matmul_rows(d_h, packed, plain, dh, True, part, parts)  # dh_{t−1} += W_hhᵀ d_h
+        generation += 1
+        barrier(counter, parts, generation)  # dh complete
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
@@ -131,14 +178,18 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     W_hh = params["W_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
-    x_proj = input_projection(params, x, ws)
+    parts = loop_parts(B, W_hh)
+    x_proj = input_projection(params, x, ws, parts)
     hidden = np.empty((T + 1, B, H), x_proj.dtype)  # per call: the output is a view of it
     hidden[0] = state0
     gates = step_buffer(ws, "gates", (T, B, 3 * H), x_proj.dtype, keep_tape)
     hidden_n = step_buffer(ws, "hidden_n", (T, B, H), x_proj.dtype, keep_tape)
-    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B)
+    h_proj = ws.array("h_proj", (B, 3 * H), x_proj.dtype)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
-    _forward_loop(x_proj, packed, plain, params["b_hh"], steps, hidden, gates, hidden_n, keep_tape)
+    b_hh = params["b_hh"]
+    args = (x_proj, packed, plain, b_hh, steps, hidden, gates, hidden_n, h_proj, keep_tape)
+    run(parts, _forward_loop, *args)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "hidden_n": hidden_n, "hidden": hidden, "mask": mask}
     return out, hidden[T].copy(), (tape if keep_tape else None)
@@ -163,13 +214,16 @@ def backward(
     d_h_n = ws.array("d_h_n", hidden[1:].shape, hidden.dtype)
     d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B)
+    d_h = ws.array("d_h", gates.shape[1:], gates.dtype)
+    parts = loop_parts(B, W_hh)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
-    _backward_loop(
-        packed, plain, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden
+    args = (packed, plain, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden)
+    run(parts, _backward_loop, *args, d_h)
+    del packed, plain, args  # freed before the weight gradients' temporaries
+    grads, dx = weight_gradients(
+        params, x, hidden, d_x_proj, ws, d_h_n, input_grad=input_grad, parts=parts
     )
-    del packed, plain  # freed before the weight gradients' temporaries
-    grads, dx = weight_gradients(params, x, hidden, d_x_proj, ws, d_h_n, input_grad=input_grad)
     if keep_gradients:
         tape["d_hidden"] = d_hidden
     return dx, grads, dh.copy()

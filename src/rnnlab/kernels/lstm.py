@@ -5,6 +5,8 @@ compiled, with one product per step for W_hh h_{t−1} (W_hh packed once per cal
 ``rnnlab.kernels.panels``) and one pass over
 the four gates per row that writes each result once; the weight gradients are one GEMM
 each after the backward loop. The tape has the same arrays as the reference cell's.
+Large enough calls run on several threads (``rnnlab.kernels.team``): each takes a block
+of the product's panels and a block of the batch's rows, meeting twice per step.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rnnlab.kernels.common import (
     dsigmoid,
     dtanh,
     input_projection,
+    loop_parts,
     matmul_rows,
     recurrent_operand,
     reuse_input_projection,
@@ -26,10 +29,12 @@ from rnnlab.kernels.common import (
     tanh,
     weight_gradients,
 )
+from rnnlab.kernels.sync import barrier
+from rnnlab.kernels.team import run, share
 from rnnlab.kernels.workspace import Workspace
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gates_forward(pre, x_proj, b_hh, c_prev, c_new, h_new, gates, H):
     """One row: a = pre + x_proj + b_hh (4H) → the gates, c_t and h_t (H each)."""
     for j in range(H):
@@ -43,19 +48,25 @@ def _gates_forward(pre, x_proj, b_hh, c_prev, c_new, h_new, gates, H):
         gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
 
 
-@njit(cache=True, error_model="numpy")
-def _forward_loop(x_proj, packed, plain, b_hh, lengths, hidden, cell, gates, keep_gates):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _forward_loop(
+    part, parts, counter, x_proj, packed, plain, b_hh, lengths, hidden, cell, gates, pre, keep
+):
     """x_proj (T, B, 4H) = W_ih x_t + b_ih → fills hidden, cell (T + 1, B, H), gates.
 
-    packed, plain: W_hhᵀ (H, 4H) as ``recurrent_operand`` gives it.
+    packed, plain: W_hhᵀ (H, 4H) as ``recurrent_operand`` gives it; pre (B, 4H) scratch.
+    Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
     """
     T, B, G = x_proj.shape
     H = G // 4
-    pre = np.empty((B, G), dtype=x_proj.dtype)
+    first, stop = share(B, part, parts)
+    generation = 0
     for t in range(T):
-        matmul_rows(hidden[t], packed, plain, pre)  # W_hh h_{t−1}
-        g_t = gates[t] if keep_gates else gates[0]
-        for b in range(B):
+        matmul_rows(hidden[t], packed, plain, pre, False, part, parts)  # W_hh h_{t−1}
+        generation += 1
+        barrier(counter, parts, generation)  # pre complete
+        g_t = gates[t] if keep else gates[0]
+        for b in range(first, stop):
             if t < lengths[b]:
                 _gates_forward(
                     pre[b],
@@ -71,9 +82,11 @@ def _forward_loop(x_proj, packed, plain, b_hh, lengths, hidden, cell, gates, kee
                 hidden[t + 1, b] = hidden[t, b]
                 cell[t + 1, b] = cell[t, b]
                 g_t[b] = 0
+        generation += 1
+        barrier(counter, parts, generation)  # h_t complete, pre free
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gates_backward(gates, c_prev, c_new, dh_in, dc, d_pre, d_cell, H):
     """One row: ∂L/∂h_t (dh_in) and ∂L/∂c_t (dc, updated to ∂L/∂c_{t−1}) → d_pre (4H)."""
     for j in range(H):
@@ -88,19 +101,36 @@ def _gates_backward(gates, c_prev, c_new, dh_in, dc, d_pre, d_cell, H):
         dc[j] = dc_in * f
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _backward_loop(
-    packed, plain, lengths, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
+    part,
+    parts,
+    counter,
+    packed,
+    plain,
+    lengths,
+    gates,
+    hidden,
+    cell,
+    d_out,
+    dh,
+    dc,
+    d_pre,
+    d_hidden,
+    d_cell,
 ):
     """Walks t = T … 1 carrying dh, dc (B, H); fills d_pre (T, B, 4H), d_hidden, d_cell.
 
     d_hidden, d_cell: (T, B, H) to keep ∂L/∂h_t, ∂L/∂c_t of every step, or (1, B, H).
+    Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
     """
     T, B, G = gates.shape
     H = G // 4
+    first, stop = share(B, part, parts)
+    generation = 0
     for t in range(T - 1, -1, -1):
         k = t if d_hidden.shape[0] == T else 0  # one step's worth when not kept
-        for b in range(B):
+        for b in range(first, stop):
             if t < lengths[b]:
                 d_hidden[k, b] = dh[b] + d_out[t, b]
                 _gates_backward(
@@ -117,8 +147,12 @@ def _backward_loop(
                 d_hidden[k, b] = dh[b]
                 d_cell[k, b] = dc[b]
                 d_pre[t, b] = 0
-        matmul_rows(d_pre[t], packed, plain, dh)  # dh_{t−1} = W_hhᵀ d_a
-        for b in range(B):
+        generation += 1
+        barrier(counter, parts, generation)  # d_a complete, dh read
+        matmul_rows(d_pre[t], packed, plain, dh, False, part, parts)  # dh_{t−1} = W_hhᵀ d_a
+        generation += 1
+        barrier(counter, parts, generation)  # dh complete
+        for b in range(first, stop):
             if t >= lengths[b]:
                 dh[b] = d_hidden[k, b]
 
@@ -129,14 +163,18 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     W_hh = params["W_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
-    x_proj = input_projection(params, x, ws)
+    parts = loop_parts(B, W_hh)
+    x_proj = input_projection(params, x, ws, parts)
     hidden = np.empty((T + 1, B, H), x_proj.dtype)  # per call: the output is a view of it
     cell = ws.array("cell", (T + 1, B, H), x_proj.dtype)
     hidden[0], cell[0] = state0
     gates = step_buffer(ws, "gates", (T, B, 4 * H), x_proj.dtype, keep_tape)
-    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B)
+    pre = ws.array("pre", (B, 4 * H), x_proj.dtype)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
-    _forward_loop(x_proj, packed, plain, params["b_hh"], steps, hidden, cell, gates, keep_tape)
+    b_hh = params["b_hh"]
+    args = (x_proj, packed, plain, b_hh, steps, hidden, cell, gates, pre, keep_tape)
+    run(parts, _forward_loop, *args)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
     return out, (hidden[T].copy(), cell[T].copy()), (tape if keep_tape else None)
@@ -163,13 +201,13 @@ def backward(
     d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_cell = step_buffer(ws, "d_cell", cell[1:].shape, cell.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
-    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B)
+    parts = loop_parts(B, W_hh)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
-    _backward_loop(
-        packed, plain, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell
-    )
-    del packed, plain  # freed before the weight gradients' temporaries
-    grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad)
+    args = (packed, plain, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell)
+    run(parts, _backward_loop, *args)
+    del packed, plain, args  # freed before the weight gradients' temporaries
+    grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad, parts=parts)
     if keep_gradients:
         tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
     return dx, grads, (dh.copy(), dc.copy())

@@ -185,22 +185,26 @@ def packed_panels(M: np.ndarray, transposed: bool = False) -> np.ndarray:
     return packed
 
 
-@njit(cache=True, error_model="numpy")
-def panel_product(rows, packed, out, accumulate):
-    """out ← rows · M (or out + rows · M) for rows (B, K), M packed (P, K, LANES), out (B, N)."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def panel_product(rows, packed, out, accumulate, first=0, stop=-1):
+    """out ← rows · M (or out + rows · M) for rows (B, K), M packed (P, K, LANES), out (B, N);
+    only the columns of panels first … stop − 1 (all panels by default)."""
     B = rows.shape[0]
-    P = packed.shape[0]
-    if B == 1:
-        full = P - P % 4
-        for p in range(0, full, 4):
+    if stop < 0:
+        stop = packed.shape[0]
+    width = 4 if B == 1 else 2  # panels per tile
+    p = first
+    while p + width <= stop:
+        if B == 1:
             _tile_1x4(rows, 0, 1, packed, p, out, accumulate)
-        for p in range(full, P):
+        else:
+            for row0 in range(0, B, 8):
+                _tile_8x2(rows, row0, min(8, B - row0), packed, p, out, accumulate)
+        p += width
+    while p < stop:
+        if B == 1:
             _tile_1x1(rows, 0, 1, packed, p, out, accumulate)
-        return
-    full = P - P % 2
-    for p in range(0, full, 2):
-        for row0 in range(0, B, 8):
-            _tile_8x2(rows, row0, min(8, B - row0), packed, p, out, accumulate)
-    for p in range(full, P):
-        for row0 in range(0, B, 8):
-            _tile_8x1(rows, row0, min(8, B - row0), packed, p, out, accumulate)
+        else:
+            for row0 in range(0, B, 8):
+                _tile_8x1(rows, row0, min(8, B - row0), packed, p, out, accumulate)
+        p += 1
