@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.backend import get_backend
 from rnnlab.errors import check_positive_int
 from rnnlab.nn.checks import check_float_input, check_last_dim
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
@@ -43,7 +44,7 @@ class Linear(Module):
         check_last_dim("x", x, self.in_features, "Linear", "in_features")
         self._x = x
         # one GEMM over all leading axes (a 3-D matmul would be one small GEMM per slice)
-        y = (x.reshape(-1, self.in_features) @ self._params["weight"].T).reshape(
+        y = _matmul(x.reshape(-1, self.in_features), self._params["weight"].T).reshape(
             *x.shape[:-1], self.out_features
         )
         return y + self._params["bias"] if self.has_bias else y
@@ -52,11 +53,21 @@ class Linear(Module):
         """d_y: (..., out_features) → d_x: (..., in_features); accumulates into ``grads``."""
         x = self._need_tape(self._x)
         flat_dy = d_y.reshape(-1, self.out_features)
-        self._grads["weight"] += flat_dy.T @ x.reshape(-1, self.in_features)
+        self._grads["weight"] += _matmul(flat_dy.T, x.reshape(-1, self.in_features))
         if self.has_bias:
             self._grads["bias"] += flat_dy.sum(axis=0)
-        d_x = flat_dy @ self._params["weight"]
+        d_x = _matmul(flat_dy, self._params["weight"])
         return d_x.reshape(*d_y.shape[:-1], self.in_features)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.has_bias}"
+
+
+def _matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A B; with the compiled kernels, on rnnlab's threads (``rnnlab.kernels.team.product``)
+    rather than OpenBLAS's, whose threads would keep spinning into the next layer call."""
+    if get_backend() != "numba":
+        return A @ B
+    from rnnlab.kernels.team import product
+
+    return product(A, B)

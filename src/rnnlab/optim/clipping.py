@@ -14,7 +14,9 @@ def global_norm(grads: Params) -> float:
     total = 0.0
     for g in check_grad_arrays(grads).values():
         g64 = np.asarray(g, dtype=np.float64).ravel()
-        total += float(np.dot(g64, g64))
+        # a sum, not np.dot: a BLAS dot of a large gradient runs on OpenBLAS's threads,
+        # which would then spin through the next layer call (see rnnlab.kernels.team)
+        total += float(np.square(g64).sum())
     return math.sqrt(total)
 
 
