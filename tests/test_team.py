@@ -4,7 +4,10 @@ team call leaves OpenBLAS and the calling thread as it found them."""
 from __future__ import annotations
 
 import os
+import select
+import signal
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -151,3 +154,44 @@ def test_layers_called_from_two_threads_at_once_both_get_the_right_numbers():
         team.force_parts(None)
     for result in results:
         np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(3, 4, 5), (300, 128, 200)])  # one thread; split (≥ 2²²)
+def test_product_equals_numpy_and_leaves_openblas_threads_as_they_were(shape, dtype):
+    m, k, n = shape
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(m, k)).astype(dtype)
+    W = rng.normal(size=(n, k)).astype(dtype)
+    before = blas_threads()
+    team.force_parts(None)
+    result = team.product(A, W.T)  # as the Linear layer calls it: x Wᵀ
+    assert result.shape == (m, n) and result.dtype == dtype
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    assert np.abs(result - A @ W.T).max() < tolerance * np.abs(A @ W.T).max()
+    assert blas_threads() == before
+
+
+def test_a_forked_child_gets_a_team_of_its_own():
+    record = []
+    team.run(2, _record_parts, record)  # the parent's team exists and has its threads
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python ≥ 3.12 warns about forking with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: its inherited team has no threads; a call must not hang
+        try:
+            seen = np.full((2, 50), -1, dtype=np.int64)
+            mistakes = np.zeros(2, dtype=np.int64)
+            team.run(2, _rounds, seen, mistakes)
+            os.write(write, b"ok" if mistakes.sum() == 0 else b"wrong")
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 60)
+    if not ready:  # the child hangs: stop it and fail
+        os.kill(pid, signal.SIGKILL)
+    answer = os.read(read, 16) if ready else b"hung"
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert answer == b"ok"

@@ -30,7 +30,6 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -125,10 +124,16 @@ class Team:
             self._lock.release()
 
 
-@cache
+_teams: dict[tuple[int, int], Team] = {}
+
+
 def team(size: int) -> Team:
-    """The process's team of ``size`` threads (created at first use)."""
-    return Team(size)
+    """The process's team of ``size`` threads (created at first use, and again in a
+    forked child, which inherits the parent's teams but not their threads)."""
+    key = (os.getpid(), size)
+    if key not in _teams:
+        _teams[key] = Team(size)
+    return _teams[key]
 
 
 def run(parts: int, function: Callable[..., Any], *args: Any) -> None:
