@@ -195,3 +195,45 @@ def test_a_forked_child_gets_a_team_of_its_own():
     os.waitpid(pid, 0)
     os.close(read)
     assert answer == b"ok"
+
+
+def test_overlapping_holds_from_several_threads_restore_openblas_threads():
+    before = blas_threads()
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(size=(300, 128)), rng.normal(size=(128, 200))
+
+    def work():
+        for _ in range(30):
+            team.product(A, B)  # split over the team or on one OpenBLAS thread
+            with team.one_blas_thread():
+                assert blas_threads() == 1
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert blas_threads() == before
+    assert team.allowed_threads() == before
+
+
+@njit(nogil=True)
+def _waits_at_barriers(part, parts, counter, passed):
+    for generation in range(1, 101):
+        barrier(counter, parts, generation)
+    passed[part] = 1
+
+
+def _fails_in_the_calling_thread(part, parts, counter, passed):
+    if part == 0:
+        raise RuntimeError("part 0 failed before any barrier")
+    _waits_at_barriers(part, parts, counter, passed)
+
+
+def test_a_part_that_fails_releases_the_others_instead_of_leaving_them_waiting():
+    passed = np.zeros(2, dtype=np.int64)
+    with pytest.raises(RuntimeError, match="part 0 failed"):
+        team.run(2, _fails_in_the_calling_thread, passed)
+    assert passed.tolist() == [0, 1]  # part 1 ran through its barriers and returned
+    team.run(2, _waits_at_barriers, passed)  # and the team still works
+    assert passed.tolist() == [1, 1]

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,37 @@ def _pin(cpu: int) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
+_hold_lock = threading.Lock()
+_holders = 0
+_held_threads = 1
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Hold numpy's OpenBLAS to one thread for a block; blocks may overlap (in several
+    Python threads): the first saves OpenBLAS's count, the last restores it."""
+    global _holders, _held_threads
+    with _hold_lock:
+        if _holders == 0:
+            _held_threads = blas_threads()
+            if _held_threads > 1:
+                set_blas_threads(1)
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _hold_lock:
+            _holders -= 1
+            if _holders == 0 and _held_threads > 1:
+                set_blas_threads(_held_threads)
+
+
+def allowed_threads() -> int:
+    """The threads numpy's OpenBLAS may use, as its user set them (not our hold)."""
+    with _hold_lock:
+        return _held_threads if _holders else blas_threads()
+
+
 def parts_for(batch: int, work: int, enough: int = _SPLIT_WORK) -> int:
     """How many threads a loop with this batch and per-step work (multiply-adds) runs on;
     work below ``enough`` runs on one."""
@@ -69,13 +101,24 @@ def parts_for(batch: int, work: int, enough: int = _SPLIT_WORK) -> int:
         return _forced_parts
     if batch < 2 or work < enough:
         return 1
-    return max(1, min(blas_threads(), len(_allowed_cpus())))
+    return max(1, min(allowed_threads(), len(_allowed_cpus())))
 
 
 def force_parts(parts: int | None) -> None:
     """Run every team call on exactly ``parts`` threads (None: decide by size). For tests."""
     global _forced_parts
     _forced_parts = parts
+
+
+#: a counter this large passes every barrier: how a failed call releases its other parts
+_RELEASED = 1 << 62
+
+
+def _pinned_call(cpu: int, function: Callable[..., Any], *args: Any) -> None:
+    """function(*args) on the given core (pinning is best effort)."""
+    with suppress(OSError):
+        _pin(cpu)
+    function(*args)
 
 
 class Team:
@@ -85,10 +128,7 @@ class Team:
         cpus = _allowed_cpus()
         self.cpus = [cpus[i % len(cpus)] for i in range(size)]
         self.size = size
-        self._workers = [
-            ThreadPoolExecutor(1, f"rnnlab-team-{part}", initializer=_pin, initargs=(cpu,))
-            for part, cpu in enumerate(self.cpus[1:], start=1)
-        ]
+        self._workers = [ThreadPoolExecutor(1, f"rnnlab-team-{part}") for part in range(1, size)]
         self._lock = threading.Lock()
 
     def run(self, function: Callable[..., Any], *args: Any) -> None:
@@ -96,32 +136,42 @@ class Team:
 
         ``function`` must be compiled with ``nogil=True``. A call that finds the team
         busy (another Python thread is using it) runs as one part on its own thread.
+        If a part fails (or the call is interrupted), the counter is set past every
+        barrier so that the other parts run to their end instead of waiting forever;
+        the error is raised once all have.
         """
         counter = np.zeros(_COUNTER_SLOTS, dtype=np.int64)
         if self.size == 1 or not self._lock.acquire(blocking=False):
             function(0, 1, counter, *args)
             return
-        threads = blas_threads()
-        affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         try:
-            set_blas_threads(1)
-            _pin(self.cpus[0])
-            others = [
-                worker.submit(function, part, self.size, counter, *args)
-                for part, worker in enumerate(self._workers, start=1)
-            ]
-            try:
-                function(0, self.size, counter, *args)
-            finally:
-                for other in others:  # every part has finished, even when this one failed
-                    other.exception()
-            for other in others:
-                other.result()
+            with one_blas_thread():
+                affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+                try:
+                    self._run_parts(function, counter, args)
+                finally:
+                    if affinity is not None:
+                        os.sched_setaffinity(0, affinity)
         finally:
-            if affinity is not None:
-                os.sched_setaffinity(0, affinity)
-            set_blas_threads(threads)
             self._lock.release()
+
+    def _run_parts(self, function: Callable[..., Any], counter: np.ndarray, args: tuple) -> None:
+        others = []
+        try:
+            _pinned_call(self.cpus[0], lambda: None)
+            for part, worker in enumerate(self._workers, start=1):
+                call = (self.cpus[part], function, part, self.size, counter, *args)
+                others.append(worker.submit(_pinned_call, *call))
+            function(0, self.size, counter, *args)
+        except BaseException:
+            counter[0] = _RELEASED
+            raise
+        finally:
+            for other in others:  # every part has finished, even when this one failed
+                if other.exception() is not None:
+                    counter[0] = _RELEASED
+        for other in others:
+            other.result()
 
 
 _teams: dict[tuple[int, int], Team] = {}
@@ -131,9 +181,10 @@ def team(size: int) -> Team:
     """The process's team of ``size`` threads (created at first use, and again in a
     forked child, which inherits the parent's teams but not their threads)."""
     key = (os.getpid(), size)
-    if key not in _teams:
-        _teams[key] = Team(size)
-    return _teams[key]
+    with _hold_lock:
+        if key not in _teams:
+            _teams[key] = Team(size)
+        return _teams[key]
 
 
 def run(parts: int, function: Callable[..., Any], *args: Any) -> None:
@@ -164,7 +215,8 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, parts: int) -> np.ndar
 
     A (m, k) and B (k, n): row-major with unit-stride rows (C-contiguous, or a block of
     columns of such a matrix) or the transpose of one (``M.T``); out (m, n)
-    C-contiguous. With one part this is numpy's matmul (threaded).
+    C-contiguous. With one part this is numpy's matmul (on OpenBLAS's threads: a
+    layer too small for the team keeps them, which is faster for it alone).
     """
     if parts == 1:
         return np.matmul(A, B, out=out)
@@ -182,24 +234,18 @@ def _unit_rows(M: np.ndarray) -> bool:
 
 
 def product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """A B without waking OpenBLAS's own threads: split over the team when large, else
-    numpy's matmul on one OpenBLAS thread. For the products between the layers' kernels
-    (the output layer's): a threaded OpenBLAS call there would leave OpenBLAS's threads
-    spinning on the cores through the next layer call (see the module docstring)."""
+    """A B without waking OpenBLAS's own threads, into a new array: over the team when
+    it has ≥ 2²² multiply-adds, else numpy's matmul on one OpenBLAS thread. For the
+    products between the layers' kernels (the output layer's): a threaded OpenBLAS call
+    there would leave OpenBLAS's threads spinning on the cores through the next layer
+    call (see the module docstring)."""
     m, k = A.shape
-    n = B.shape[1]
-    out = np.empty((m, n), dtype=np.result_type(A, B))
-    parts = parts_for(m, m * n * k, _SPLIT_PRODUCT)
-    if parts > 1 and _unit_rows(out) and A.dtype == B.dtype == out.dtype:
+    out = np.empty((m, B.shape[1]), dtype=np.result_type(A, B))
+    parts = parts_for(m, m * out.shape[1] * k, _SPLIT_PRODUCT)
+    if parts > 1 and A.dtype == B.dtype == out.dtype:
         try:
             return matmul(A, B, out, parts)
         except ValueError:  # an operand BLAS cannot take as it is
             pass
-    threads = blas_threads()
-    if threads == 1:
+    with one_blas_thread():
         return np.matmul(A, B, out=out)
-    set_blas_threads(1)
-    try:
-        return np.matmul(A, B, out=out)
-    finally:
-        set_blas_threads(threads)
