@@ -237,3 +237,16 @@ def test_a_part_that_fails_releases_the_others_instead_of_leaving_them_waiting()
     assert passed.tolist() == [0, 1]  # part 1 ran through its barriers and returned
     team.run(2, _waits_at_barriers, passed)  # and the team still works
     assert passed.tolist() == [1, 1]
+
+
+def _fails_in_a_worker(part, parts, counter, passed):
+    if part == 1:
+        raise RuntimeError("part 1 failed before any barrier")
+    _waits_at_barriers(part, parts, counter, passed)
+
+
+def test_a_worker_part_that_fails_releases_the_calling_thread():
+    passed = np.zeros(2, dtype=np.int64)
+    with pytest.raises(RuntimeError, match="part 1 failed"):
+        team.run(2, _fails_in_a_worker, passed)
+    assert passed.tolist() == [1, 0]

@@ -114,11 +114,16 @@ def force_parts(parts: int | None) -> None:
 _RELEASED = 1 << 62
 
 
-def _pinned_call(cpu: int, function: Callable[..., Any], *args: Any) -> None:
-    """function(*args) on the given core (pinning is best effort)."""
+def _call_part(cpu: int, function: Callable[..., Any], part: int, parts: int, counter, args):
+    """function(part, parts, counter, *args) on the given core (pinning is best effort);
+    if it fails, the counter is set past every barrier so the other parts can finish."""
     with suppress(OSError):
         _pin(cpu)
-    function(*args)
+    try:
+        function(part, parts, counter, *args)
+    except BaseException:
+        counter[0] = _RELEASED
+        raise
 
 
 class Team:
@@ -158,18 +163,16 @@ class Team:
     def _run_parts(self, function: Callable[..., Any], counter: np.ndarray, args: tuple) -> None:
         others = []
         try:
-            _pinned_call(self.cpus[0], lambda: None)
             for part, worker in enumerate(self._workers, start=1):
-                call = (self.cpus[part], function, part, self.size, counter, *args)
-                others.append(worker.submit(_pinned_call, *call))
-            function(0, self.size, counter, *args)
+                call = (self.cpus[part], function, part, self.size, counter, args)
+                others.append(worker.submit(_call_part, *call))
+            _call_part(self.cpus[0], function, 0, self.size, counter, args)
         except BaseException:
-            counter[0] = _RELEASED
+            counter[0] = _RELEASED  # also when a submission failed or we were interrupted
             raise
         finally:
             for other in others:  # every part has finished, even when this one failed
-                if other.exception() is not None:
-                    counter[0] = _RELEASED
+                other.exception()
         for other in others:
             other.result()
 
