@@ -27,13 +27,11 @@ def _rounds(part, parts, counter, seen, mistakes):
     generation = 0
     for r in range(rounds):
         seen[part, r] = r
-        generation += 1
-        barrier(counter, parts, generation)
+        generation = barrier(counter, parts, generation)
         for other in range(parts):
             if seen[other, r] != r:
                 mistakes[part] += 1
-        generation += 1
-        barrier(counter, parts, generation)
+        generation = barrier(counter, parts, generation)
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3])  # 3: more threads than this machine may have
@@ -219,34 +217,26 @@ def test_overlapping_holds_from_several_threads_restore_openblas_threads():
 
 @njit(nogil=True)
 def _waits_at_barriers(part, parts, counter, passed):
-    for generation in range(1, 101):
-        barrier(counter, parts, generation)
+    generation = 0
+    for _ in range(100):
+        generation = barrier(counter, parts, generation)
     passed[part] = 1
 
 
-def _fails_in_the_calling_thread(part, parts, counter, passed):
-    if part == 0:
-        raise RuntimeError("part 0 failed before any barrier")
-    _waits_at_barriers(part, parts, counter, passed)
+def _fails_in_part(failing):
+    def parts_function(part, parts, counter, passed):
+        if part == failing:
+            raise RuntimeError(f"part {part} failed before any barrier")
+        _waits_at_barriers(part, parts, counter, passed)
+
+    return parts_function
 
 
-def test_a_part_that_fails_releases_the_others_instead_of_leaving_them_waiting():
+@pytest.mark.parametrize("failing", [0, 1], ids=["the calling thread", "a worker"])
+def test_a_part_that_fails_releases_the_others_instead_of_leaving_them_waiting(failing):
     passed = np.zeros(2, dtype=np.int64)
-    with pytest.raises(RuntimeError, match="part 0 failed"):
-        team.run(2, _fails_in_the_calling_thread, passed)
-    assert passed.tolist() == [0, 1]  # part 1 ran through its barriers and returned
+    with pytest.raises(RuntimeError, match=f"part {failing} failed"):
+        team.run(2, _fails_in_part(failing), passed)
+    assert passed[failing] == 0 and passed[1 - failing] == 1  # the other ran through
     team.run(2, _waits_at_barriers, passed)  # and the team still works
     assert passed.tolist() == [1, 1]
-
-
-def _fails_in_a_worker(part, parts, counter, passed):
-    if part == 1:
-        raise RuntimeError("part 1 failed before any barrier")
-    _waits_at_barriers(part, parts, counter, passed)
-
-
-def test_a_worker_part_that_fails_releases_the_calling_thread():
-    passed = np.zeros(2, dtype=np.int64)
-    with pytest.raises(RuntimeError, match="part 1 failed"):
-        team.run(2, _fails_in_a_worker, passed)
-    assert passed.tolist() == [1, 0]

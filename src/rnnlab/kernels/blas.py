@@ -95,39 +95,20 @@ def _gemv_signature(real: types.Type) -> types.Type:
     )
 
 
-def _thread_count_function(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:
-    """OpenBLAS's get_num_threads under the name this build exports, if any."""
-    for candidate in (
-        "scipy_openblas_get_num_threads64_",
-        "openblas_get_num_threads64_",
-        "openblas_get_num_threads",
-    ):
+def _openblas_function(
+    library: ctypes.CDLL, name: str, restype: type | None, argtypes: list[type]
+) -> ctypes._CFuncPtr | None:
+    """OpenBLAS's ``openblas_<name>`` under the name this build exports, if any."""
+    for candidate in (f"scipy_openblas_{name}64_", f"openblas_{name}64_", f"openblas_{name}"):
         if hasattr(library, candidate):
             function = getattr(library, candidate)
-            function.restype = ctypes.c_int
+            function.restype, function.argtypes = restype, argtypes
             return function
     return None
 
 
-_THREAD_COUNT = _thread_count_function(_LIBRARY)
-
-
-def _thread_setter(library: ctypes.CDLL) -> ctypes._CFuncPtr | None:
-    """OpenBLAS's set_num_threads under the name this build exports, if any."""
-    for candidate in (
-        "scipy_openblas_set_num_threads64_",
-        "openblas_set_num_threads64_",
-        "openblas_set_num_threads",
-    ):
-        if hasattr(library, candidate):
-            function = getattr(library, candidate)
-            function.argtypes = [ctypes.c_int]
-            function.restype = None
-            return function
-    return None
-
-
-_SET_THREADS = _thread_setter(_LIBRARY)
+_THREAD_COUNT = _openblas_function(_LIBRARY, "get_num_threads", ctypes.c_int, [])
+_SET_THREADS = _openblas_function(_LIBRARY, "set_num_threads", None, [ctypes.c_int])
 
 
 def blas_threads() -> int:

@@ -75,8 +75,7 @@ def _forward_loop(
     generation = 0
     for t in range(T):
         matmul_rows(hidden[t], packed, plain, h_proj, False, part, parts)
-        generation += 1
-        barrier(counter, parts, generation)  # h_proj complete
+        generation = barrier(counter, parts, generation)  # h_proj complete
         k = t if keep else 0
         for b in range(first, stop):
             if t < lengths[b]:
@@ -94,8 +93,7 @@ def _forward_loop(
                 hidden[t + 1, b] = hidden[t, b]
                 gates[k, b] = 0
                 hidden_n[k, b] = 0
-        generation += 1
-        barrier(counter, parts, generation)  # h_t complete, h_proj free
+        generation = barrier(counter, parts, generation)  # h_t complete, h_proj free
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -165,11 +163,9 @@ def _backward_loop(
                 d_x_proj[t, b] = 0
                 d_h[b] = 0
                 d_h_n[t, b] = 0
-        generation += 1
-        barrier(counter, parts, generation)  # d_h and the direct part of dh complete
+        generation = barrier(counter, parts, generation)  # d_h and the direct part of dh complete
         matmul_rows(d_h, packed, plain, dh, True, part, parts)  # dh_{t−1} += W_hhᵀ d_h
-        generation += 1
-        barrier(counter, parts, generation)  # dh complete
+        generation = barrier(counter, parts, generation)  # dh complete
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):

@@ -63,8 +63,7 @@ def _forward_loop(
     generation = 0
     for t in range(T):
         matmul_rows(hidden[t], packed, plain, pre, False, part, parts)  # W_hh h_{t−1}
-        generation += 1
-        barrier(counter, parts, generation)  # pre complete
+        generation = barrier(counter, parts, generation)  # pre complete
         g_t = gates[t] if keep else gates[0]
         for b in range(first, stop):
             if t < lengths[b]:
@@ -82,8 +81,7 @@ def _forward_loop(
                 hidden[t + 1, b] = hidden[t, b]
                 cell[t + 1, b] = cell[t, b]
                 g_t[b] = 0
-        generation += 1
-        barrier(counter, parts, generation)  # h_t complete, pre free
+        generation = barrier(counter, parts, generation)  # h_t complete, pre free
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -147,11 +145,9 @@ def _backward_loop(
                 d_hidden[k, b] = dh[b]
                 d_cell[k, b] = dc[b]
                 d_pre[t, b] = 0
-        generation += 1
-        barrier(counter, parts, generation)  # d_a complete, dh read
+        generation = barrier(counter, parts, generation)  # d_a complete, dh read
         matmul_rows(d_pre[t], packed, plain, dh, False, part, parts)  # dh_{t−1} = W_hhᵀ d_a
-        generation += 1
-        barrier(counter, parts, generation)  # dh complete
+        generation = barrier(counter, parts, generation)  # dh complete
         for b in range(first, stop):
             if t >= lengths[b]:
                 dh[b] = d_hidden[k, b]

@@ -41,8 +41,7 @@ def _forward_loop(
     generation = 0
     for t in range(T):
         matmul_rows(hidden[t], packed, plain, pre, False, part, parts)
-        generation += 1
-        barrier(counter, parts, generation)  # pre complete
+        generation = barrier(counter, parts, generation)  # pre complete
         for b in range(first, stop):
             if t >= lengths[b]:  # padded step: the state is carried unchanged
                 hidden[t + 1, b] = hidden[t, b]
@@ -52,8 +51,7 @@ def _forward_loop(
             else:
                 for j in range(H):
                     hidden[t + 1, b, j] = tanh(pre[b, j] + x_proj[t, b, j] + b_hh[j])
-        generation += 1
-        barrier(counter, parts, generation)  # h_t complete, pre free
+        generation = barrier(counter, parts, generation)  # h_t complete, pre free
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -77,11 +75,9 @@ def _backward_loop(
             else:  # padded step: h was carried, so is its gradient
                 d_hidden[k, b] = dh[b]
                 d_pre[t, b] = 0
-        generation += 1
-        barrier(counter, parts, generation)  # d_pre complete, dh read
+        generation = barrier(counter, parts, generation)  # d_pre complete, dh read
         matmul_rows(d_pre[t], packed, plain, dh, False, part, parts)
-        generation += 1
-        barrier(counter, parts, generation)  # dh complete
+        generation = barrier(counter, parts, generation)  # dh complete
         for b in range(first, stop):
             if t >= lengths[b]:
                 dh[b] = d_hidden[k, b]

@@ -74,9 +74,10 @@ def spin_pause(typingctx):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def barrier(counter, parts, generation):
-    """Wait until all ``parts`` threads have arrived at barrier number ``generation``
-    (1, 2, … in the order every thread passes them)."""
+def barrier(counter, parts, passed):
+    """Wait until all ``parts`` threads have arrived at the next barrier, and return its
+    number: ``passed`` is the number of the last one this thread passed (0 at first)."""
+    generation = passed + 1
     atomic_increment(counter)
     target = generation * parts
     spins = 0
@@ -86,3 +87,4 @@ def barrier(counter, parts, generation):
             spin_pause()
         else:
             _sched_yield()
+    return generation
