@@ -137,16 +137,9 @@ def _last_logits(model: LanguageModel, ids: np.ndarray, state: Any) -> tuple[np.
     return logits[-1, 0], state
 
 
-def _token_stepper(model: LanguageModel, state: Any) -> Any:
-    """A function token → next logits (V,) that carries the state along.
-
-    With the compiled backend it is one compiled call per token (``kernels.stepper``);
-    otherwise the model's own forward on a (1, 1) batch.
-    """
-    if get_backend() == "numba" and hasattr(model, "rnn") and not model.rnn.bidirectional:
-        from rnnlab.kernels.stepper import Stepper
-
-        return Stepper(model, state).step
+def _model_steps(model: LanguageModel, state: Any) -> Any:
+    """A function token → next logits (V,) that carries the state along: the model's own
+    forward on a (1, 1) batch (the numpy backend, and bidirectional models)."""
     carried = [state]
 
     def step(token: int) -> np.ndarray:
@@ -154,6 +147,53 @@ def _token_stepper(model: LanguageModel, state: Any) -> Any:
         return logits
 
     return step
+
+
+def _compiled(model: LanguageModel) -> bool:
+    """Whether generation runs compiled (``rnnlab.kernels.generation``)."""
+    return get_backend() == "numba" and hasattr(model, "rnn") and not model.rnn.bidirectional
+
+
+#: tokens per compiled call: the call's start-up (tens of µs) is small per token, and
+#: streamed text still comes in pieces of a few milliseconds
+_RUN = 128
+
+
+def _token_ids(
+    model: LanguageModel,
+    logits: np.ndarray,
+    state: Any,
+    n: int,
+    options: tuple[float, int | None, float | None],
+    rng: np.random.Generator,
+) -> Iterator[int]:
+    """The ids of n tokens, each drawn from the logits after the one before (the first
+    from ``logits``) with the uniform numbers rng.random() gives one by one; the state
+    is not stepped after the last. options: (temperature, top_k, top_p)."""
+    temperature, top_k, top_p = options
+    if _compiled(model):
+        from rnnlab.kernels.generation import Generation
+
+        generation = Generation(model, state, logits)
+        drawn = 0
+        while drawn < n:
+            count = min(_RUN, n - drawn)
+            # rng.random(count) gives the numbers count calls of rng.random() would
+            uniforms = rng.random(count)
+            k, p = int(top_k or 0), float(top_p or 0.0)
+            tokens = generation.run(uniforms, temperature, k, p, drawn + count < n)
+            drawn += count
+            yield from (int(token) for token in tokens)
+        return
+    step = _model_steps(model, state)
+    for i in range(n):
+        probs = sampling_distribution(logits, temperature, top_k, top_p)
+        cumulative = np.cumsum(probs)
+        above = np.flatnonzero(cumulative > rng.random() * cumulative[-1])
+        token = int(above[0]) if above.size else probs.size - 1
+        yield token
+        if i < n - 1:  # the last token needs no forward pass
+            logits = step(token)
 
 
 def _start_id(vocab: Any) -> int:
@@ -206,7 +246,7 @@ def iter_sample(
     prev = int(ids[-1]) if len(ids) and not prime[-1].isspace() else None
     if not len(ids):
         ids = np.array([_start_id(vocab)])
-    return _generate(model, vocab, ids, prev, int(n), temperature, top_k, top_p, rng)
+    return _generate(model, vocab, ids, prev, int(n), (temperature, top_k, top_p), rng)
 
 
 def _generate(
@@ -215,41 +255,15 @@ def _generate(
     ids: np.ndarray,
     prev: int | None,
     n: int,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
+    options: tuple[float, int | None, float | None],
     rng: np.random.Generator,
 ) -> Iterator[str]:
     if n == 0:
         return
     logits, state = _last_logits(model, ids, None)
-    step = _token_stepper(model, state)
-    draw = _drawer(temperature, top_k, top_p)
-    for i in range(n):
-        token = draw(logits, rng.random())
+    for token in _token_ids(model, logits, state, n, options, rng):
         yield _piece(vocab, prev, token)
         prev = token
-        if i < n - 1:  # the last token needs no forward pass
-            logits = step(token)
-
-
-def _drawer(temperature: float, top_k: int | None, top_p: float | None) -> Any:
-    """A function (logits (V,), u ∈ [0, 1)) → token id drawing from
-    ``sampling_distribution``: the first token whose cumulative probability exceeds u.
-    Compiled with the numba backend; the same rule on both backends."""
-    if get_backend() == "numba":
-        from rnnlab.kernels.sampling import draw_token
-
-        k, p = int(top_k or 0), float(top_p or 0.0)
-        return lambda logits, u: int(draw_token(logits, float(temperature), k, p, u))
-
-    def draw(logits: np.ndarray, u: float) -> int:
-        probs = sampling_distribution(logits, temperature, top_k, top_p)
-        cumulative = np.cumsum(probs)
-        above = np.flatnonzero(cumulative > u * cumulative[-1])
-        return int(above[0]) if above.size else probs.size - 1
-
-    return draw
 
 
 def sample(

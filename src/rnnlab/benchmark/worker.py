@@ -91,8 +91,10 @@ class TorchCase:
             self.layer(self.x)
 
 
-def _sampler(impl: str, hidden: int, vocab: int) -> Any:
-    """A function that generates one character (one step + softmax + draw) per call."""
+def _sampler(impl: str, hidden: int, vocab: int) -> tuple[Any, int]:
+    """(a function that generates characters, how many per call): torch steps its
+    nn.LSTMCell + Linear loop one character per call (softmax, multinomial); rnnlab
+    draws a run of characters per compiled call, as ``rnnlab.generate`` does."""
     import numpy as np
 
     if impl == "torch":
@@ -109,21 +111,21 @@ def _sampler(impl: str, hidden: int, vocab: int) -> Any:
                 probs = torch.softmax(head(h)[0] / 0.8, dim=0)
                 state[:] = [h, c, int(torch.multinomial(probs, 1))]
 
-        return torch_step
+        return torch_step, 1
 
-    from rnnlab.generate import _drawer, _token_stepper
+    from rnnlab.generate import _RUN
+    from rnnlab.kernels.generation import Generation
     from rnnlab.models import LanguageModel, LanguageModelConfig
 
     model = LanguageModel(LanguageModelConfig(vocab_size=vocab, hidden_size=hidden), seed=0)
     zeros = np.zeros((1, 1, hidden), np.float32)
-    step, draw = _token_stepper(model, (zeros, zeros)), _drawer(0.8, None, None)
+    generation = Generation(model, (zeros, zeros), np.zeros(vocab, np.float32))
     rng = np.random.default_rng(0)
-    token = [0]
 
-    def rnnlab_step() -> None:  # what rnnlab.generate does per character
-        token[0] = draw(step(token[0]), rng.random())
+    def rnnlab_run() -> None:  # what rnnlab.generate does per run of characters
+        generation.run(rng.random(_RUN), 0.8)
 
-    return rnnlab_step
+    return rnnlab_run, _RUN
 
 
 def _gemm_rate(size: int = 2048, repeats: int = 5) -> float:
@@ -178,13 +180,15 @@ def serve(impl: str, threads: int) -> None:
             _, peak = _resident_kib()
             reply = {"peak_kib": peak - before}
         elif op == "sample":
-            step = _sampler(impl, request["hidden"], request["vocab"])
-            for _ in range(20):
-                step()
+            generate, per_call = _sampler(impl, request["hidden"], request["vocab"])
+            for _ in range(-(-256 // per_call)):  # at least 256 characters of warm-up
+                generate()
+            calls = -(-request["chars"] // per_call)
             start = time.perf_counter()
-            for _ in range(request["chars"]):
-                step()
-            reply = {"us_per_char": (time.perf_counter() - start) / request["chars"] * 1e6}
+            for _ in range(calls):
+                generate()
+            seconds = time.perf_counter() - start
+            reply = {"us_per_char": seconds / (calls * per_call) * 1e6}
         elif op == "gemm":
             reply = {"gflops": _gemm_rate()}
         else:

@@ -97,9 +97,17 @@ def allowed_threads() -> int:
 def parts_for(batch: int, work: int, enough: int = _SPLIT_WORK) -> int:
     """How many threads a loop with this batch and per-step work (multiply-adds) runs on;
     work below ``enough`` runs on one."""
+    if batch < 2 and _forced_parts is None:
+        return 1
+    return parts_for_work(work, enough)
+
+
+def parts_for_work(work: int, enough: int) -> int:
+    """The threads for ``work`` multiply-adds split in any way: 1 below ``enough``,
+    else all the team may have (or what ``force_parts`` set)."""
     if _forced_parts is not None:
         return _forced_parts
-    if batch < 2 or work < enough:
+    if work < enough:
         return 1
     return max(1, min(allowed_threads(), len(_allowed_cpus())))
 
