@@ -157,3 +157,21 @@ def test_the_compiled_draw_is_greedy_at_temperature_zero():
 
     logits = np.array([0.1, 2.0, 2.0, -1.0], np.float32)
     assert draw_token(logits, 0.0, 0, 0.0, 0.99) == 1
+
+
+def test_a_run_made_for_two_threads_runs_whole_on_one_when_the_team_is_busy():
+    """Another Python thread holds the team: the call runs alone, taking every block."""
+    model = _model("lstm", hidden=40)
+    logits, state = model(np.array([[1]]))
+    uniforms = np.random.default_rng(4).random(10)
+    team.force_parts(2)
+    try:
+        shared = Generation(model, state, logits[-1, 0])
+        expected = shared.run(uniforms, 1.0)
+        alone = Generation(model, state, logits[-1, 0])
+        with team.team(2)._lock:
+            got = alone.run(uniforms, 1.0)
+    finally:
+        team.force_parts(None)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(alone.logits, shared.logits)

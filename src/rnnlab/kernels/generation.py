@@ -68,29 +68,34 @@ def stack_weights(model: Any) -> dict[str, Any]:
     return weights
 
 
-def _own_rows(M: np.ndarray, gates: int, parts: int) -> np.ndarray:
-    """M (G·H, K) → (parts, P, K, LANES): part p's rows of M, the G gate rows of its units
-    share(H, p, parts) in gate order, as the column panels of their transpose. Parts with
-    fewer panels than the most are padded with zero panels."""
+def _blocks(H: int, blocks: int) -> list[np.ndarray]:
+    """The hidden units of each block: block q owns share(H, q, blocks)."""
+    return [np.arange(H * q // blocks, H * (q + 1) // blocks) for q in range(blocks)]
+
+
+def _own_rows(M: np.ndarray, gates: int, blocks: int) -> np.ndarray:
+    """M (G·H, K) → (blocks, P, K, LANES): for each block of hidden units, the G gate rows
+    of its units in gate order (row g·w + j: gate g of its unit j), as the column panels
+    of their transpose; every block has as many panels as the largest (zeros past it)."""
     H = M.shape[0] // gates
-    blocks = []
-    for part in range(parts):
-        start, stop = H * part // parts, H * (part + 1) // parts
-        rows = np.concatenate([np.arange(g * H + start, g * H + stop) for g in range(gates)])
-        blocks.append(packed_panels(M[rows], transposed=True))
-    panels = max(block.shape[0] for block in blocks)
-    owned = np.zeros((parts, panels, M.shape[1], LANES), dtype=M.dtype)
-    for part, block in enumerate(blocks):
-        owned[part, : block.shape[0]] = block
+    widest = gates * -(-H // blocks)  # rows of the largest block
+    owned = np.zeros((blocks, -(-widest // LANES), M.shape[1], LANES), M.dtype)
+    for block, units in enumerate(_blocks(H, blocks)):
+        rows = np.concatenate([g * H + units for g in range(gates)])
+        panels = packed_panels(M[rows], transposed=True)
+        owned[block, : panels.shape[0]] = panels
     return owned
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _gather(source, H, start, stop, gates, out):
-    """out (G·w) ← the entries of source (G·H) of units start … stop − 1, gate by gate."""
-    w = stop - start
-    for g in range(gates):
-        out[g * w : (g + 1) * w] = source[g * H + start : g * H + stop]
+def _own_entries(b: np.ndarray, gates: int, blocks: int) -> np.ndarray:
+    """b (L, G·H) → (blocks, L, G·w_max): each block's entries in the order of its rows."""
+    L, GH = b.shape
+    H = GH // gates
+    owned = np.zeros((blocks, L, gates * -(-H // blocks)), b.dtype)
+    for block, units in enumerate(_blocks(H, blocks)):
+        entries = np.concatenate([g * H + units for g in range(gates)])
+        owned[block, :, : entries.size] = b[:, entries]
+    return owned
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -106,6 +111,36 @@ def _product(row, packed, out, backwards):
         first = max(0, stop - 4)
         panel_product(row, packed, out, False, first, stop)
         stop = first
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _layer_step(mode, layer, block, token, slot, table, inputs, b_ih, recurrent, b_hh, state):
+    """h_t (and the LSTM's c_t) of one layer's block of units, from slot ``slot`` of
+    ``hidden`` into the other; for the arguments see ``_generate_part``."""
+    hidden, cell, pre, x_part, gates, spare = state
+    blocks, H, G = recurrent[0].shape[0], hidden.shape[3], table.shape[1] // hidden.shape[3]
+    start = H * block // blocks
+    w = H * (block + 1) // blocks - start
+    new = 1 - slot
+    _product(hidden[layer, slot], recurrent[layer][block], pre, new == 1)
+    if layer == 0:
+        for g in range(G):
+            x_part[0, g * w : (g + 1) * w] = table[token, g * H + start : g * H + start + w]
+    else:
+        _product(hidden[layer - 1, new], inputs[layer][block], x_part, new == 1)
+        x_part[0] += b_ih[block, layer]
+    h_new = hidden[layer, new, 0, start : start + w]
+    if mode == 0:
+        c = cell[layer, start : start + w]
+        _lstm_gates(pre[0], x_part[0], b_hh[block, layer], c, spare, h_new, gates, w)
+        c[:] = spare[:w]
+    elif mode == 1:
+        h_prev = hidden[layer, slot, 0, start : start + w]
+        _gru_gates(pre[0], x_part[0], b_hh[block, layer], h_prev, h_new, gates, spare, w)
+    else:
+        for j in range(w):
+            a = pre[0, j] + x_part[0, j] + b_hh[block, layer, j]
+            h_new[j] = relu(a) if mode == 3 else tanh(a)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -136,25 +171,21 @@ def _generate_part(
     logits (V,): in, the next token's logits; out, those after the run. uniforms (n,):
     the draws' numbers in [0, 1). hidden (L, 2, 1, H): every layer's h, in slot 0 at
     the start and at the end (slot 1 is the second copy); cell (L, H) the LSTM's c (else
-    unused). table (V, G·H): the first layer's W_ih e_v + b_ih; inputs, recurrent: per
-    layer, W_ih and W_hh as ``_own_rows`` packs them (inputs[0] is unused); b_ih, b_hh
-    (L, G·H); head (P, H, LANES): the output layer's W packed, head_b (V,). The state
-    steps after the last token only with ``advance_last``.
+    unused). table (V, G·H): the first layer's W_ih e_v + b_ih. The units come in
+    blocks, each with its own rows: inputs, recurrent are per layer W_ih and W_hh as
+    ``_own_rows`` packs them (inputs[0] is unused), b_ih, b_hh (blocks, L, G·w_max) as
+    ``_own_entries`` orders them; this thread takes the blocks share(blocks, part,
+    parts) (all of them when it runs alone). head (P, H, LANES): the output layer's W
+    packed, head_b (V,). The state steps after the last token only with ``advance_last``.
     """
-    L, _, _, H = hidden.shape
-    G = b_hh.shape[1] // H
-    start, stop = share(H, part, parts)
-    w = stop - start
+    L, blocks, H = hidden.shape[0], recurrent[0].shape[0], hidden.shape[3]
+    first, stop = share(blocks, part, parts)
     dtype = hidden.dtype
-    own_b_ih = np.empty((L, G * w), dtype=dtype)
-    own_b_hh = np.empty((L, G * w), dtype=dtype)
-    for layer in range(L):
-        _gather(b_ih[layer], H, start, stop, G, own_b_ih[layer])
-        _gather(b_hh[layer], H, start, stop, G, own_b_hh[layer])
-    pre = np.empty((1, G * w), dtype=dtype)  # W_hh[rows] h_{t−1}
-    x_part = np.empty((1, G * w), dtype=dtype)  # W_ih[rows] x_t + b_ih[rows]
-    gates = np.empty(G * w, dtype=dtype)
-    spare = np.empty(w, dtype=dtype)  # the GRU's W_hn h + b_hn; the LSTM's c_t
+    width = b_hh.shape[2]  # G·w of the largest block
+    pre = np.zeros((1, width), dtype=dtype)  # W_hh[rows] h_{t−1}
+    x_part = np.zeros((1, width), dtype=dtype)  # W_ih[rows] x_t + b_ih[rows]
+    spare = np.zeros(-(-H // blocks), dtype=dtype)  # the GRU's W_hn h + b_hn; the LSTM's c_t
+    state = (hidden, cell, pre, x_part, np.zeros(width, dtype=dtype), spare)
     mine = np.empty((1, logits.size), dtype=dtype)
     mine[0] = logits
     slot = 0
@@ -166,33 +197,17 @@ def _generate_part(
             tokens[i] = token
         if i == n - 1 and not advance_last:
             break
-        new = 1 - slot
         for layer in range(L):
-            if w > 0:
-                _product(hidden[layer, slot], recurrent[layer][part], pre, new == 1)
-                if layer == 0:
-                    _gather(table[token], H, start, stop, G, x_part[0])
-                else:
-                    _product(hidden[layer - 1, new], inputs[layer][part], x_part, new == 1)
-                    x_part[0] += own_b_ih[layer]
-                h_new = hidden[layer, new, 0, start:stop]
-                h_prev = hidden[layer, slot, 0, start:stop]
-                if mode == 0:
-                    c = cell[layer, start:stop]
-                    _lstm_gates(pre[0], x_part[0], own_b_hh[layer], c, spare, h_new, gates, w)
-                    c[:] = spare
-                elif mode == 1:
-                    _gru_gates(pre[0], x_part[0], own_b_hh[layer], h_prev, h_new, gates, spare, w)
-                else:
-                    for j in range(w):
-                        a = pre[0, j] + x_part[0, j] + own_b_hh[layer, j]
-                        h_new[j] = relu(a) if mode == 3 else tanh(a)
+            for block in range(first, stop):
+                weights = (table, inputs, b_ih, recurrent, b_hh)
+                _layer_step(mode, layer, block, token, slot, *weights, state)
             passed = barrier(counter, parts, passed)  # this layer's h_t is complete
-        panel_product(hidden[L - 1, new], head, mine, False)
+        slot = 1 - slot
+        panel_product(hidden[L - 1, slot], head, mine, False)
         mine[0] += head_b
-        slot = new
     if slot == 1:  # every read of slot 0 was before the last barrier
-        hidden[:, 0, 0, start:stop] = hidden[:, 1, 0, start:stop]
+        start, end = H * first // blocks, H * stop // blocks
+        hidden[:, 0, 0, start:end] = hidden[:, 1, 0, start:end]
     if part == 0:
         logits[:] = mine[0]
 
@@ -214,13 +229,15 @@ class Generation:
         weights = stack_weights(model)
         L, H = model.rnn.num_layers, weights["W_hh"][0].shape[1]
         self.parts = min(parts_for_work(gates * H * H, _SPLIT_WEIGHTS), H)
+        blocks = self.parts  # one block of units per thread
         self.table = weights["table"]
         self.inputs = tuple(
-            _own_rows(W_ih, gates, self.parts) if layer > 0 else _nothing(self.parts, W_ih)
+            _own_rows(W_ih, gates, blocks) if layer > 0 else _nothing(blocks, W_ih)
             for layer, W_ih in enumerate(weights["W_ih"])
         )
-        self.recurrent = tuple(_own_rows(W_hh, gates, self.parts) for W_hh in weights["W_hh"])
-        self.b_ih, self.b_hh = np.stack(weights["b_ih"]), np.stack(weights["b_hh"])
+        self.recurrent = tuple(_own_rows(W_hh, gates, blocks) for W_hh in weights["W_hh"])
+        self.b_ih = _own_entries(np.stack(weights["b_ih"]), gates, blocks)
+        self.b_hh = _own_entries(np.stack(weights["b_hh"]), gates, blocks)
         self.head = packed_panels(weights["head_W"], transposed=True)
         self.head_b = weights["head_b"]
         self.hidden = np.zeros((L, 2, 1, H), dtype=model.dtype)
