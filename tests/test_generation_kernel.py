@@ -8,7 +8,7 @@ import pytest
 
 from rnnlab.backend import use_backend
 from rnnlab.data.text import CharVocab
-from rnnlab.generate import sample
+from rnnlab.generate import iter_sample, sample
 from rnnlab.kernels import team
 from rnnlab.kernels.generation import Generation
 from rnnlab.models import LanguageModel, LanguageModelConfig
@@ -24,12 +24,12 @@ def parts(request):
     team.force_parts(None)
 
 
-def _model(cell: str, dtype: str = "float64", embedding_dim: int | None = None, hidden=6):
+def _model(cell: str, dtype="float64", embedding_dim=None, hidden=6, layers=2):
     config = LanguageModelConfig(
         vocab_size=9,
         cell=cell,
         hidden_size=hidden,
-        num_layers=2,
+        num_layers=layers,
         embedding_dim=embedding_dim,
         dtype=dtype,
     )
@@ -37,20 +37,29 @@ def _model(cell: str, dtype: str = "float64", embedding_dim: int | None = None, 
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("embedding_dim", [None, 5])
-def test_each_drawn_token_is_fed_back_as_the_full_forward_would(cell, embedding_dim, parts):
-    model = _model(cell, embedding_dim=embedding_dim)
+@pytest.mark.parametrize(
+    "embedding_dim,hidden,layers",
+    [(None, 6, 2), (5, 6, 2), (None, 33, 1), (None, 7, 3)],  # 33: blocks of unequal panels
+)
+def test_each_drawn_token_is_fed_back_as_the_full_forward_would(
+    cell, embedding_dim, hidden, layers, parts
+):
+    model = _model(cell, embedding_dim=embedding_dim, hidden=hidden, layers=layers)
     logits, state = model(np.array([[4]]))
     generation = Generation(model, state, logits[-1, 0])
-    uniforms = np.random.default_rng(0).random(8)
+    uniforms = np.random.default_rng(0).random(9)  # odd: the state ends in the second copy
     tokens = generation.run(uniforms, temperature=1.0)
     # the model's forward over the start token and the drawn tokens gives the same logits
     expected, expected_state = model(np.concatenate([[4], tokens])[:, None])
-    np.testing.assert_allclose(generation.logits, expected[-1, 0], atol=1e-12)
-    final = expected_state[0] if cell == "lstm" else expected_state
+    _assert_state(generation, cell, expected[-1, 0], expected_state)
+
+
+def _assert_state(generation, cell, logits, state):
+    np.testing.assert_allclose(generation.logits, logits, atol=1e-12)
+    final = state[0] if cell == "lstm" else state
     np.testing.assert_allclose(generation.hidden[:, 0, 0], final[:, 0], atol=1e-12)
     if cell == "lstm":
-        np.testing.assert_allclose(generation.cell, expected_state[1][:, 0], atol=1e-12)
+        np.testing.assert_allclose(generation.cell, state[1][:, 0], atol=1e-12)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -70,8 +79,8 @@ def test_tokens_are_drawn_by_the_rule_of_rnnlab_generate(cell, parts):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_a_run_split_in_pieces_equals_one_run(cell):
-    model = _model(cell)
+def test_a_run_split_in_pieces_equals_one_run(cell, parts):
+    model = _model(cell, hidden=33)
     logits, state = model(np.array([[2]]))
     uniforms = np.random.default_rng(2).random(20)
     whole = Generation(model, state, logits[-1, 0])
@@ -79,7 +88,9 @@ def test_a_run_split_in_pieces_equals_one_run(cell):
     one = whole.run(uniforms, 1.0)
     split = np.concatenate([pieces.run(uniforms[:7], 1.0), pieces.run(uniforms[7:], 1.0)])
     np.testing.assert_array_equal(split, one)
-    np.testing.assert_array_equal(pieces.logits, whole.logits)
+    np.testing.assert_allclose(pieces.logits, whole.logits, atol=1e-12)
+    np.testing.assert_allclose(pieces.hidden[:, 0], whole.hidden[:, 0], atol=1e-12)
+    np.testing.assert_allclose(pieces.cell, whole.cell, atol=1e-12)
 
 
 def test_the_state_does_not_step_after_the_last_token_unless_asked():
@@ -118,20 +129,44 @@ def test_float32_gives_the_same_tokens_on_one_thread_and_on_several(cell):
         np.testing.assert_array_equal(final, results[0][1])
 
 
-def test_sampling_is_the_same_on_both_backends(monkeypatch):
-    """The numba backend draws runs of tokens: across run boundaries it takes the same
-    uniform numbers from the seed as the numpy backend does token by token."""
-    monkeypatch.setattr("rnnlab.generate._RUN", 7)
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"temperature": 0.9, "top_k": 6},
+        {"temperature": 1.2, "top_p": 0.8},
+        {"temperature": 0.0},
+    ],
+)
+def test_sampling_is_the_same_on_both_backends(cell, options, parts):
+    """The numba backend draws runs of tokens (of 8, 8, 16, … here, across several
+    runs): it takes the same uniform numbers from the seed as the numpy backend does
+    token by token."""
     vocab = CharVocab.from_text("abcdefgh \n")
     config = LanguageModelConfig(
-        vocab_size=len(vocab), hidden_size=12, num_layers=2, dtype="float64"
+        vocab_size=len(vocab), cell=cell, hidden_size=12, num_layers=2, dtype="float64"
     )
     model = LanguageModel(config, seed=1, vocab=vocab)
     texts = {}
     for backend in ("numpy", "numba"):
         with use_backend(backend):
-            texts[backend] = sample(model, n=60, prime="abc", temperature=0.9, seed=5, top_k=6)
+            texts[backend] = sample(model, n=60, prime="abc", seed=5, **options)
     assert texts["numpy"] == texts["numba"] and len(texts["numba"]) == 60
+
+
+def test_stopping_in_the_middle_of_a_run_takes_one_number_per_token_taken():
+    vocab = CharVocab.from_text("abcdefgh \n")
+    config = LanguageModelConfig(vocab_size=len(vocab), hidden_size=12, dtype="float64")
+    model = LanguageModel(config, seed=1, vocab=vocab)
+    states = {}
+    for backend in ("numpy", "numba"):
+        rng = np.random.default_rng(7)
+        with use_backend(backend):
+            pieces = iter_sample(model, n=100, prime="ab", seed=rng)
+            taken = [next(pieces) for _ in range(21)]  # into the third run (8 + 8 + 16)
+            pieces.close()
+        states[backend] = (taken, rng.random())
+    assert states["numba"] == states["numpy"]
 
 
 @pytest.mark.parametrize(
@@ -159,19 +194,27 @@ def test_the_compiled_draw_is_greedy_at_temperature_zero():
     assert draw_token(logits, 0.0, 0, 0.0, 0.99) == 1
 
 
-def test_a_run_made_for_two_threads_runs_whole_on_one_when_the_team_is_busy():
-    """Another Python thread holds the team: the call runs alone, taking every block."""
-    model = _model("lstm", hidden=40)
+def test_a_run_made_for_two_threads_runs_whole_on_one_thread(monkeypatch):
+    """As when the team is busy: one thread takes every block of units in turn."""
+    model = _model("lstm", hidden=33)
     logits, state = model(np.array([[1]]))
-    uniforms = np.random.default_rng(4).random(10)
+    uniforms = np.random.default_rng(4).random(11)
     team.force_parts(2)
     try:
         shared = Generation(model, state, logits[-1, 0])
-        expected = shared.run(uniforms, 1.0)
         alone = Generation(model, state, logits[-1, 0])
-        with team.team(2)._lock:
-            got = alone.run(uniforms, 1.0)
     finally:
         team.force_parts(None)
+    expected = shared.run(uniforms, 1.0)
+    calls = []
+
+    def one_thread(parts, function, *args):  # what Team.run does when it is busy
+        calls.append(parts)
+        function(0, 1, np.zeros(16, dtype=np.int64), *args)
+
+    monkeypatch.setattr("rnnlab.kernels.generation.team_run", one_thread)
+    got = alone.run(uniforms, 1.0)
+    assert calls == [2] and alone.parts == 2
     np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(alone.logits, shared.logits)
+    np.testing.assert_allclose(alone.logits, shared.logits, atol=1e-12)
+    np.testing.assert_allclose(alone.hidden[:, 0], shared.hidden[:, 0], atol=1e-12)

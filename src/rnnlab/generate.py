@@ -154,9 +154,10 @@ def _compiled(model: LanguageModel) -> bool:
     return get_backend() == "numba" and hasattr(model, "rnn") and not model.rnn.bidirectional
 
 
-#: tokens per compiled call: the call's start-up (tens of µs) is small per token, and
-#: streamed text still comes in pieces of a few milliseconds
-_RUN = 128
+#: the most tokens per compiled call: the call's start-up (tens of µs) is small per
+#: token. Runs start at ``FIRST_RUN`` tokens and double, so streamed text starts soon.
+TOKENS_PER_CALL = 128
+FIRST_RUN = 8
 
 
 def _token_ids(
@@ -169,21 +170,15 @@ def _token_ids(
 ) -> Iterator[int]:
     """The ids of n tokens, each drawn from the logits after the one before (the first
     from ``logits``) with the uniform numbers rng.random() gives one by one; the state
-    is not stepped after the last. options: (temperature, top_k, top_p)."""
+    is not stepped after the last. options: (temperature, top_k, top_p).
+
+    However the tokens are drawn, ``rng`` has given one number per token taken: if the
+    caller stops in the middle of a compiled run, the numbers of the tokens not taken
+    are given back.
+    """
     temperature, top_k, top_p = options
     if _compiled(model):
-        from rnnlab.kernels.generation import Generation
-
-        generation = Generation(model, state, logits)
-        drawn = 0
-        while drawn < n:
-            count = min(_RUN, n - drawn)
-            # rng.random(count) gives the numbers count calls of rng.random() would
-            uniforms = rng.random(count)
-            k, p = int(top_k or 0), float(top_p or 0.0)
-            tokens = generation.run(uniforms, temperature, k, p, drawn + count < n)
-            drawn += count
-            yield from (int(token) for token in tokens)
+        yield from _compiled_token_ids(model, logits, state, n, options, rng)
         return
     step = _model_steps(model, state)
     for i in range(n):
@@ -194,6 +189,38 @@ def _token_ids(
         yield token
         if i < n - 1:  # the last token needs no forward pass
             logits = step(token)
+
+
+def _compiled_token_ids(
+    model: LanguageModel,
+    logits: np.ndarray,
+    state: Any,
+    n: int,
+    options: tuple[float, int | None, float | None],
+    rng: np.random.Generator,
+) -> Iterator[int]:
+    """``_token_ids`` in compiled runs of tokens (``rnnlab.kernels.generation``)."""
+    from rnnlab.kernels.generation import Generation
+
+    temperature, top_k, top_p = options
+    generation = Generation(model, state, logits)
+    drawn = 0
+    while drawn < n:
+        count = min(TOKENS_PER_CALL, max(FIRST_RUN, drawn), n - drawn)
+        before = rng.bit_generator.state
+        uniforms = rng.random(count)  # the numbers count calls of rng.random() give
+        last = drawn + count == n
+        tokens = generation.run(uniforms, temperature, top_k or 0, top_p or 0.0, not last)
+        taken = 0
+        try:
+            for token in tokens:
+                taken += 1
+                yield int(token)
+        finally:
+            if taken < count:  # the caller stopped: keep the numbers of the tokens taken
+                rng.bit_generator.state = before
+                rng.random(taken)
+        drawn += count
 
 
 def _start_id(vocab: Any) -> int:

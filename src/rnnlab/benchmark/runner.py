@@ -43,7 +43,7 @@ class Grid:
     repeats: int = 7
     gap: float = 0.02  #: idle seconds between timed steps
     sample_hidden: tuple[int, ...] = (128, 512)
-    sample_chars: int = 1024
+    sample_chars: int = 512
 
 
 class Worker:

@@ -5,7 +5,8 @@ work to share out over threads call by call (a team call starts in tens of µs).
 whole run of tokens is one call instead, and there it pays to split every step. The
 first layer's input product of a token is a row of a table made once,
 ``table[v] = W_ih e_v + b_ih``: a lookup instead of a product. Each
-thread owns a block of every layer's hidden units, u₀ … u₁ − 1, and with them the rows
+thread owns a block of every layer's hidden units, u₀ … u₁ − 1 (a thread that runs
+alone, as when the team is busy, takes every block in turn), and with them the rows
 of W_hh (and of W_ih above the first layer) that compute those units' gates; it keeps
 them packed as column panels of its own (``rnnlab.kernels.panels``), so they stay in its
 core's cache from step to step (read forwards at one step and backwards at the next,
@@ -18,10 +19,12 @@ layer's step is then
 and the threads meet once per layer, when h_t is complete. Every thread then computes
 the whole output layer and draws the next token from the same uniform number; the draw
 is a pure function (``rnnlab.kernels.sampling.draw_token``), so all threads draw the
-same token and the token needs no meeting of its own. h is kept twice per layer (the
-step reads one copy and writes the other), so no thread overwrites what another still
-reads. Each unit's sum runs over k in order, so a split changes no number: 1 thread and
-2 give the same tokens.
+same token and the token needs no meeting of its own (the output layer is not split:
+for a character vocabulary it is a small part of a step; for a large word vocabulary,
+V·H ≫ G·H², it is most of it, and a second thread gains little there). h is kept
+twice per layer (the step reads one copy and writes the other), so no thread
+overwrites what another still reads. Each unit's sum runs over k in order, so a split
+changes no number: 1 thread and 2 give the same tokens.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from rnnlab.kernels.lstm import _gates_forward as _lstm_gates
 from rnnlab.kernels.panels import LANES, packed_panels, panel_product
 from rnnlab.kernels.sampling import draw_token
 from rnnlab.kernels.sync import barrier
-from rnnlab.kernels.team import parts_for_work, run, share
+from rnnlab.kernels.team import parts_for_work, share
+from rnnlab.kernels.team import run as team_run
 
 #: weights per layer (G·H · H) from which a generation is split over the team: LSTM
 #: H = 128 (2¹⁶) samples in 4.1 µs per token on 2 threads against 6.3 on one
@@ -87,6 +91,11 @@ def _own_rows(M: np.ndarray, gates: int, blocks: int) -> np.ndarray:
     return owned
 
 
+def _nothing(blocks: int, W_ih: np.ndarray) -> np.ndarray:
+    """The first layer's place in ``inputs``: its input product is a table row."""
+    return np.zeros((blocks, 0, W_ih.shape[1], LANES), dtype=W_ih.dtype)
+
+
 def _own_entries(b: np.ndarray, gates: int, blocks: int) -> np.ndarray:
     """b (L, G·H) → (blocks, L, G·w_max): each block's entries in the order of its rows."""
     L, GH = b.shape
@@ -114,10 +123,13 @@ def _product(row, packed, out, backwards):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _layer_step(mode, layer, block, token, slot, table, inputs, b_ih, recurrent, b_hh, state):
+def _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch):
     """h_t (and the LSTM's c_t) of one layer's block of units, from slot ``slot`` of
-    ``hidden`` into the other; for the arguments see ``_generate_part``."""
-    hidden, cell, pre, x_part, gates, spare = state
+    hidden (L, 2, 1, H) into the other, and cell (L, H) in place. weights: (table,
+    inputs, b_ih, recurrent, b_hh) as ``_generate_part`` takes them; scratch: pre,
+    x_part (1, G·w_max), gate_values (G·w_max), spare (w_max)."""
+    table, inputs, b_ih, recurrent, b_hh = weights
+    pre, x_part, gate_values, spare = scratch
     blocks, H, G = recurrent[0].shape[0], hidden.shape[3], table.shape[1] // hidden.shape[3]
     start = H * block // blocks
     w = H * (block + 1) // blocks - start
@@ -132,11 +144,11 @@ def _layer_step(mode, layer, block, token, slot, table, inputs, b_ih, recurrent,
     h_new = hidden[layer, new, 0, start : start + w]
     if mode == 0:
         c = cell[layer, start : start + w]
-        _lstm_gates(pre[0], x_part[0], b_hh[block, layer], c, spare, h_new, gates, w)
+        _lstm_gates(pre[0], x_part[0], b_hh[block, layer], c, spare, h_new, gate_values, w)
         c[:] = spare[:w]
     elif mode == 1:
         h_prev = hidden[layer, slot, 0, start : start + w]
-        _gru_gates(pre[0], x_part[0], b_hh[block, layer], h_prev, h_new, gates, spare, w)
+        _gru_gates(pre[0], x_part[0], b_hh[block, layer], h_prev, h_new, gate_values, spare, w)
     else:
         for j in range(w):
             a = pre[0, j] + x_part[0, j] + b_hh[block, layer, j]
@@ -185,7 +197,8 @@ def _generate_part(
     pre = np.zeros((1, width), dtype=dtype)  # W_hh[rows] h_{t−1}
     x_part = np.zeros((1, width), dtype=dtype)  # W_ih[rows] x_t + b_ih[rows]
     spare = np.zeros(-(-H // blocks), dtype=dtype)  # the GRU's W_hn h + b_hn; the LSTM's c_t
-    state = (hidden, cell, pre, x_part, np.zeros(width, dtype=dtype), spare)
+    scratch = (pre, x_part, np.zeros(width, dtype=dtype), spare)
+    weights = (table, inputs, b_ih, recurrent, b_hh)
     mine = np.empty((1, logits.size), dtype=dtype)
     mine[0] = logits
     slot = 0
@@ -199,8 +212,7 @@ def _generate_part(
             break
         for layer in range(L):
             for block in range(first, stop):
-                weights = (table, inputs, b_ih, recurrent, b_hh)
-                _layer_step(mode, layer, block, token, slot, *weights, state)
+                _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch)
             passed = barrier(counter, parts, passed)  # this layer's h_t is complete
         slot = 1 - slot
         panel_product(hidden[L - 1, slot], head, mine, False)
@@ -264,11 +276,6 @@ class Generation:
             args = (self.mode, tokens, np.asarray(uniforms, dtype=np.float64), self.logits)
             options = (bool(advance_last), float(temperature), int(top_k), float(top_p))
             weights = (self.table, self.inputs, self.b_ih, self.recurrent, self.b_hh)
-            output = (self.head, self.head_b, self.hidden, self.cell)
-            run(self.parts, _generate_part, *args, *options, *weights, *output)
+            head, state = (self.head, self.head_b), (self.hidden, self.cell)
+            team_run(self.parts, _generate_part, *args, *options, *weights, *head, *state)
         return tokens
-
-
-def _nothing(parts: int, W_ih: np.ndarray) -> np.ndarray:
-    """The first layer's place in ``inputs``: its input product is a table row."""
-    return np.zeros((parts, 0, W_ih.shape[1], LANES), dtype=W_ih.dtype)
