@@ -44,7 +44,8 @@ from rnnlab.kernels.team import parts_for_work, share
 from rnnlab.kernels.team import run as team_run
 
 #: weights per layer (G·H · H) from which a generation is split over the team: LSTM
-#: H = 128 (2¹⁶) samples in 4.1 µs per token on 2 threads against 6.3 on one
+#: H = 128 (2¹⁶) samples in about 3.5 µs per token on 2 threads against 4.2 on one;
+#: LSTM H = 64 is slower split (2.3 against 1.8)
 _SPLIT_WEIGHTS = 1 << 16
 #: the modes, as the compiled function takes them
 _MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
