@@ -160,7 +160,7 @@ TOKENS_PER_CALL = 128
 FIRST_RUN = 8
 
 
-def _token_ids(
+def _model_token_ids(
     model: LanguageModel,
     logits: np.ndarray,
     state: Any,
@@ -169,17 +169,10 @@ def _token_ids(
     rng: np.random.Generator,
 ) -> Iterator[int]:
     """The ids of n tokens, each drawn from the logits after the one before (the first
-    from ``logits``) with the uniform numbers rng.random() gives one by one; the state
-    is not stepped after the last. options: (temperature, top_k, top_p).
-
-    However the tokens are drawn, ``rng`` has given one number per token taken: if the
-    caller stops in the middle of a compiled run, the numbers of the tokens not taken
-    are given back.
-    """
+    from ``logits``) with the uniform numbers rng.random() gives one by one, one per
+    token taken; the state is not stepped after the last. options: (temperature,
+    top_k, top_p). Token by token, through the model's own forward."""
     temperature, top_k, top_p = options
-    if _compiled(model):
-        yield from _compiled_token_ids(model, logits, state, n, options, rng)
-        return
     step = _model_steps(model, state)
     for i in range(n):
         probs = sampling_distribution(logits, temperature, top_k, top_p)
@@ -199,7 +192,9 @@ def _compiled_token_ids(
     options: tuple[float, int | None, float | None],
     rng: np.random.Generator,
 ) -> Iterator[int]:
-    """``_token_ids`` in compiled runs of tokens (``rnnlab.kernels.generation``)."""
+    """``_model_token_ids`` in compiled runs of tokens (``rnnlab.kernels.generation``).
+    ``rng`` still gives one number per token taken: if the caller stops in the middle
+    of a run, the numbers of the tokens not taken are given back."""
     from rnnlab.kernels.generation import Generation
 
     temperature, top_k, top_p = options
@@ -288,7 +283,8 @@ def _generate(
     if n == 0:
         return
     logits, state = _last_logits(model, ids, None)
-    for token in _token_ids(model, logits, state, n, options, rng):
+    token_ids = _compiled_token_ids if _compiled(model) else _model_token_ids
+    for token in token_ids(model, logits, state, n, options, rng):
         yield _piece(vocab, prev, token)
         prev = token
 

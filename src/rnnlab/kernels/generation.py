@@ -75,7 +75,7 @@ def stack_weights(model: Any) -> dict[str, Any]:
 
 def _blocks(H: int, blocks: int) -> list[np.ndarray]:
     """The hidden units of each block: block q owns share(H, q, blocks)."""
-    return [np.arange(H * q // blocks, H * (q + 1) // blocks) for q in range(blocks)]
+    return [np.arange(*share(H, block, blocks)) for block in range(blocks)]
 
 
 def _own_rows(M: np.ndarray, gates: int, blocks: int) -> np.ndarray:
@@ -132,8 +132,8 @@ def _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch)
     table, inputs, b_ih, recurrent, b_hh = weights
     pre, x_part, gate_values, spare = scratch
     blocks, H, G = recurrent[0].shape[0], hidden.shape[3], table.shape[1] // hidden.shape[3]
-    start = H * block // blocks
-    w = H * (block + 1) // blocks - start
+    start, stop = share(H, block, blocks)
+    w = stop - start
     new = 1 - slot
     _product(hidden[layer, slot], recurrent[layer][block], pre, new == 1)
     if layer == 0:
