@@ -284,3 +284,15 @@ def test_backend_switch():
     with pytest.raises(ConfigError, match="backend must be one of"):
         set_backend("cuda")
     assert previous == "numba"  # auto picks the kernels when they load
+
+
+def test_workspace_arrays_start_on_a_cache_line():
+    """The team's threads write blocks of their rows: no cache line holds two threads'."""
+    from rnnlab.kernels.workspace import ALIGNMENT, Workspace, aligned_empty
+
+    workspace = Workspace()
+    for shape in [(3,), (5, 7), (2, 3, 9)]:
+        array = workspace.array(f"a{len(shape)}", shape, np.float32)
+        assert array.ctypes.data % ALIGNMENT == 0 and array.shape == shape
+        assert array.flags.c_contiguous and array.flags.writeable
+    assert aligned_empty((4, 4), np.float64).ctypes.data % ALIGNMENT == 0

@@ -10,7 +10,7 @@ from numba import njit, types
 from numba.core.extending import overload
 
 from rnnlab.kernels.blas import blas_threads, gemm, gemv
-from rnnlab.kernels.panels import LANES, packed_panels, panel_product
+from rnnlab.kernels.panels import LANES, pack_panels, packed_panels, panel_product
 from rnnlab.kernels.team import matmul, parts_for, share
 
 # tanh in float32 as a rational function (the minimax fit used by Eigen's fast tanh):
@@ -153,6 +153,26 @@ def matmul_rows(rows, packed, plain, out, accumulate=False, part=0, parts=1):
         gemm(False, False, 1.0, rows, plain, beta, out)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def pack_own_panels(M, transposed, packed, part=0, parts=1):
+    """Part ``part`` of ``parts`` threads packs the panels of M that it reads in
+    ``matmul_rows`` (share(P, part, parts)), as ``pack_panels`` does; nothing when M goes
+    to OpenBLAS plain (``packed`` empty). Packing there, on every thread at once and
+    into the cache of the core that reads them, costs less than packing before the loop."""
+    if packed.shape[0] > 0:
+        first, stop = share(packed.shape[0], part, parts)
+        pack_panels(M, transposed, packed, first, stop)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def add_rows(rows, total):
+    """total (N,) += Σ_b rows[b] for rows (B, N): a running sum in total's type."""
+    for b in range(rows.shape[0]):
+        row = rows[b]
+        for j in range(row.shape[0]):
+            total[j] += row[j]
+
+
 @njit(cache=True, error_model="numpy")
 def transpose_into(matrix, out):
     """out (C, R) ← matrixᵀ for matrix (R, C), in 32 × 32 tiles.
@@ -182,7 +202,7 @@ def loop_parts(batch: int, weights: np.ndarray) -> int:
 
 
 def recurrent_operand(
-    W_hh: np.ndarray, transposed: bool, batch: int, parts: int = 1
+    W_hh: np.ndarray, transposed: bool, batch: int, parts: int = 1, pack: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """The matrix M of a step loop's product rows · M, as (packed, plain) for ``matmul_rows``.
 
@@ -194,8 +214,10 @@ def recurrent_operand(
     OpenBLAS's threads win, so M goes to it plain: M for its GEMM, Mᵀ for its
     matrix-vector product at B = 1 (contiguous; transposed here in tiles where W_hh is
     not already that matrix). A loop split over ``parts`` > 1 threads of rnnlab's own
-    always gets the panels (each thread takes a block of them). The unused form is an
-    empty placeholder; both are temporaries for the length of the loop.
+    always gets the panels (each thread takes a block of them). With ``pack=False`` the
+    panels are only allocated: the loop's threads pack them (each the ones it reads).
+    The unused form is an empty placeholder; both are temporaries for the length of the
+    loop.
     """
     W_hh = np.ascontiguousarray(W_hh)
     threaded = parts == 1 and (batch == 1 or batch > _THREADED_BATCH)
@@ -206,7 +228,12 @@ def recurrent_operand(
         W_hh_t = np.empty(W_hh.shape[::-1], dtype=W_hh.dtype)
         transpose_into(W_hh, W_hh_t)
         return empty, W_hh_t
-    return packed_panels(W_hh, transposed), np.empty((0, 0), dtype=W_hh.dtype)
+    if pack:
+        packed = packed_panels(W_hh, transposed)
+    else:
+        K, N = W_hh.shape[::-1] if transposed else W_hh.shape
+        packed = np.empty((-(-N // LANES), K, LANES), dtype=W_hh.dtype)
+    return packed, np.empty((0, 0), dtype=W_hh.dtype)
 
 
 def sequence_output(
@@ -249,16 +276,18 @@ def all_steps(lengths: np.ndarray | None, steps: int, batch: int) -> np.ndarray:
 
 
 def input_projection(
-    params: dict[str, np.ndarray], x: np.ndarray, workspace: Any, parts: int = 1
+    params: dict[str, np.ndarray], x: np.ndarray, workspace: Any, parts: int = 1, bias: bool = True
 ) -> np.ndarray:
     """W_ih x_t + b_ih for every step at once: x (T, B, I) → (T, B, G·H), one GEMM
-    (over ``parts`` threads, see ``rnnlab.kernels.team.matmul``)."""
+    (over ``parts`` threads, see ``rnnlab.kernels.team.matmul``); without ``bias``
+    only W_ih x_t (a loop that adds b_ih to its gates itself saves a pass)."""
     T, B, I = x.shape
     W_ih = params["W_ih"]
     x_proj = workspace.array("x_proj", (T * B, W_ih.shape[0]), W_ih.dtype)
     inputs = np.ascontiguousarray(x.reshape(T * B, I), dtype=W_ih.dtype)
     matmul(inputs, np.ascontiguousarray(W_ih).T, x_proj, parts)
-    x_proj += params["b_ih"]
+    if bias:
+        x_proj += params["b_ih"]
     return x_proj.reshape(T, B, -1)
 
 
@@ -282,6 +311,7 @@ def weight_gradients(
     *,
     input_grad: bool = True,
     parts: int = 1,
+    bias_grad: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The weight gradients as GEMMs over all steps after the loop, and ∂L/∂x.
 
@@ -291,6 +321,7 @@ def weight_gradients(
     → (grads, dx (T, B, I), or None without ``input_grad``: a first layer fed one-hot
     vectors has no use for it, and skipping it saves a GEMM and a (T, B, I) array).
     The GEMMs run over ``parts`` threads (``rnnlab.kernels.team.matmul``).
+    ``bias_grad`` (G·H,): Σ_t,b ∂L/∂a where the backward loop summed it already.
     """
     T, B, I = x.shape
     H = hidden.shape[-1]
@@ -315,7 +346,7 @@ def weight_gradients(
             # written in place: stacking the two products would hold them twice at once
             matmul(flat[:, : 2 * H].T, h_prev, W_hh_grad[: 2 * H], parts)
             matmul(d_h_n.reshape(T * B, H).T, h_prev, W_hh_grad[2 * H :], parts)
-    b_ih_grad = flat.sum(axis=0)
+    b_ih_grad = flat.sum(axis=0) if bias_grad is None else bias_grad.astype(dtype)
     b_hh_grad = b_ih_grad.copy()
     if d_h_n is not None:
         b_hh_grad[2 * H :] = d_h_n.reshape(T * B, H).sum(axis=0)

@@ -15,12 +15,14 @@ import numpy as np
 from numba import njit
 
 from rnnlab.kernels.common import (
+    add_rows,
     all_steps,
     dsigmoid,
     dtanh,
     input_projection,
     loop_parts,
     matmul_rows,
+    pack_own_panels,
     recurrent_operand,
     reuse_input_projection,
     sequence_output,
@@ -29,19 +31,28 @@ from rnnlab.kernels.common import (
     tanh,
     weight_gradients,
 )
-from rnnlab.kernels.sync import barrier
+from rnnlab.kernels.pipeline import (
+    PROGRESS,
+    chunk_steps,
+    gradient_results,
+    gradients,
+    help_gradients,
+    pipelined_gradients,
+    pipelines,
+)
+from rnnlab.kernels.sync import atomic_store, barrier
 from rnnlab.kernels.team import run, share
 from rnnlab.kernels.workspace import Workspace
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gates_forward(pre, x_proj, b_hh, c_prev, c_new, h_new, gates, H):
-    """One row: a = pre + x_proj + b_hh (4H) → the gates, c_t and h_t (H each)."""
+def _gates_forward(pre, x_proj, bias, c_prev, c_new, h_new, gates, H):
+    """One row: a = pre + x_proj + bias (4H) → the gates, c_t and h_t (H each)."""
     for j in range(H):
-        i = sigmoid(pre[j] + x_proj[j] + b_hh[j])
-        f = sigmoid(pre[H + j] + x_proj[H + j] + b_hh[H + j])
-        g = tanh(pre[2 * H + j] + x_proj[2 * H + j] + b_hh[2 * H + j])
-        o = sigmoid(pre[3 * H + j] + x_proj[3 * H + j] + b_hh[3 * H + j])
+        i = sigmoid(pre[j] + x_proj[j] + bias[j])
+        f = sigmoid(pre[H + j] + x_proj[H + j] + bias[H + j])
+        g = tanh(pre[2 * H + j] + x_proj[2 * H + j] + bias[2 * H + j])
+        o = sigmoid(pre[3 * H + j] + x_proj[3 * H + j] + bias[3 * H + j])
         c = f * c_prev[j] + i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
         c_new[j] = c
         h_new[j] = o * tanh(c)  # h_t = o ⊙ tanh(c_t)
@@ -50,15 +61,30 @@ def _gates_forward(pre, x_proj, b_hh, c_prev, c_new, h_new, gates, H):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _forward_loop(
-    part, parts, counter, x_proj, packed, plain, b_hh, lengths, hidden, cell, gates, pre, keep
+    part,
+    parts,
+    counter,
+    x_proj,
+    W_hh,
+    packed,
+    plain,
+    bias,
+    lengths,
+    hidden,
+    cell,
+    gates,
+    pre,
+    keep,
 ):
-    """x_proj (T, B, 4H) = W_ih x_t + b_ih → fills hidden, cell (T + 1, B, H), gates.
+    """x_proj (T, B, 4H) = W_ih x_t → fills hidden, cell (T + 1, B, H), gates.
 
-    packed, plain: W_hhᵀ (H, 4H) as ``recurrent_operand`` gives it; pre (B, 4H) scratch.
+    packed, plain: W_hhᵀ (H, 4H) as ``recurrent_operand(..., pack=False)`` gives it
+    (each thread packs its own panels here); bias = b_ih + b_hh; pre (B, 4H) scratch.
     Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
     """
     T, B, G = x_proj.shape
     H = G // 4
+    pack_own_panels(W_hh, True, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T):
@@ -70,7 +96,7 @@ def _forward_loop(
                 _gates_forward(
                     pre[b],
                     x_proj[t, b],
-                    b_hh,
+                    bias,
                     cell[t, b],
                     cell[t + 1, b],
                     hidden[t + 1, b],
@@ -104,6 +130,7 @@ def _backward_loop(
     part,
     parts,
     counter,
+    W_hh,
     packed,
     plain,
     lengths,
@@ -116,14 +143,19 @@ def _backward_loop(
     d_pre,
     d_hidden,
     d_cell,
+    d_bias,
 ):
     """Walks t = T … 1 carrying dh, dc (B, H); fills d_pre (T, B, 4H), d_hidden, d_cell.
 
+    packed, plain: W_hh (4H, H) as ``recurrent_operand(..., pack=False)`` gives it.
     d_hidden, d_cell: (T, B, H) to keep ∂L/∂h_t, ∂L/∂c_t of every step, or (1, B, H).
+    d_bias (parts, 4H), float64 zeros: row ``part`` ← Σ d_pre over this thread's rows.
+    counter[PROGRESS] ← the steps finished, from the last (``rnnlab.kernels.pipeline``).
     Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
     """
     T, B, G = gates.shape
     H = G // 4
+    pack_own_panels(W_hh, False, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T - 1, -1, -1):
@@ -145,12 +177,27 @@ def _backward_loop(
                 d_hidden[k, b] = dh[b]
                 d_cell[k, b] = dc[b]
                 d_pre[t, b] = 0
+        add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_a is in cache
         generation = barrier(counter, parts, generation)  # d_a complete, dh read
         matmul_rows(d_pre[t], packed, plain, dh, False, part, parts)  # dh_{t−1} = W_hhᵀ d_a
         generation = barrier(counter, parts, generation)  # dh complete
         for b in range(first, stop):
             if t >= lengths[b]:
                 dh[b] = d_hidden[k, b]
+        if part == 0:
+            atomic_store(counter[PROGRESS:], T - t)  # d_pre[t] is complete
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pipelined_backward(part, parts, counter, loop, gradient_terms):
+    """Part 0 runs ``_backward_loop(*loop)`` alone while part 1 sums the weight gradients
+    of the chunks it has finished (``pipeline.gradients(*gradient_terms)``)."""
+    if part == 0:
+        _backward_loop(0, 1, counter, *loop)
+    if part == 1 or parts == 1:
+        gradients(*gradient_terms, counter)
+    if part == 0 and parts > 1:
+        help_gradients(*gradient_terms, counter)
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
@@ -160,16 +207,17 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     T, B, _ = x.shape
     H = W_hh.shape[1]
     parts = loop_parts(B, W_hh)
-    x_proj = input_projection(params, x, ws, parts)
+    x_proj = input_projection(params, x, ws, parts, bias=False)
     hidden = np.empty((T + 1, B, H), x_proj.dtype)  # per call: the output is a view of it
     cell = ws.array("cell", (T + 1, B, H), x_proj.dtype)
     hidden[0], cell[0] = state0
     gates = step_buffer(ws, "gates", (T, B, 4 * H), x_proj.dtype, keep_tape)
     pre = ws.array("pre", (B, 4 * H), x_proj.dtype)
-    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts)
+    W_hh = np.ascontiguousarray(W_hh, dtype=x_proj.dtype)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts, pack=False)
     steps = all_steps(lengths, T, B)
-    b_hh = params["b_hh"]
-    args = (x_proj, packed, plain, b_hh, steps, hidden, cell, gates, pre, keep_tape)
+    bias = params["b_ih"] + params["b_hh"]  # b_ih is not in x_proj: one pass less
+    args = (x_proj, W_hh, packed, plain, bias, steps, hidden, cell, gates, pre, keep_tape)
     run(parts, _forward_loop, *args)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
@@ -198,12 +246,23 @@ def backward(
     d_cell = step_buffer(ws, "d_cell", cell[1:].shape, cell.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
     parts = loop_parts(B, W_hh)
-    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
+    W_hh = np.ascontiguousarray(W_hh, dtype=hidden.dtype)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts, pack=False)
     steps = all_steps(lengths, T, B)
-    args = (packed, plain, steps, gates, hidden, cell, d_out, dh, dc, d_pre, d_hidden, d_cell)
-    run(parts, _backward_loop, *args)
-    del packed, plain, args  # freed before the weight gradients' temporaries
-    grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad, parts=parts)
+    d_bias = np.zeros((parts, gates.shape[2]))  # float64: sums of T·B terms
+    buffers = (d_out, dh, dc, d_pre, d_hidden, d_cell, d_bias)
+    loop = (W_hh, packed, plain, steps, gates, hidden, cell, *buffers)
+    if pipelines(B, W_hh, parts):
+        terms = pipelined_gradients(params, x, hidden, d_pre, input_grad)
+        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)))
+        grads, dx = gradient_results(terms, d_bias.sum(0))
+    else:
+        run(parts, _backward_loop, *loop)
+        del packed, plain, loop  # freed before the weight gradients' temporaries
+        sums = d_bias.sum(0)
+        grads, dx = weight_gradients(
+            params, x, hidden, d_pre, ws, input_grad=input_grad, parts=parts, bias_grad=sums
+        )
     if keep_gradients:
         tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
     return dx, grads, (dh.copy(), dc.copy())

@@ -162,15 +162,19 @@ _tile_8x1 = _tile_intrinsic(8, 1)
 _tile_8x2 = _tile_intrinsic(8, 2)
 
 
-@njit(cache=True, error_model="numpy")
-def pack_panels(M, transposed, packed):
+@njit(cache=True, nogil=True, error_model="numpy")
+def pack_panels(M, transposed, packed, first=0, stop=-1):
     """packed (P, K, LANES) ← the column panels of M (K, N), given M or, with
-    ``transposed``, Mᵀ (N, K). P = ⌈N / LANES⌉; columns past N are zeros."""
+    ``transposed``, Mᵀ (N, K). P = ⌈N / LANES⌉; columns past N are zeros. Only panels
+    first … stop − 1 (all by default): a thread of a team packs the panels it reads."""
     P, K, _ = packed.shape
     N = M.shape[0] if transposed else M.shape[1]
-    packed[P - 1] = 0  # the last panel may be partial
-    for p in range(P):
+    if stop < 0:
+        stop = P
+    for p in range(first, stop):
         width = min(LANES, N - p * LANES)
+        if width < LANES:  # the last panel is partial
+            packed[p] = 0
         for k in range(K):
             for c in range(width):
                 packed[p, k, c] = M[p * LANES + c, k] if transposed else M[k, p * LANES + c]

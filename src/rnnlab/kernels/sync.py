@@ -60,6 +60,19 @@ def atomic_read(typingctx, counter):
 
 
 @intrinsic
+def atomic_store(typingctx, counter, value):
+    """counter[0] = value, atomically (release: what was written before is seen first)."""
+    _check_counter(counter)
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        builder.store_atomic(args[1], array.data, "release", 8)
+        return context.get_dummy_value()
+
+    return types.void(counter, types.int64), codegen
+
+
+@intrinsic
 def spin_pause(typingctx):
     """A hint to the CPU that this is a spin-wait loop (x86 ``pause``; nothing elsewhere)."""
 
@@ -88,3 +101,15 @@ def barrier(counter, parts, passed):
         else:
             _sched_yield()
     return generation
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wait_until(counter, value):
+    """Wait until counter[0] ≥ value (another thread's progress, see ``atomic_store``)."""
+    spins = 0
+    while atomic_read(counter) < value:
+        if spins < _PATIENCE:
+            spins += 1
+            spin_pause()
+        else:
+            _sched_yield()

@@ -44,8 +44,9 @@ _SPLIT_WORK = 1 << 19
 #: multiply-adds of a single product below which one thread does it (the team's start-up,
 #: tens of microseconds, would cost more than the second core saves)
 _SPLIT_PRODUCT = 1 << 22
-#: counter slots: the counter sits alone on its cache lines
-_COUNTER_SLOTS = 16
+#: counter slots: slot 0 is the barriers' count, slots 8, 16 and 24 other flags of a
+#: call (``rnnlab.kernels.pipeline``), each alone on its cache line
+_COUNTER_SLOTS = 32
 
 _forced_parts: int | None = None
 
@@ -124,13 +125,14 @@ _RELEASED = 1 << 62
 
 def _call_part(cpu: int, function: Callable[..., Any], part: int, parts: int, counter, args):
     """function(part, parts, counter, *args) on the given core (pinning is best effort);
-    if it fails, the counter is set past every barrier so the other parts can finish."""
+    if it fails, every slot of the counter is set past every barrier and wait, so the
+    other parts can finish."""
     with suppress(OSError):
         _pin(cpu)
     try:
         function(part, parts, counter, *args)
     except BaseException:
-        counter[0] = _RELEASED
+        counter[:] = _RELEASED
         raise
 
 
@@ -176,7 +178,7 @@ class Team:
                 others.append(worker.submit(_call_part, *call))
             _call_part(self.cpus[0], function, 0, self.size, counter, args)
         except BaseException:
-            counter[0] = _RELEASED  # also when a submission failed or we were interrupted
+            counter[:] = _RELEASED  # also when a submission failed or we were interrupted
             raise
         finally:
             for other in others:  # every part has finished, even when this one failed

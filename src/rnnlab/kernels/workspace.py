@@ -10,6 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
+#: bytes: a cache line. Arrays that the threads of a team write in blocks of units start
+#: on a line, so that no line holds the units of two threads (which would pass it from
+#: core to core at every write)
+ALIGNMENT = 64
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose first element starts a cache line."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + ALIGNMENT, dtype=np.uint8)
+    offset = -raw.ctypes.data % ALIGNMENT
+    return raw[offset : offset + size].view(dtype).reshape(shape)
+
 
 class Workspace:
     """Named scratch arrays, reallocated only when their shape or dtype changes."""
@@ -21,7 +35,7 @@ class Workspace:
         """An uninitialised array of this shape and dtype (the same one as last time)."""
         found = self._arrays.get(name)
         if found is None or found.shape != tuple(shape) or found.dtype != dtype:
-            found = np.empty(shape, dtype=dtype)
+            found = aligned_empty(shape, dtype)
             self._arrays[name] = found
         return found
 

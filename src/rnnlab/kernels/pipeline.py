@@ -1,0 +1,164 @@
+"""A backward pass on two threads as a pipeline: the loop on one, the GEMMs on the other.
+
+The backward loop is sequential (step t needs ∂L/∂h_t from step t + 1); split over two
+cores, at a batch of 16 and H ≤ 256 the cores spend much of each step passing the
+products between them and waiting at barriers. The weight gradients after it,
+Σ_t ∂L/∂a_t x_tᵀ and Σ_t ∂L/∂a_t h_{t−1}ᵀ, and ∂L/∂x_t = W_ihᵀ ∂L/∂a_t, are large GEMMs
+with no order among their steps. So the pipeline gives each core a whole job: part 0
+runs the loop alone (no barrier, nothing to pass) while part 1 adds each chunk of
+finished steps to the gradients,
+
+    part 0:  steps T … 1, publishing how many are finished
+    part 1:  chunk by chunk from the last, as soon as it is finished: its GEMM terms
+
+and when part 0 is through it takes the first half of the rows of every chunk that
+part 1 has not started. They pass only counts (``rnnlab.kernels.sync.atomic_store`` /
+``wait_until``, in slots of the team's counter). The chunks are fixed and every sum runs
+over them in the same order, whoever computes which rows, so the result does not depend
+on timing. On one thread (the team busy) part 0 does the two in turn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnlab.kernels.blas import gemm
+from rnnlab.kernels.sync import atomic_read, atomic_store, wait_until
+
+#: GEMM rows (steps × batch) per chunk: enough for OpenBLAS to run near its peak, few
+#: enough that the loop waits little for the first chunk (and the GEMMs for the last)
+CHUNK_ROWS = 128
+
+
+def chunk_steps(batch: int) -> int:
+    """The steps in a chunk for this batch size."""
+    return max(1, -(-CHUNK_ROWS // batch))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_terms(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, t0, t1, beta, half, halves):
+    """Chunk t0 … t1 − 1's terms of rows share(G, half, halves) of the weight gradients,
+    and rows share(t1 − t0) · B of its ∂L/∂x (see ``gradients``)."""
+    B, I = x.shape[1], x.shape[2]
+    G, H = W_hh_grad.shape
+    rows = (t1 - t0) * B
+    r0, r1 = G * half // halves, G * (half + 1) // halves
+    d_a = d_pre[t0:t1].reshape(rows, G)
+    h_prev = hidden[t0:t1].reshape(rows, H)
+    if r1 > r0:
+        gemm(True, False, 1.0, d_a[:, r0:r1], x[t0:t1].reshape(rows, I), beta, W_ih_grad[r0:r1])
+    n0 = G - H if d_h_n.shape[0] > 0 else G  # the GRU's n block has its own recurrent term
+    if min(r1, n0) > r0:
+        gemm(True, False, 1.0, d_a[:, r0 : min(r1, n0)], h_prev, beta, W_hh_grad[r0 : min(r1, n0)])
+    if r1 > max(r0, n0):
+        d_n = d_h_n[t0:t1].reshape(rows, H)[:, max(r0, n0) - n0 : r1 - n0]
+        gemm(True, False, 1.0, d_n, h_prev, beta, W_hh_grad[max(r0, n0) : r1])
+    if dx.shape[0] > 0:
+        s0, s1 = rows * half // halves, rows * (half + 1) // halves
+        if s1 > s0:
+            gemm(False, False, 1.0, d_a[s0:s1], W_ih, 0.0, dx[t0:t1].reshape(rows, I)[s0:s1])
+
+
+#: flags in the team's counter (``rnnlab.kernels.team``; slot 0 is the barriers'): the
+#: steps the loop has finished; that the loop's thread is free to help; from which chunk
+#: the two threads share the rest
+PROGRESS, _JOINED, _SHARED = 8, 16, 24
+#: the value of the _SHARED slot when nothing was left to share (a chunk t0 is t0 + 2)
+_NOTHING_LEFT = 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, steps, done):
+    """The weight gradients and ∂L/∂x from the backward loop's d_pre, chunk by chunk as
+    the loop finishes them; the loop's thread calls ``help_gradients`` when it is done.
+
+    x (T, B, I), hidden (T + 1, B, H) (h_{t−1} of step t is hidden[t]), d_pre (T, B, G)
+    = ∂L/∂a_t. W_ih_grad (G, I) ← Σ_t d_preᵀ x, W_hh_grad (G, H) ← Σ_t d_preᵀ h_{t−1}
+    — except, for a GRU (d_h_n (T, B, H), else empty), the n block's recurrent part
+    d_h_nᵀ h_{t−1}. dx (T, B, I) ← d_pre W_ih, unless it is empty. done: the team's
+    counter; done[PROGRESS] is the number of steps the loop has finished, from the last.
+    Every chunk's terms are two GEMMs, one for each half of the rows; once the loop's
+    thread has joined, it takes the first half of the chunks left. Each sum runs over
+    the chunks in the same order and every GEMM is the same whoever runs it, so the
+    result does not depend on when it joined.
+    """
+    T = x.shape[0]
+    last = (T - 1) // steps * steps  # the first step of the last chunk
+    alone = True
+    for t0 in range(last, -1, -steps):
+        t1 = min(t0 + steps, T)
+        wait_until(done[PROGRESS:], T - t0)
+        if alone and atomic_read(done[_JOINED:]) > 0:
+            atomic_store(done[_SHARED:], t0 + 2)
+            alone = False
+        beta = 0.0 if t0 == last else 1.0
+        terms = (x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx)
+        if alone:
+            _add_terms(*terms, t0, t1, beta, 0, 2)
+        _add_terms(*terms, t0, t1, beta, 1, 2)
+    if alone:
+        atomic_store(done[_SHARED:], _NOTHING_LEFT)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def help_gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, steps, done):
+    """The loop's thread, its loop done: takes the first half of the rows of every chunk
+    that ``gradients`` has not started yet."""
+    T = x.shape[0]
+    last = (T - 1) // steps * steps
+    atomic_store(done[_JOINED:], 1)
+    wait_until(done[_SHARED:], _NOTHING_LEFT)
+    shared = atomic_read(done[_SHARED:]) - 2
+    for t0 in range(shared, -1, -steps):
+        t1 = min(t0 + steps, T)
+        beta = 0.0 if t0 == last else 1.0
+        terms = (x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx)
+        _add_terms(*terms, t0, t1, beta, 0, 2)
+
+
+#: the largest step product (B · G·H · H multiply-adds) of a pipelined backward pass:
+#: LSTM H ≤ 256 at B ≤ 64, H = 512 at B ≤ 16 (measured: the split loop wins above)
+_PIPELINE_WORK = 1 << 24
+
+
+def pipelines(batch: int, W_hh: np.ndarray, parts: int) -> bool:
+    """Whether a backward pass on ``parts`` threads runs as the pipeline: on exactly two,
+    with a batch, while a step's product (B · G·H · H multiply-adds) is small enough
+    that splitting the loop pays less than giving it a core of its own."""
+    return parts == 2 and batch >= 2 and batch * W_hh.size <= _PIPELINE_WORK
+
+
+def pipelined_gradients(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    hidden: np.ndarray,
+    d_pre: np.ndarray,
+    input_grad: bool,
+    d_h_n: np.ndarray | None = None,
+) -> tuple:
+    """The arguments of ``gradients`` up to ``steps``: the operands and the arrays that
+    receive the weight gradients and ∂L/∂x (empty without ``input_grad``)."""
+    T, B, I = x.shape
+    G, H = d_pre.shape[2], hidden.shape[2]
+    dtype = d_pre.dtype
+    inputs = np.ascontiguousarray(x, dtype=dtype)
+    W_ih = np.ascontiguousarray(params["W_ih"], dtype=dtype)
+    n_part = np.empty((0, B, H), dtype) if d_h_n is None else d_h_n
+    dx = np.empty((T if input_grad else 0, B, I), dtype)
+    W_ih_grad, W_hh_grad = np.empty((G, I), dtype), np.empty((G, H), dtype)
+    return inputs, hidden, d_pre, n_part, W_ih, W_ih_grad, W_hh_grad, dx
+
+
+def gradient_results(
+    terms: tuple, bias_grad: np.ndarray, n_bias_grad: np.ndarray | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """(grads, dx) as the cells return them, from ``pipelined_gradients``'s arrays after
+    ``gradients`` and the bias gradient Σ ∂L/∂a (the GRU's n block of b_hh: its own)."""
+    *_, W_ih_grad, W_hh_grad, dx = terms
+    b_ih_grad = bias_grad.astype(W_ih_grad.dtype)
+    b_hh_grad = b_ih_grad.copy()
+    if n_bias_grad is not None:
+        b_hh_grad[-n_bias_grad.size :] = n_bias_grad
+    grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
+    return grads, (dx if dx.shape[0] > 0 else None)
