@@ -27,7 +27,7 @@ from rnnlab.kernels.blas import gemm
 from rnnlab.kernels.sync import atomic_read, atomic_store, wait_until
 
 #: GEMM rows (steps × batch) per chunk: enough for OpenBLAS to run near its peak, few
-#: enough that the loop waits little for the first chunk (and the GEMMs for the last)
+#: enough that little of the GEMMs is left for after the loop
 CHUNK_ROWS = 128
 
 
