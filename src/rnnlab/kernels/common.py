@@ -346,13 +346,26 @@ def weight_gradients(
             # written in place: stacking the two products would hold them twice at once
             matmul(flat[:, : 2 * H].T, h_prev, W_hh_grad[: 2 * H], parts)
             matmul(d_h_n.reshape(T * B, H).T, h_prev, W_hh_grad[2 * H :], parts)
-    b_ih_grad = flat.sum(axis=0) if bias_grad is None else bias_grad.astype(dtype)
-    b_hh_grad = b_ih_grad.copy()
-    if d_h_n is not None:
-        b_hh_grad[2 * H :] = d_h_n.reshape(T * B, H).sum(axis=0)
-    grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
+    n_bias_grad = None if d_h_n is None else d_h_n.reshape(T * B, H).sum(axis=0)
+    sums = flat.sum(axis=0) if bias_grad is None else bias_grad
+    grads = gradient_dict(W_ih_grad, W_hh_grad, sums, n_bias_grad)
     dx = None
     if input_grad:
         dx = matmul(flat, np.ascontiguousarray(params["W_ih"]), np.empty((T * B, I), dtype), parts)
         dx = dx.reshape(T, B, I)
     return grads, dx
+
+
+def gradient_dict(
+    W_ih_grad: np.ndarray,
+    W_hh_grad: np.ndarray,
+    bias_grad: np.ndarray,
+    n_bias_grad: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """A cell's gradients by name. bias_grad = Σ_t,b ∂L/∂a is the gradient of both biases,
+    except for the GRU's n block of b_hh, which has its own (n_bias_grad, H)."""
+    b_ih_grad = bias_grad.astype(W_ih_grad.dtype)
+    b_hh_grad = b_ih_grad.copy()
+    if n_bias_grad is not None:
+        b_hh_grad[-n_bias_grad.size :] = n_bias_grad
+    return {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from rnnlab.kernels.blas import gemm
+from rnnlab.kernels.common import gradient_dict
 from rnnlab.kernels.sync import atomic_read, atomic_store, wait_until
 
 #: GEMM rows (steps × batch) per chunk: enough for OpenBLAS to run near its peak, few
@@ -135,30 +136,26 @@ def pipelined_gradients(
     hidden: np.ndarray,
     d_pre: np.ndarray,
     input_grad: bool,
-    d_h_n: np.ndarray | None = None,
 ) -> tuple:
-    """The arguments of ``gradients`` up to ``steps``: the operands and the arrays that
-    receive the weight gradients and ∂L/∂x (empty without ``input_grad``)."""
+    """The arguments of ``gradients`` up to ``steps`` for a cell without a separate n
+    block: the operands and the arrays that receive the weight gradients and ∂L/∂x
+    (empty without ``input_grad``)."""
     T, B, I = x.shape
     G, H = d_pre.shape[2], hidden.shape[2]
     dtype = d_pre.dtype
     inputs = np.ascontiguousarray(x, dtype=dtype)
     W_ih = np.ascontiguousarray(params["W_ih"], dtype=dtype)
-    n_part = np.empty((0, B, H), dtype) if d_h_n is None else d_h_n
+    no_n_block = np.empty((0, B, H), dtype)
     dx = np.empty((T if input_grad else 0, B, I), dtype)
     W_ih_grad, W_hh_grad = np.empty((G, I), dtype), np.empty((G, H), dtype)
-    return inputs, hidden, d_pre, n_part, W_ih, W_ih_grad, W_hh_grad, dx
+    return inputs, hidden, d_pre, no_n_block, W_ih, W_ih_grad, W_hh_grad, dx
 
 
 def gradient_results(
-    terms: tuple, bias_grad: np.ndarray, n_bias_grad: np.ndarray | None = None
+    terms: tuple, bias_grad: np.ndarray
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """(grads, dx) as the cells return them, from ``pipelined_gradients``'s arrays after
-    ``gradients`` and the bias gradient Σ ∂L/∂a (the GRU's n block of b_hh: its own)."""
+    ``gradients`` and the bias gradient Σ ∂L/∂a."""
     *_, W_ih_grad, W_hh_grad, dx = terms
-    b_ih_grad = bias_grad.astype(W_ih_grad.dtype)
-    b_hh_grad = b_ih_grad.copy()
-    if n_bias_grad is not None:
-        b_hh_grad[-n_bias_grad.size :] = n_bias_grad
-    grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
+    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad)
     return grads, (dx if dx.shape[0] > 0 else None)

@@ -87,23 +87,6 @@ def spin_pause(typingctx):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def barrier(counter, parts, passed):
-    """Wait until all ``parts`` threads have arrived at the next barrier, and return its
-    number: ``passed`` is the number of the last one this thread passed (0 at first)."""
-    generation = passed + 1
-    atomic_increment(counter)
-    target = generation * parts
-    spins = 0
-    while atomic_read(counter) < target:
-        if spins < _PATIENCE:
-            spins += 1
-            spin_pause()
-        else:
-            _sched_yield()
-    return generation
-
-
-@njit(cache=True, nogil=True, inline="always")
 def wait_until(counter, value):
     """Wait until counter[0] ≥ value (another thread's progress, see ``atomic_store``)."""
     spins = 0
@@ -113,3 +96,13 @@ def wait_until(counter, value):
             spin_pause()
         else:
             _sched_yield()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def barrier(counter, parts, passed):
+    """Wait until all ``parts`` threads have arrived at the next barrier, and return its
+    number: ``passed`` is the number of the last one this thread passed (0 at first)."""
+    generation = passed + 1
+    atomic_increment(counter)
+    wait_until(counter, generation * parts)
+    return generation
