@@ -141,13 +141,17 @@ def test_tiled_transpose_equals_numpy_transpose(shape):
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-def test_recurrent_operand_packs_the_matrix_of_the_step_product(transposed):
-    W_hh = np.random.default_rng(1).normal(size=(12, 3))
-    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=4)
+@pytest.mark.parametrize("parts", [1, 2])
+def test_recurrent_operand_panels_are_packed_by_the_threads_that_read_them(transposed, parts):
+    W_hh = np.random.default_rng(1).normal(size=(40, 3))
+    packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=4, parts=parts)
     M = W_hh.T if transposed else W_hh  # the product is rows · M
     K, N = M.shape
-    assert packed.shape == (1, K, 16) and plain.size == 0 and plain.ndim == 2
-    np.testing.assert_array_equal(packed[0, :, :N], M)
+    assert packed.shape == (-(-N // 16), K, 16) and plain.size == 0 and plain.ndim == 2
+    for part in range(parts):  # each thread packs its share of the panels
+        common.pack_own_panels(W_hh, transposed, packed, part, parts)
+    unpacked = packed.transpose(1, 0, 2).reshape(K, -1)
+    np.testing.assert_array_equal(unpacked[:, :N], M)
 
 
 @pytest.mark.parametrize("transposed", [False, True])

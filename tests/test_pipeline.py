@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab.kernels import lstm, team
+from rnnlab.kernels import gru, lstm, rnn, team
 from rnnlab.kernels.pipeline import PROGRESS, chunk_steps, gradients, help_gradients, pipelines
 
 T, B, I, H = 10, 4, 3, 5
@@ -74,6 +74,7 @@ def test_small_batched_layers_on_two_threads_are_pipelined():
     assert not pipelines(16, W_hh, parts=1)
     assert not pipelines(16, W_hh, parts=3)
     assert not pipelines(64, np.zeros((4 * 1024, 1024), dtype=np.float32), parts=2)
+    assert not pipelines(16, np.zeros((3 * 512, 512), dtype=np.float32), parts=2)
     assert chunk_steps(16) == 8 and chunk_steps(1000) == 1
 
 
@@ -84,10 +85,17 @@ def _train_step(layer, x, dy):
     return dx, {name: grad.copy() for name, grad in layer.grads.items()}
 
 
+LAYERS = {"rnn": (rnnlab.RNN, rnn), "lstm": (rnnlab.LSTM, lstm), "gru": (rnnlab.GRU, gru)}
+
+
+@pytest.mark.parametrize("cell", sorted(LAYERS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_pipelined_backward_gives_the_same_bits_on_one_thread_and_on_two(monkeypatch, dtype):
+def test_a_pipelined_backward_gives_the_same_bits_on_one_thread_and_on_two(
+    monkeypatch, cell, dtype
+):
     """Run alone (as when the team is busy), the loop's thread does the gradients itself."""
-    layer = rnnlab.LSTM(8, 24, seed=1, dtype=dtype)
+    make, kernel = LAYERS[cell]
+    layer = make(8, 24, seed=1, dtype=dtype)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((13, 6, 8)).astype(dtype)
     dy = rng.standard_normal((13, 6, 24)).astype(dtype)
@@ -101,7 +109,7 @@ def test_a_pipelined_backward_gives_the_same_bits_on_one_thread_and_on_two(monke
             calls.append(function.__name__)
             function(0, 1, np.zeros(32, dtype=np.int64), *args)
 
-        monkeypatch.setattr(lstm, "run", one_thread)
+        monkeypatch.setattr(kernel, "run", one_thread)
         alone = _train_step(layer, x, dy)
     finally:
         team.force_parts(None)

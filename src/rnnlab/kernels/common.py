@@ -10,7 +10,7 @@ from numba import njit, types
 from numba.core.extending import overload
 
 from rnnlab.kernels.blas import blas_threads, gemm, gemv
-from rnnlab.kernels.panels import LANES, pack_panels, packed_panels, panel_product
+from rnnlab.kernels.panels import LANES, pack_panels, panel_product
 from rnnlab.kernels.team import matmul, parts_for, share
 
 # tanh in float32 as a rational function (the minimax fit used by Eigen's fast tanh):
@@ -202,7 +202,7 @@ def loop_parts(batch: int, weights: np.ndarray) -> int:
 
 
 def recurrent_operand(
-    W_hh: np.ndarray, transposed: bool, batch: int, parts: int = 1, pack: bool = True
+    W_hh: np.ndarray, transposed: bool, batch: int, parts: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """The matrix M of a step loop's product rows · M, as (packed, plain) for ``matmul_rows``.
 
@@ -214,10 +214,10 @@ def recurrent_operand(
     OpenBLAS's threads win, so M goes to it plain: M for its GEMM, Mᵀ for its
     matrix-vector product at B = 1 (contiguous; transposed here in tiles where W_hh is
     not already that matrix). A loop split over ``parts`` > 1 threads of rnnlab's own
-    always gets the panels (each thread takes a block of them). With ``pack=False`` the
-    panels are only allocated: the loop's threads pack them (each the ones it reads).
-    The unused form is an empty placeholder; both are temporaries for the length of the
-    loop.
+    always gets the panels (each thread takes a block of them). The panels are only
+    allocated here: the loop's threads pack them (``pack_own_panels``, each thread the
+    ones it reads). The unused form is an empty placeholder; both are temporaries for
+    the length of the loop.
     """
     W_hh = np.ascontiguousarray(W_hh)
     threaded = parts == 1 and (batch == 1 or batch > _THREADED_BATCH)
@@ -228,11 +228,8 @@ def recurrent_operand(
         W_hh_t = np.empty(W_hh.shape[::-1], dtype=W_hh.dtype)
         transpose_into(W_hh, W_hh_t)
         return empty, W_hh_t
-    if pack:
-        packed = packed_panels(W_hh, transposed)
-    else:
-        K, N = W_hh.shape[::-1] if transposed else W_hh.shape
-        packed = np.empty((-(-N // LANES), K, LANES), dtype=W_hh.dtype)
+    K, N = W_hh.shape[::-1] if transposed else W_hh.shape
+    packed = np.empty((-(-N // LANES), K, LANES), dtype=W_hh.dtype)
     return packed, np.empty((0, 0), dtype=W_hh.dtype)
 
 
@@ -311,7 +308,8 @@ def weight_gradients(
     *,
     input_grad: bool = True,
     parts: int = 1,
-    bias_grad: np.ndarray | None = None,
+    bias_grad: np.ndarray,
+    n_bias_grad: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The weight gradients as GEMMs over all steps after the loop, and ∂L/∂x.
 
@@ -321,7 +319,8 @@ def weight_gradients(
     → (grads, dx (T, B, I), or None without ``input_grad``: a first layer fed one-hot
     vectors has no use for it, and skipping it saves a GEMM and a (T, B, I) array).
     The GEMMs run over ``parts`` threads (``rnnlab.kernels.team.matmul``).
-    ``bias_grad`` (G·H,): Σ_t,b ∂L/∂a where the backward loop summed it already.
+    ``bias_grad`` (G·H,) = Σ_t,b ∂L/∂a and, for the GRU, ``n_bias_grad`` (H,) = Σ_t,b
+    d_h_n, as the backward loop summed them.
     """
     T, B, I = x.shape
     H = hidden.shape[-1]
@@ -346,9 +345,7 @@ def weight_gradients(
             # written in place: stacking the two products would hold them twice at once
             matmul(flat[:, : 2 * H].T, h_prev, W_hh_grad[: 2 * H], parts)
             matmul(d_h_n.reshape(T * B, H).T, h_prev, W_hh_grad[2 * H :], parts)
-    n_bias_grad = None if d_h_n is None else d_h_n.reshape(T * B, H).sum(axis=0)
-    sums = flat.sum(axis=0) if bias_grad is None else bias_grad
-    grads = gradient_dict(W_ih_grad, W_hh_grad, sums, n_bias_grad)
+    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, n_bias_grad)
     dx = None
     if input_grad:
         dx = matmul(flat, np.ascontiguousarray(params["W_ih"]), np.empty((T * B, I), dtype), parts)

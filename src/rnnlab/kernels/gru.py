@@ -7,7 +7,8 @@
 
 One GEMM for the input projections of all steps, one product per step for W_hh h_{t−1}
 (W_hh packed once per call, see ``rnnlab.kernels.panels``), one fused pass over the
-gates per row, weight gradients after the loop.
+gates per row, weight gradients after the loop — or, at small sizes on two threads,
+beside it (``rnnlab.kernels.pipeline``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from rnnlab.kernels.common import (
+    add_rows,
     all_steps,
     complement,
     dsigmoid,
@@ -23,6 +25,7 @@ from rnnlab.kernels.common import (
     input_projection,
     loop_parts,
     matmul_rows,
+    pack_own_panels,
     recurrent_operand,
     reuse_input_projection,
     sequence_output,
@@ -31,19 +34,30 @@ from rnnlab.kernels.common import (
     tanh,
     weight_gradients,
 )
-from rnnlab.kernels.sync import barrier
+from rnnlab.kernels.pipeline import (
+    PROGRESS,
+    chunk_steps,
+    gradient_operands,
+    gradient_results,
+    gradient_side,
+    pipelines,
+)
+from rnnlab.kernels.sync import atomic_store, barrier
 from rnnlab.kernels.team import run, share
 from rnnlab.kernels.workspace import Workspace
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gates_forward(h_proj, x_proj, b_hh, h_prev, h_new, gates, hidden_n, H):
-    """One row: h_proj = W_hh h_{t−1} (3H), x_proj (3H) → r, z, n and h_t."""
+def _gates_forward(h_proj, x_proj, bias, b_hh, h_prev, h_new, gates, hidden_n, H):
+    """One row: h_proj = W_hh h_{t−1} (3H), x_proj = W_ih x_t (3H) → r, z, n and h_t.
+
+    bias (3H): b_ih + b_hh for r and z, b_in for n; b_hh: b_hn is its n block.
+    """
     for j in range(H):
         hn = h_proj[2 * H + j] + b_hh[2 * H + j]  # W_hn h_{t−1} + b_hn
-        r = sigmoid(x_proj[j] + h_proj[j] + b_hh[j])
-        z = sigmoid(x_proj[H + j] + h_proj[H + j] + b_hh[H + j])
-        n = tanh(x_proj[2 * H + j] + r * hn)
+        r = sigmoid(x_proj[j] + h_proj[j] + bias[j])
+        z = sigmoid(x_proj[H + j] + h_proj[H + j] + bias[H + j])
+        n = tanh(x_proj[2 * H + j] + bias[2 * H + j] + r * hn)
         h_new[j] = complement(z) * h_prev[j] + z * n
         gates[j], gates[H + j], gates[2 * H + j] = r, z, n
         hidden_n[j] = hn
@@ -55,8 +69,10 @@ def _forward_loop(
     parts,
     counter,
     x_proj,
+    W_hh,
     packed,
     plain,
+    bias,
     b_hh,
     lengths,
     hidden,
@@ -65,12 +81,16 @@ def _forward_loop(
     h_proj,
     keep,
 ):
-    """x_proj (T, B, 3H) → fills hidden (T + 1, B, H), gates (T, B, 3H), hidden_n (T, B, H).
+    """x_proj (T, B, 3H) = W_ih x_t → fills hidden (T + 1, B, H), gates (T, B, 3H),
+    hidden_n (T, B, H).
 
-    h_proj (B, 3H) scratch. Run by ``parts`` threads (``rnnlab.kernels.team``).
+    packed, plain: W_hhᵀ as ``recurrent_operand`` gives it (each thread
+    packs its own panels here); bias, b_hh as ``_gates_forward`` takes them; h_proj
+    (B, 3H) scratch. Run by ``parts`` threads (``rnnlab.kernels.team``).
     """
     T, B, G = x_proj.shape
     H = G // 3
+    pack_own_panels(W_hh, True, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T):
@@ -82,6 +102,7 @@ def _forward_loop(
                 _gates_forward(
                     h_proj[b],
                     x_proj[t, b],
+                    bias,
                     b_hh,
                     hidden[t, b],
                     hidden[t + 1, b],
@@ -120,6 +141,7 @@ def _backward_loop(
     part,
     parts,
     counter,
+    W_hh,
     packed,
     plain,
     lengths,
@@ -132,14 +154,21 @@ def _backward_loop(
     d_h_n,
     d_hidden,
     d_h,
+    d_bias,
+    d_n_bias,
 ):
     """Walks t = T … 1 carrying dh (B, H); fills d_x_proj (T, B, 3H), d_h_n (T, B, H) and
     d_hidden ((T, B, H) to keep ∂L/∂h_t of every step, or (1, B, H)).
 
-    d_h (B, 3H) scratch: this step's ∂L/∂(W_hh h_{t−1} + b_hh). Run by ``parts`` threads.
+    packed, plain: W_hh as ``recurrent_operand`` gives it. d_h (B, 3H)
+    scratch: this step's ∂L/∂(W_hh h_{t−1} + b_hh). d_bias (parts, 3H), d_n_bias
+    (parts, H), float64 zeros: row ``part`` ← Σ d_x_proj, Σ d_h_n over this thread's rows.
+    counter[PROGRESS] ← the steps finished, from the last (``rnnlab.kernels.pipeline``).
+    Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
     """
     T, B, G = gates.shape
     H = G // 3
+    pack_own_panels(W_hh, False, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T - 1, -1, -1):
@@ -163,9 +192,22 @@ def _backward_loop(
                 d_x_proj[t, b] = 0
                 d_h[b] = 0
                 d_h_n[t, b] = 0
+        add_rows(d_x_proj[t, first:stop], d_bias[part])  # ∂L/∂b, while they are in cache
+        add_rows(d_h_n[t, first:stop], d_n_bias[part])
         generation = barrier(counter, parts, generation)  # d_h and the direct part of dh complete
         matmul_rows(d_h, packed, plain, dh, True, part, parts)  # dh_{t−1} += W_hhᵀ d_h
         generation = barrier(counter, parts, generation)  # dh complete
+        if part == 0:
+            atomic_store(counter[PROGRESS:], T - t)  # d_x_proj[t], d_h_n[t] are complete
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pipelined_backward(part, parts, counter, loop, gradient_terms):
+    """Part 0 runs ``_backward_loop(*loop)`` alone while part 1 sums the weight gradients
+    of the chunks it has finished (``pipeline.gradient_side``)."""
+    if part == 0:
+        _backward_loop(0, 1, counter, *loop)
+    gradient_side(part, parts, counter, gradient_terms)
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
@@ -175,17 +217,20 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     T, B, _ = x.shape
     H = W_hh.shape[1]
     parts = loop_parts(B, W_hh)
-    x_proj = input_projection(params, x, ws, parts)
+    x_proj = input_projection(params, x, ws, parts, bias=False)
     hidden = np.empty((T + 1, B, H), x_proj.dtype)  # per call: the output is a view of it
     hidden[0] = state0
     gates = step_buffer(ws, "gates", (T, B, 3 * H), x_proj.dtype, keep_tape)
     hidden_n = step_buffer(ws, "hidden_n", (T, B, H), x_proj.dtype, keep_tape)
     h_proj = ws.array("h_proj", (B, 3 * H), x_proj.dtype)
+    W_hh = np.ascontiguousarray(W_hh, dtype=x_proj.dtype)
     packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
     b_hh = params["b_hh"]
-    args = (x_proj, packed, plain, b_hh, steps, hidden, gates, hidden_n, h_proj, keep_tape)
-    run(parts, _forward_loop, *args)
+    bias = params["b_ih"] + b_hh  # b_ih is not in x_proj: one pass less
+    bias[2 * H :] = params["b_ih"][2 * H :]  # b_hn is inside r ⊙ (…)
+    loop = (x_proj, W_hh, packed, plain, bias, b_hh, steps, hidden, gates, hidden_n, h_proj)
+    run(parts, _forward_loop, *loop, keep_tape)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "hidden_n": hidden_n, "hidden": hidden, "mask": mask}
     return out, hidden[T].copy(), (tape if keep_tape else None)
@@ -212,14 +257,32 @@ def backward(
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
     d_h = ws.array("d_h", gates.shape[1:], gates.dtype)
     parts = loop_parts(B, W_hh)
+    W_hh = np.ascontiguousarray(W_hh, dtype=hidden.dtype)
     packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
-    args = (packed, plain, steps, gates, hidden_n, hidden, d_out, dh, d_x_proj, d_h_n, d_hidden)
-    run(parts, _backward_loop, *args, d_h)
-    del packed, plain, args  # freed before the weight gradients' temporaries
-    grads, dx = weight_gradients(
-        params, x, hidden, d_x_proj, ws, d_h_n, input_grad=input_grad, parts=parts
-    )
+    H = hidden.shape[2]
+    d_bias, d_n_bias = np.zeros((parts, 3 * H)), np.zeros((parts, H))  # float64 sums
+    buffers = (d_out, dh, d_x_proj, d_h_n, d_hidden, d_h, d_bias, d_n_bias)
+    loop = (W_hh, packed, plain, steps, gates, hidden_n, hidden, *buffers)
+    if pipelines(B, W_hh, parts):
+        terms = gradient_operands(params, x, hidden, d_x_proj, input_grad, d_h_n)
+        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)))
+        grads, dx = gradient_results(terms, d_bias.sum(0), d_n_bias.sum(0))
+    else:
+        run(parts, _backward_loop, *loop)
+        del packed, plain, loop  # freed before the weight gradients' temporaries
+        grads, dx = weight_gradients(
+            params,
+            x,
+            hidden,
+            d_x_proj,
+            ws,
+            d_h_n,
+            input_grad=input_grad,
+            parts=parts,
+            bias_grad=d_bias.sum(0),
+            n_bias_grad=d_n_bias.sum(0),
+        )
     if keep_gradients:
         tape["d_hidden"] = d_hidden
     return dx, grads, dh.copy()

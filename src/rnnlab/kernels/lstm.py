@@ -34,10 +34,9 @@ from rnnlab.kernels.common import (
 from rnnlab.kernels.pipeline import (
     PROGRESS,
     chunk_steps,
+    gradient_operands,
     gradient_results,
-    gradients,
-    help_gradients,
-    pipelined_gradients,
+    gradient_side,
     pipelines,
 )
 from rnnlab.kernels.sync import atomic_store, barrier
@@ -78,7 +77,7 @@ def _forward_loop(
 ):
     """x_proj (T, B, 4H) = W_ih x_t → fills hidden, cell (T + 1, B, H), gates.
 
-    packed, plain: W_hhᵀ (H, 4H) as ``recurrent_operand(..., pack=False)`` gives it
+    packed, plain: W_hhᵀ (H, 4H) as ``recurrent_operand`` gives it
     (each thread packs its own panels here); bias = b_ih + b_hh; pre (B, 4H) scratch.
     Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
     """
@@ -147,7 +146,7 @@ def _backward_loop(
 ):
     """Walks t = T … 1 carrying dh, dc (B, H); fills d_pre (T, B, 4H), d_hidden, d_cell.
 
-    packed, plain: W_hh (4H, H) as ``recurrent_operand(..., pack=False)`` gives it.
+    packed, plain: W_hh (4H, H) as ``recurrent_operand`` gives it.
     d_hidden, d_cell: (T, B, H) to keep ∂L/∂h_t, ∂L/∂c_t of every step, or (1, B, H).
     d_bias (parts, 4H), float64 zeros: row ``part`` ← Σ d_pre over this thread's rows.
     counter[PROGRESS] ← the steps finished, from the last (``rnnlab.kernels.pipeline``).
@@ -191,13 +190,10 @@ def _backward_loop(
 @njit(cache=True, nogil=True, error_model="numpy")
 def _pipelined_backward(part, parts, counter, loop, gradient_terms):
     """Part 0 runs ``_backward_loop(*loop)`` alone while part 1 sums the weight gradients
-    of the chunks it has finished (``pipeline.gradients(*gradient_terms)``)."""
+    of the chunks it has finished (``pipeline.gradient_side``)."""
     if part == 0:
         _backward_loop(0, 1, counter, *loop)
-    if part == 1 or parts == 1:
-        gradients(*gradient_terms, counter)
-    if part == 0 and parts > 1:
-        help_gradients(*gradient_terms, counter)
+    gradient_side(part, parts, counter, gradient_terms)
 
 
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
@@ -214,7 +210,7 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     gates = step_buffer(ws, "gates", (T, B, 4 * H), x_proj.dtype, keep_tape)
     pre = ws.array("pre", (B, 4 * H), x_proj.dtype)
     W_hh = np.ascontiguousarray(W_hh, dtype=x_proj.dtype)
-    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts, pack=False)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
     bias = params["b_ih"] + params["b_hh"]  # b_ih is not in x_proj: one pass less
     args = (x_proj, W_hh, packed, plain, bias, steps, hidden, cell, gates, pre, keep_tape)
@@ -247,13 +243,13 @@ def backward(
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
     parts = loop_parts(B, W_hh)
     W_hh = np.ascontiguousarray(W_hh, dtype=hidden.dtype)
-    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts, pack=False)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
     d_bias = np.zeros((parts, gates.shape[2]))  # float64: sums of T·B terms
     buffers = (d_out, dh, dc, d_pre, d_hidden, d_cell, d_bias)
     loop = (W_hh, packed, plain, steps, gates, hidden, cell, *buffers)
     if pipelines(B, W_hh, parts):
-        terms = pipelined_gradients(params, x, hidden, d_pre, input_grad)
+        terms = gradient_operands(params, x, hidden, d_pre, input_grad)
         run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)))
         grads, dx = gradient_results(terms, d_bias.sum(0))
     else:

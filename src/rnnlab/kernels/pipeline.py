@@ -118,44 +118,57 @@ def help_gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, step
         _add_terms(*terms, t0, t1, beta, 0, 2)
 
 
-#: the largest step product (B · G·H · H multiply-adds) of a pipelined backward pass:
-#: LSTM H ≤ 256 at B ≤ 64, H = 512 at B ≤ 16 (measured: the split loop wins above)
-_PIPELINE_WORK = 1 << 24
+@njit(cache=True, nogil=True, error_model="numpy")
+def gradient_side(part, parts, counter, gradient_terms):
+    """The gradients' side of a pipelined backward pass, after part 0's loop: part 1 sums
+    the chunks as they are finished (``gradients``), part 0 helps once its loop is done
+    (``help_gradients``); on one thread (the team busy) part 0 sums them all."""
+    if part == 1 or parts == 1:
+        gradients(*gradient_terms, counter)
+    if part == 0 and parts > 1:
+        help_gradients(*gradient_terms, counter)
+
+
+#: the largest step product (B · G·H · H multiply-adds) and the largest H of a pipelined
+#: backward pass (measured: above them the split loop wins, for every cell at H = 512)
+_PIPELINE_WORK, _PIPELINE_HIDDEN = 1 << 24, 256
 
 
 def pipelines(batch: int, W_hh: np.ndarray, parts: int) -> bool:
     """Whether a backward pass on ``parts`` threads runs as the pipeline: on exactly two,
     with a batch, while a step's product (B · G·H · H multiply-adds) is small enough
     that splitting the loop pays less than giving it a core of its own."""
-    return parts == 2 and batch >= 2 and batch * W_hh.size <= _PIPELINE_WORK
+    small = batch * W_hh.size <= _PIPELINE_WORK and W_hh.shape[1] <= _PIPELINE_HIDDEN
+    return parts == 2 and batch >= 2 and small
 
 
-def pipelined_gradients(
+def gradient_operands(
     params: dict[str, np.ndarray],
     x: np.ndarray,
     hidden: np.ndarray,
     d_pre: np.ndarray,
     input_grad: bool,
+    d_h_n: np.ndarray | None = None,
 ) -> tuple:
-    """The arguments of ``gradients`` up to ``steps`` for a cell without a separate n
-    block: the operands and the arrays that receive the weight gradients and ∂L/∂x
-    (empty without ``input_grad``)."""
+    """The arguments of ``gradients`` up to ``steps``: the operands (d_h_n, the GRU's n
+    block, or None) and the arrays that receive the weight gradients and ∂L/∂x (empty
+    without ``input_grad``)."""
     T, B, I = x.shape
     G, H = d_pre.shape[2], hidden.shape[2]
     dtype = d_pre.dtype
     inputs = np.ascontiguousarray(x, dtype=dtype)
     W_ih = np.ascontiguousarray(params["W_ih"], dtype=dtype)
-    no_n_block = np.empty((0, B, H), dtype)
+    n_block = np.empty((0, B, H), dtype) if d_h_n is None else d_h_n
     dx = np.empty((T if input_grad else 0, B, I), dtype)
     W_ih_grad, W_hh_grad = np.empty((G, I), dtype), np.empty((G, H), dtype)
-    return inputs, hidden, d_pre, no_n_block, W_ih, W_ih_grad, W_hh_grad, dx
+    return inputs, hidden, d_pre, n_block, W_ih, W_ih_grad, W_hh_grad, dx
 
 
 def gradient_results(
-    terms: tuple, bias_grad: np.ndarray
+    terms: tuple, bias_grad: np.ndarray, n_bias_grad: np.ndarray | None = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """(grads, dx) as the cells return them, from ``pipelined_gradients``'s arrays after
-    ``gradients`` and the bias gradient Σ ∂L/∂a."""
+    """(grads, dx) as the cells return them, from ``gradient_operands``'s arrays after
+    ``gradients`` and the bias gradients (see ``common.gradient_dict``)."""
     *_, W_ih_grad, W_hh_grad, dx = terms
-    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad)
+    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, n_bias_grad)
     return grads, (dx if dx.shape[0] > 0 else None)

@@ -1,6 +1,10 @@
 """The Elman RNN cell compiled: the same equations as ``rnnlab.cells.rnn``, fused.
 
 h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh),    act = tanh or relu
+
+Structured as ``rnnlab.kernels.lstm``: one GEMM for the input projections, one product
+per step, the backward pass pipelined on two threads at small sizes
+(``rnnlab.kernels.pipeline``).
 """
 
 from __future__ import annotations
@@ -9,12 +13,14 @@ import numpy as np
 from numba import njit
 
 from rnnlab.kernels.common import (
+    add_rows,
     all_steps,
     drelu,
     dtanh,
     input_projection,
     loop_parts,
     matmul_rows,
+    pack_own_panels,
     recurrent_operand,
     relu,
     reuse_input_projection,
@@ -23,20 +29,31 @@ from rnnlab.kernels.common import (
     tanh,
     weight_gradients,
 )
-from rnnlab.kernels.sync import barrier
+from rnnlab.kernels.pipeline import (
+    PROGRESS,
+    chunk_steps,
+    gradient_operands,
+    gradient_results,
+    gradient_side,
+    pipelines,
+)
+from rnnlab.kernels.sync import atomic_store, barrier
 from rnnlab.kernels.team import run, share
 from rnnlab.kernels.workspace import Workspace
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _forward_loop(
-    part, parts, counter, x_proj, packed, plain, b_hh, lengths, hidden, pre, use_relu
+    part, parts, counter, x_proj, W_hh, packed, plain, bias, lengths, hidden, pre, use_relu
 ):
-    """x_proj (T, B, H) = W_ih x_t + b_ih → fills hidden (T + 1, B, H); pre (B, H) scratch.
+    """x_proj (T, B, H) = W_ih x_t → fills hidden (T + 1, B, H); pre (B, H) scratch.
 
+    packed, plain: W_hhᵀ as ``recurrent_operand`` gives it (each thread
+    packs its own panels here); bias = b_ih + b_hh.
     Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
     """
     T, B, H = x_proj.shape
+    pack_own_panels(W_hh, True, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T):
@@ -47,20 +64,40 @@ def _forward_loop(
                 hidden[t + 1, b] = hidden[t, b]
             elif use_relu:
                 for j in range(H):
-                    hidden[t + 1, b, j] = relu(pre[b, j] + x_proj[t, b, j] + b_hh[j])
+                    hidden[t + 1, b, j] = relu(pre[b, j] + x_proj[t, b, j] + bias[j])
             else:
                 for j in range(H):
-                    hidden[t + 1, b, j] = tanh(pre[b, j] + x_proj[t, b, j] + b_hh[j])
+                    hidden[t + 1, b, j] = tanh(pre[b, j] + x_proj[t, b, j] + bias[j])
         generation = barrier(counter, parts, generation)  # h_t complete, pre free
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _backward_loop(
-    part, parts, counter, packed, plain, lengths, hidden, d_out, dh, d_pre, d_hidden, use_relu
+    part,
+    parts,
+    counter,
+    W_hh,
+    packed,
+    plain,
+    lengths,
+    hidden,
+    d_out,
+    dh,
+    d_pre,
+    d_hidden,
+    d_bias,
+    use_relu,
 ):
     """Walks t = T … 1 carrying dh (B, H); fills d_pre (T, B, H) and d_hidden ((T, B, H)
-    to keep ∂L/∂h_t of every step, or (1, B, H)). Run by ``parts`` threads."""
+    to keep ∂L/∂h_t of every step, or (1, B, H)).
+
+    packed, plain: W_hh as ``recurrent_operand`` gives it.
+    d_bias (parts, H), float64 zeros: row ``part`` ← Σ d_pre over this thread's rows.
+    counter[PROGRESS] ← the steps finished, from the last (``rnnlab.kernels.pipeline``).
+    Run by ``parts`` threads (``rnnlab.kernels.team``); this one is ``part``.
+    """
     T, B, H = d_pre.shape
+    pack_own_panels(W_hh, False, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T - 1, -1, -1):
@@ -75,12 +112,24 @@ def _backward_loop(
             else:  # padded step: h was carried, so is its gradient
                 d_hidden[k, b] = dh[b]
                 d_pre[t, b] = 0
+        add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_pre is in cache
         generation = barrier(counter, parts, generation)  # d_pre complete, dh read
         matmul_rows(d_pre[t], packed, plain, dh, False, part, parts)
         generation = barrier(counter, parts, generation)  # dh complete
         for b in range(first, stop):
             if t >= lengths[b]:
                 dh[b] = d_hidden[k, b]
+        if part == 0:
+            atomic_store(counter[PROGRESS:], T - t)  # d_pre[t] is complete
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pipelined_backward(part, parts, counter, loop, gradient_terms):
+    """Part 0 runs ``_backward_loop(*loop)`` alone while part 1 sums the weight gradients
+    of the chunks it has finished (``pipeline.gradient_side``)."""
+    if part == 0:
+        _backward_loop(0, 1, counter, *loop)
+    gradient_side(part, parts, counter, gradient_terms)
 
 
 def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None, keep_tape=True):
@@ -89,15 +138,18 @@ def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None
     W_hh = params["W_hh"]
     T, B, _ = x.shape
     parts = loop_parts(B, W_hh)
-    x_proj = input_projection(params, x, ws, parts)
+    x_proj = input_projection(params, x, ws, parts, bias=False)
     # per call, not in the workspace: the output is a view of it
     hidden = np.empty((T + 1, B, W_hh.shape[0]), x_proj.dtype)
     hidden[0] = state0
     pre = ws.array("pre", hidden.shape[1:], x_proj.dtype)
+    W_hh = np.ascontiguousarray(W_hh, dtype=x_proj.dtype)
     packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
+    bias = params["b_ih"] + params["b_hh"]  # b_ih is not in x_proj: one pass less
     relu_ = nonlinearity == "relu"
-    run(parts, _forward_loop, x_proj, packed, plain, params["b_hh"], steps, hidden, pre, relu_)
+    args = (x_proj, W_hh, packed, plain, bias, steps, hidden, pre, relu_)
+    run(parts, _forward_loop, *args)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "hidden": hidden, "mask": mask, "nonlinearity": nonlinearity}
     return out, hidden[T].copy(), (tape if keep_tape else None)
@@ -112,6 +164,7 @@ def backward(
     W_hh = params["W_hh"]
     x, hidden, mask = tape["x"], tape["hidden"], tape["mask"]
     T, B, _ = x.shape
+    H = hidden.shape[2]
     lengths = None if mask is None else mask[:, :, 0].sum(axis=0)
     dh = ws.zeros("dh", hidden[0].shape, hidden.dtype)
     if d_stateT is not None:
@@ -120,13 +173,29 @@ def backward(
     d_hidden = step_buffer(ws, "d_hidden", hidden[1:].shape, hidden.dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=hidden.dtype)
     parts = loop_parts(B, W_hh)
+    W_hh = np.ascontiguousarray(W_hh, dtype=hidden.dtype)
     packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
     steps = all_steps(lengths, T, B)
+    d_bias = np.zeros((parts, H))  # float64: sums of T·B terms
     relu_ = tape["nonlinearity"] == "relu"
-    args = (packed, plain, steps, hidden, d_out, dh, d_pre, d_hidden, relu_)
-    run(parts, _backward_loop, *args)
-    del packed, plain, args  # freed before the weight gradients' temporaries
-    grads, dx = weight_gradients(params, x, hidden, d_pre, ws, input_grad=input_grad, parts=parts)
+    loop = (W_hh, packed, plain, steps, hidden, d_out, dh, d_pre, d_hidden, d_bias, relu_)
+    if pipelines(B, W_hh, parts):
+        terms = gradient_operands(params, x, hidden, d_pre, input_grad)
+        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)))
+        grads, dx = gradient_results(terms, d_bias.sum(0))
+    else:
+        run(parts, _backward_loop, *loop)
+        del packed, plain, loop  # freed before the weight gradients' temporaries
+        grads, dx = weight_gradients(
+            params,
+            x,
+            hidden,
+            d_pre,
+            ws,
+            input_grad=input_grad,
+            parts=parts,
+            bias_grad=d_bias.sum(0),
+        )
     if keep_gradients:
         tape["d_hidden"] = d_hidden
     return dx, grads, dh.copy()
