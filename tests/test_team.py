@@ -240,3 +240,46 @@ def test_a_part_that_fails_releases_the_others_instead_of_leaving_them_waiting(f
     assert passed[failing] == 0 and passed[1 - failing] == 1  # the other ran through
     team.run(2, _waits_at_barriers, passed)  # and the team still works
     assert passed.tolist() == [1, 1]
+
+
+def _two_threads(monkeypatch):
+    """A team of two threads, whatever the machine (on one core, pinning is skipped)."""
+    monkeypatch.setattr(team, "allowed_threads", lambda: 2)
+    monkeypatch.setattr(team, "_allowed_cpus", lambda: [0, 1])
+
+
+def test_independent_tasks_run_at_once_each_alone_on_its_thread(monkeypatch):
+    _two_threads(monkeypatch)
+    arrived = threading.Barrier(2, timeout=30)  # neither returns before both have started
+
+    def task(name):
+        arrived.wait()
+        return name, threading.get_ident(), team.parts_for(batch=64, work=1 << 30)
+
+    results = team.each([lambda: task("forward"), lambda: task("reverse")])
+    assert [name for name, _, _ in results] == ["forward", "reverse"]  # in the tasks' order
+    assert results[0][1] != results[1][1]
+    assert [parts for _, _, parts in results] == [1, 1]  # their kernel calls run alone
+    assert team.parts_for(batch=64, work=1 << 30) == 2  # and only inside the tasks
+
+
+def test_independent_tasks_run_in_turn_without_a_second_thread(monkeypatch):
+    monkeypatch.setattr(team, "allowed_threads", lambda: 1)
+    order = []
+    results = team.each([lambda: order.append(0) or "a", lambda: order.append(1) or "b"])
+    assert results == ["a", "b"] and order == [0, 1]
+
+
+def test_an_error_in_one_task_is_raised_once_both_have_finished(monkeypatch):
+    _two_threads(monkeypatch)
+    finished = []
+
+    def fails():
+        raise ValueError("task failed")
+
+    def works():
+        finished.append(True)
+
+    with pytest.raises(ValueError, match="task failed"):
+        team.each([fails, works])
+    assert finished == [True]

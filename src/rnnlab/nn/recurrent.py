@@ -20,9 +20,11 @@ header for its size), plus the dropout masks, L − 1 arrays of (T, B, D·H).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from rnnlab.backend import cell_functions
+from rnnlab.backend import cell_functions, run_independent
 from rnnlab.cells import GATES
 from rnnlab.cells.masking import reverse_padded
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
@@ -209,19 +211,24 @@ class RecurrentLayer(Module):
         D = self.num_directions
         tapes, masks, final = [], [], []
         layer_input = np.ascontiguousarray(x)
+
+        def run_direction(direction: int, layer: int, layer_input: np.ndarray) -> tuple:
+            inp = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
+            k = layer * D + direction
+            return cell.forward(
+                self.cell_params(layer, direction),
+                np.ascontiguousarray(inp),
+                states0[k],
+                lengths,
+                workspace=self._workspace(k),
+                keep_tape=keep,
+            )
+
         for layer in range(self.num_layers):
+            directions = [partial(run_direction, d, layer, layer_input) for d in range(D)]
+            results = run_independent(directions)  # on the kernels, both at once
             outputs = []
-            for direction in range(D):
-                inp = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
-                k = layer * D + direction
-                out, state_T, tape = cell.forward(
-                    self.cell_params(layer, direction),
-                    np.ascontiguousarray(inp),
-                    states0[k],
-                    lengths,
-                    workspace=self._workspace(k),
-                    keep_tape=keep,
-                )
+            for direction, (out, state_T, tape) in enumerate(results):
                 outputs.append(out if direction == 0 else reverse_padded(out, lengths))
                 tapes.append(tape)
                 final.append(state_T)
@@ -295,25 +302,31 @@ class RecurrentLayer(Module):
 
         cell = cell_functions(self.mode)
         d_states0: list = [None] * (self.num_layers * D)
+
+        def run_direction(direction: int, layer: int, d_seq: np.ndarray) -> tuple:
+            k = layer * D + direction
+            d_out = d_seq[..., direction * H : (direction + 1) * H]
+            if direction == 1:
+                d_out = reverse_padded(d_out, lengths)
+            return cell.backward(
+                self.cell_params(layer, direction),
+                tape["tapes"][k],
+                np.ascontiguousarray(d_out),
+                d_final[k],
+                workspace=self._workspace(k),
+                keep_gradients=self.retain_tapes,  # only probes read ∂L/∂h_t
+                input_grad=input_grad or layer > 0,
+            )
+
         for layer in reversed(range(self.num_layers)):
             mask = tape["masks"][layer]
             if mask is not None:
                 d_seq = d_seq * mask
+            directions = [partial(run_direction, d, layer, d_seq) for d in range(D)]
+            results = run_independent(directions)  # on the kernels, both at once
             d_input = None
-            for direction in range(D):
-                k = layer * D + direction
-                d_out = d_seq[..., direction * H : (direction + 1) * H]
-                if direction == 1:
-                    d_out = reverse_padded(d_out, lengths)
-                dx, grads, d_states0[k] = cell.backward(
-                    self.cell_params(layer, direction),
-                    tape["tapes"][k],
-                    np.ascontiguousarray(d_out),
-                    d_final[k],
-                    workspace=self._workspace(k),
-                    keep_gradients=self.retain_tapes,  # only probes read ∂L/∂h_t
-                    input_grad=input_grad or layer > 0,
-                )
+            for direction, (dx, grads, d_initial) in enumerate(results):
+                d_states0[layer * D + direction] = d_initial
                 self._accumulate(layer, direction, grads)
                 if dx is None:
                     continue
