@@ -42,6 +42,7 @@ def test_a_tiny_grid_reports_tokens_per_second_ratios_memory_and_startup(tmp_pat
 def test_flop_count_and_geometric_mean():
     # LSTM, H = I = 10, B = 2, T = 3: T · B · 4H · (4I + 6H), no ∂L/∂x
     assert train_flops("lstm", 10, 2, 3) == 3 * 2 * 4 * 10 * (4 * 10 + 6 * 10)
+    assert train_flops("lstm", 10, 2, 3, bidirectional=True) == 2 * train_flops("lstm", 10, 2, 3)
     assert abs(geometric_mean([2.0, 8.0]) - 4.0) < 1e-12
 
 
@@ -54,3 +55,19 @@ def test_a_turn_is_one_untimed_step_then_back_to_back_steps_for_the_time_asked()
     calls.clear()
     _seconds_per_step(lambda: calls.append(1), at_least=60.0, most_steps=5)
     assert len(calls) == 1 + 5  # a fast step stops at most_steps, not after a minute
+
+
+@pytest.mark.parametrize("impl", ["rnnlab", "torch"])
+def test_bidirectional_cases_train_both_directions(impl):
+    from rnnlab.benchmark.worker import RnnlabCase, TorchCase
+
+    factory = RnnlabCase if impl == "rnnlab" else TorchCase
+    case = factory("gru", 6, 3, 5, threads=1, bidirectional=True)
+    assert case.dy.shape == (5, 3, 12)  # both directions' outputs
+    case.train()
+    case.infer()
+    if impl == "rnnlab":
+        grads = case.layer.grads
+        assert any(abs(grads[name]).sum() > 0 for name in grads if name.endswith("_reverse"))
+    else:
+        assert case.layer.weight_hh_l0_reverse.grad.abs().sum() > 0

@@ -18,6 +18,9 @@ def bench_command(
     batch: Annotated[str, typer.Option(help="batch sizes")] = "1,16,64",
     threads: Annotated[str, typer.Option(help="thread counts, one table each")] = "1,2",
     steps: Annotated[int, typer.Option(help="sequence length T")] = 100,
+    bidirectional: Annotated[
+        bool, typer.Option(help="bidirectional layers (not in the standard grid)")
+    ] = False,
     repeats: Annotated[int, typer.Option(help="timed steps per implementation (median)")] = 7,
     out: Annotated[Path, typer.Option(help="where benchmark.md and .json go")] = Path(
         "bench/results"
@@ -35,6 +38,7 @@ def bench_command(
         batch=_ints(batch),
         threads=_ints(threads),
         steps=steps,
+        bidirectional=bidirectional,
         repeats=repeats,
     )
 

@@ -40,6 +40,7 @@ class Grid:
     batch: tuple[int, ...] = (1, 16, 64)
     threads: tuple[int, ...] = (1, 2)
     steps: int = 100
+    bidirectional: bool = False  #: bidirectional layers on both sides
     repeats: int = 7
     gap: float = 0.02  #: idle seconds between timed steps
     sample_hidden: tuple[int, ...] = (128, 512)
@@ -92,14 +93,17 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def train_flops(cell: str, hidden: int, batch: int, steps: int) -> float:
-    """FLOPs of the benchmark's training step, input size I = hidden: T·B·G·H·(4I + 6H).
+def train_flops(
+    cell: str, hidden: int, batch: int, steps: int, bidirectional: bool = False
+) -> float:
+    """FLOPs of the benchmark's training step, input size I = hidden: T·B·G·H·(4I + 6H)
+    per direction.
 
     Forward 2(I + H) per gate unit and row, backward 2H for ∂L/∂h_{t−1} and 2(I + H) for
     the weight gradients; ∂L/∂x (2I more) is not computed by either side.
     """
-    inputs = hidden
-    return float(steps * batch * GATES[cell] * hidden * (4 * inputs + 6 * hidden))
+    inputs, directions = hidden, 2 if bidirectional else 1
+    return float(directions * steps * batch * GATES[cell] * hidden * (4 * inputs + 6 * hidden))
 
 
 def geometric_mean(values: list[float]) -> float:
@@ -114,7 +118,13 @@ def measure_grid(grid: Grid, threads: int, impls: list[str], progress: Any = pri
         for cell in grid.cells:
             for hidden in grid.hidden:
                 for batch in grid.batch:
-                    config = dict(cell=cell, hidden=hidden, batch=batch, steps=grid.steps)
+                    config = dict(
+                        cell=cell,
+                        hidden=hidden,
+                        batch=batch,
+                        steps=grid.steps,
+                        bidirectional=grid.bidirectional,
+                    )
                     for worker in workers.values():
                         worker.request(op="setup", **config)
                     times: dict[str, dict[str, list[float]]] = {
@@ -186,6 +196,7 @@ def measure_memory(grid: Grid, impls: list[str]) -> dict[tuple, dict[str, float]
                             hidden=hidden,
                             batch=batch,
                             steps=grid.steps,
+                            bidirectional=grid.bidirectional,
                             warmup=0,
                         )
                         peaks[key][impl] = worker.request(op="memory")["peak_kib"] / 1024
@@ -295,6 +306,8 @@ def _machine() -> dict[str, Any]:
 def markdown(report: Report) -> str:
     """The report as markdown tables."""
     lines = [f"Machine: {report.machine['cpu']}, {report.machine['cores']} cores.", ""]
+    if report.grid.get("bidirectional"):
+        lines += ["Bidirectional layers (both directions, output 2H) on both sides.", ""]
     for threads, rows in report.results.items():
         ceiling = report.gemm_gflops.get(threads, float("nan"))
         lines += [
@@ -307,7 +320,9 @@ def markdown(report: Report) -> str:
         ]
         for r in rows:
             seconds = r["steps"] * r["batch"] / r["rnnlab_train_tokens_per_s"]
-            flops = train_flops(r["cell"], r["hidden"], r["batch"], r["steps"])
+            flops = train_flops(
+                r["cell"], r["hidden"], r["batch"], r["steps"], r.get("bidirectional", False)
+            )
             fraction = 100 * flops / seconds / 1e9 / ceiling
             nan = float("nan")
             cells = [

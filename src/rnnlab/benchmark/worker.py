@@ -42,7 +42,9 @@ def _reset_peak() -> None:
 class RnnlabCase:
     """A layer of rnnlab, with input, output gradient and the step functions."""
 
-    def __init__(self, cell: str, hidden: int, batch: int, steps: int, threads: int) -> None:
+    def __init__(
+        self, cell: str, hidden: int, batch: int, steps: int, threads: int, bidirectional: bool
+    ) -> None:
         import numpy as np
 
         import rnnlab
@@ -50,10 +52,11 @@ class RnnlabCase:
 
         self.np, self.inference = np, inference
         make = {"lstm": rnnlab.LSTM, "gru": rnnlab.GRU, "rnn": rnnlab.RNN}[cell]
-        self.layer = make(hidden, hidden, seed=0)
+        self.layer = make(hidden, hidden, seed=0, bidirectional=bidirectional)
+        outputs = hidden * (2 if bidirectional else 1)
         rng = np.random.default_rng(0)
         self.x = rng.standard_normal((steps, batch, hidden)).astype(np.float32)
-        self.dy = rng.standard_normal((steps, batch, hidden)).astype(np.float32)
+        self.dy = rng.standard_normal((steps, batch, outputs)).astype(np.float32)
 
     def train(self) -> None:
         self.layer.zero_grad()
@@ -68,7 +71,9 @@ class RnnlabCase:
 class TorchCase:
     """The same layer in torch.nn."""
 
-    def __init__(self, cell: str, hidden: int, batch: int, steps: int, threads: int) -> None:
+    def __init__(
+        self, cell: str, hidden: int, batch: int, steps: int, threads: int, bidirectional: bool
+    ) -> None:
         import numpy as np
         import torch
 
@@ -76,10 +81,11 @@ class TorchCase:
         torch.manual_seed(0)
         self.torch = torch
         make = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
-        self.layer = make(hidden, hidden)
+        self.layer = make(hidden, hidden, bidirectional=bidirectional)
+        outputs = hidden * (2 if bidirectional else 1)
         rng = np.random.default_rng(0)
         self.x = torch.from_numpy(rng.standard_normal((steps, batch, hidden)).astype(np.float32))
-        self.dy = torch.from_numpy(rng.standard_normal((steps, batch, hidden)).astype(np.float32))
+        self.dy = torch.from_numpy(rng.standard_normal((steps, batch, outputs)).astype(np.float32))
 
     def train(self) -> None:
         self.layer.zero_grad()
@@ -164,7 +170,12 @@ def serve(impl: str, threads: int) -> None:
         if op == "setup":
             factory = TorchCase if impl == "torch" else RnnlabCase
             case = factory(
-                request["cell"], request["hidden"], request["batch"], request["steps"], threads
+                request["cell"],
+                request["hidden"],
+                request["batch"],
+                request["steps"],
+                threads,
+                request.get("bidirectional", False),
             )
             for _ in range(request.get("warmup", 2)):
                 case.train()
