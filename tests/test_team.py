@@ -256,18 +256,27 @@ def test_independent_tasks_run_at_once_each_alone_on_its_thread(monkeypatch):
         arrived.wait()
         return name, threading.get_ident(), team.parts_for(batch=64, work=1 << 30)
 
-    results = team.each([lambda: task("forward"), lambda: task("reverse")])
+    results = team.each([lambda: task("forward"), lambda: task("reverse")], work=1 << 30)
     assert [name for name, _, _ in results] == ["forward", "reverse"]  # in the tasks' order
     assert results[0][1] != results[1][1]
     assert [parts for _, _, parts in results] == [1, 1]  # their kernel calls run alone
     assert team.parts_for(batch=64, work=1 << 30) == 2  # and only inside the tasks
 
 
-def test_independent_tasks_run_in_turn_without_a_second_thread(monkeypatch):
-    monkeypatch.setattr(team, "allowed_threads", lambda: 1)
-    order = []
-    results = team.each([lambda: order.append(0) or "a", lambda: order.append(1) or "b"])
-    assert results == ["a", "b"] and order == [0, 1]
+@pytest.mark.parametrize("threads,work", [(1, 1 << 30), (2, 1000)], ids=["one thread", "small"])
+def test_independent_tasks_run_in_turn_without_a_second_thread_or_when_small(
+    monkeypatch, threads, work
+):
+    _two_threads(monkeypatch)
+    monkeypatch.setattr(team, "allowed_threads", lambda: threads)
+    callers = []
+
+    def task(name):
+        callers.append(threading.get_ident())
+        return name
+
+    assert team.each([lambda: task("a"), lambda: task("b")], work) == ["a", "b"]
+    assert callers == [threading.get_ident()] * 2  # in turn, on the calling thread
 
 
 def test_an_error_in_one_task_is_raised_once_both_have_finished(monkeypatch):
@@ -281,5 +290,5 @@ def test_an_error_in_one_task_is_raised_once_both_have_finished(monkeypatch):
         finished.append(True)
 
     with pytest.raises(ValueError, match="task failed"):
-        team.each([fails, works])
+        team.each([fails, works], work=1 << 30)
     assert finished == [True]

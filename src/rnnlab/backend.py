@@ -115,12 +115,13 @@ def cell_functions(mode: str) -> SimpleNamespace:
     return _REFERENCE[mode]
 
 
-def run_independent(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+def run_independent(tasks: Sequence[Callable[[], Any]], work: int) -> list[Any]:
     """[task() for task in tasks] for tasks that share nothing (the directions of a
-    bidirectional layer): on the kernels, at once on their threads, each alone on a core
-    (``rnnlab.kernels.team.each``); on the reference cells, in turn."""
+    bidirectional layer), of ``work`` multiply-adds each: on the kernels, at once on their
+    threads, each alone on a core, if they are large enough (``rnnlab.kernels.team.each``);
+    on the reference cells, in turn."""
     if len(tasks) < 2 or get_backend() != "numba":
         return [task() for task in tasks]
     from rnnlab.kernels.team import each
 
-    return each(tasks)
+    return each(tasks, work)
