@@ -300,3 +300,10 @@ def test_workspace_arrays_start_on_a_cache_line():
         assert array.ctypes.data % ALIGNMENT == 0 and array.shape == shape
         assert array.flags.c_contiguous and array.flags.writeable
     assert aligned_empty((4, 4), np.float64).ctypes.data % ALIGNMENT == 0
+
+
+def test_directions_run_at_once_unless_one_core_would_stream_w_hh_from_memory():
+    small, large = np.zeros((4 * 256, 256), np.float32), np.zeros((3 * 512, 512), np.float32)
+    assert common.direction_work(100, 1, small) == 100 * small.size  # 1 MiB: in one cache
+    assert common.direction_work(100, 1, large) == 0  # 3 MiB at B = 1: split it
+    assert common.direction_work(100, 16, large) == 100 * 16 * large.size

@@ -115,13 +115,16 @@ def cell_functions(mode: str) -> SimpleNamespace:
     return _REFERENCE[mode]
 
 
-def run_independent(tasks: Sequence[Callable[[], Any]], work: int) -> list[Any]:
-    """[task() for task in tasks] for tasks that share nothing (the directions of a
-    bidirectional layer), of ``work`` multiply-adds each: on the kernels, at once on their
-    threads, each alone on a core, if they are large enough (``rnnlab.kernels.team.each``);
-    on the reference cells, in turn."""
+def run_independent(
+    tasks: Sequence[Callable[[], Any]], steps: int, batch: int, W_hh: Any
+) -> list[Any]:
+    """[task() for task in tasks] for the directions of a bidirectional layer (T steps,
+    B sequences, recurrent weights W_hh), which share nothing: on the kernels at once, one
+    per thread, each alone on a core, where that is faster (``rnnlab.kernels.team.each``);
+    on the reference cells in turn."""
     if len(tasks) < 2 or get_backend() != "numba":
         return [task() for task in tasks]
+    from rnnlab.kernels.common import direction_work
     from rnnlab.kernels.team import each
 
-    return each(tasks, work)
+    return each(tasks, direction_work(steps, batch, W_hh))

@@ -207,10 +207,11 @@ def run(parts: int, function: Callable[..., Any], *args: Any) -> None:
     team(parts).run(function, *args)
 
 
-#: multiply-adds of a task (for a layer's direction: T · B · G·H · H) below which ``each``
-#: runs the tasks in turn: a team call and the handing over of Python's lock between the
-#: threads cost more than they save (measured: a bidirectional LSTM-64 at B = 1 ran 20 %
-#: slower at once, an LSTM-128 at B = 1 30 % faster)
+#: multiply-adds of a task (for a layer's direction: T · B · G·H · H, see
+#: ``common.direction_work``) below which ``each`` runs the tasks in turn: a team call and
+#: the handing over of Python's lock between the threads cost more than they save
+#: (measured: a bidirectional LSTM-64 at B = 1 ran 20 % slower at once, an LSTM-128 at
+#: B = 1 30 % faster)
 _EACH_WORK = 1 << 22
 
 
@@ -221,11 +222,13 @@ def each(tasks: Sequence[Callable[[], Any]], work: int) -> list[Any]:
     thread runs its tasks alone on its core (their kernel calls take one part, with no
     barrier to meet, and the W_hh each reads stays in that core's cache) instead of every
     call splitting its steps over the cores. Measured on 2 cores, a bidirectional layer
-    trains 1.1–1.7× faster up to H = 512, as fast at H = 1024. The tasks run in turn on
-    the calling thread, each call split as usual, when the team has one thread or more
-    threads than tasks (some would sit idle), or the tasks are small (``work``
-    multiply-adds each, below ``_EACH_WORK``). When the team is busy they run in turn,
-    each alone. An error in one task is raised once all have finished.
+    at B = 16 trains 1.1–1.6× faster up to H = 512, as fast at H = 1024.
+
+    The tasks run in turn on the calling thread, each call split as usual, when the team
+    has one thread or more threads than tasks (some would sit idle), or the tasks are
+    small (``work`` multiply-adds each, below ``_EACH_WORK``; 0 for work that is faster
+    split, see ``common.direction_work``). When the team is busy they run in turn, each
+    alone. An error in one task is raised once all have finished.
     """
     parts = parts_for_work(work, _EACH_WORK)
     if not 2 <= parts <= len(tasks):

@@ -113,11 +113,6 @@ class RecurrentLayer(Module):
                     if self.bias or key.startswith("W"):
                         self.add_param(torch_name + suffix, weights[key].astype(self.dtype))
 
-    def _direction_work(self, steps: int, batch: int) -> int:
-        """Multiply-adds of one direction's recurrent products over a sequence:
-        T · B · G·H · H (how ``run_independent`` decides to run the directions at once)."""
-        return steps * batch * GATES[self.mode] * self.hidden_size**2
-
     def cell_params(self, layer: int, direction: int) -> dict[str, np.ndarray]:
         """The cell's parameter dict (W_ih, W_hh, b_ih, b_hh) of one layer and direction.
 
@@ -231,7 +226,8 @@ class RecurrentLayer(Module):
 
         for layer in range(self.num_layers):
             directions = [partial(run_direction, d, layer, layer_input) for d in range(D)]
-            results = run_independent(directions, self._direction_work(T, B))
+            W_hh = self._params["weight_hh" + self._suffix(layer, 0)]
+            results = run_independent(directions, T, B, W_hh)
             outputs = []
             for direction, (out, state_T, tape) in enumerate(results):
                 outputs.append(out if direction == 0 else reverse_padded(out, lengths))
@@ -328,7 +324,8 @@ class RecurrentLayer(Module):
             if mask is not None:
                 d_seq = d_seq * mask
             directions = [partial(run_direction, d, layer, d_seq) for d in range(D)]
-            results = run_independent(directions, self._direction_work(T, B))
+            W_hh = self._params["weight_hh" + self._suffix(layer, 0)]
+            results = run_independent(directions, T, B, W_hh)
             d_input = None
             for direction, (dx, grads, d_initial) in enumerate(results):
                 d_states0[layer * D + direction] = d_initial
