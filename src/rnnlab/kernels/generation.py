@@ -127,9 +127,9 @@ def _product(row, packed, out, backwards):
 def _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch):
     """h_t (and the LSTM's c_t) of one layer's block of units, from slot ``slot`` of
     hidden (L, 2, 1, H) into the other, and cell (L, H) in place. weights: (table,
-    inputs, b_ih, recurrent, b_hh) as ``_generate_part`` takes them; scratch: pre,
-    x_part (1, G·w_max), gate_values (G·w_max), spare (w_max)."""
-    table, inputs, b_ih, recurrent, b_hh = weights
+    inputs, b_ih, recurrent, b_hh, gate_bias) as ``_generate_part`` takes them; scratch:
+    pre, x_part (1, G·w_max), gate_values (G·w_max), spare (w_max)."""
+    table, inputs, b_ih, recurrent, b_hh, gate_bias = weights
     pre, x_part, gate_values, spare = scratch
     blocks, H, G = recurrent[0].shape[0], hidden.shape[3], table.shape[1] // hidden.shape[3]
     start, stop = share(H, block, blocks)
@@ -145,11 +145,12 @@ def _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch)
     h_new = hidden[layer, new, 0, start : start + w]
     if mode == 0:
         c = cell[layer, start : start + w]
-        _lstm_gates(pre[0], x_part[0], b_hh[block, layer], c, spare, h_new, gate_values, w)
+        _lstm_gates(pre[0], x_part[0], gate_bias[block, layer], c, spare, h_new, gate_values, w)
         c[:] = spare[:w]
     elif mode == 1:
         h_prev = hidden[layer, slot, 0, start : start + w]
-        _gru_gates(pre[0], x_part[0], b_hh[block, layer], h_prev, h_new, gate_values, spare, w)
+        bias, b_n = gate_bias[block, layer], b_hh[block, layer]
+        _gru_gates(pre[0], x_part[0], bias, b_n, h_prev, h_new, gate_values, spare, w)
     else:
         for j in range(w):
             a = pre[0, j] + x_part[0, j] + b_hh[block, layer, j]
@@ -174,6 +175,7 @@ def _generate_part(
     b_ih,
     recurrent,
     b_hh,
+    gate_bias,
     head,
     head_b,
     hidden,
@@ -187,9 +189,11 @@ def _generate_part(
     unused). table (V, G·H): the first layer's W_ih e_v + b_ih. The units come in
     blocks, each with its own rows: inputs, recurrent are per layer W_ih and W_hh as
     ``_own_rows`` packs them (inputs[0] is unused), b_ih, b_hh (blocks, L, G·w_max) as
-    ``_own_entries`` orders them; this thread takes the blocks share(blocks, part,
-    parts) (all of them when it runs alone). head (P, H, LANES): the output layer's W
-    packed, head_b (V,). The state steps after the last token only with ``advance_last``.
+    ``_own_entries`` orders them, and gate_bias the bias the gate kernels add to
+    x_part + pre (b_hh; the GRU's without its n block, which goes inside r ⊙ (…)); this
+    thread takes the blocks share(blocks, part, parts) (all of them when it runs alone).
+    head (P, H, LANES): the output layer's W packed, head_b (V,). The state steps after
+    the last token only with ``advance_last``.
     """
     L, blocks, H = hidden.shape[0], recurrent[0].shape[0], hidden.shape[3]
     first, stop = share(blocks, part, parts)
@@ -199,7 +203,7 @@ def _generate_part(
     x_part = np.zeros((1, width), dtype=dtype)  # W_ih[rows] x_t + b_ih[rows]
     spare = np.zeros(-(-H // blocks), dtype=dtype)  # the GRU's W_hn h + b_hn; the LSTM's c_t
     scratch = (pre, x_part, np.zeros(width, dtype=dtype), spare)
-    weights = (table, inputs, b_ih, recurrent, b_hh)
+    weights = (table, inputs, b_ih, recurrent, b_hh, gate_bias)
     mine = np.empty((1, logits.size), dtype=dtype)
     mine[0] = logits
     slot = 0
@@ -251,6 +255,10 @@ class Generation:
         self.recurrent = tuple(_own_rows(W_hh, gates, blocks) for W_hh in weights["W_hh"])
         self.b_ih = _own_entries(np.stack(weights["b_ih"]), gates, blocks)
         self.b_hh = _own_entries(np.stack(weights["b_hh"]), gates, blocks)
+        gate_bias = np.stack(weights["b_hh"])
+        if mode == "gru":  # x_part holds b_ih; the gate kernel adds b_hn inside r ⊙ (…)
+            gate_bias[:, 2 * H :] = 0
+        self.gate_bias = _own_entries(gate_bias, gates, blocks)
         self.head = packed_panels(weights["head_W"], transposed=True)
         self.head_b = weights["head_b"]
         self.hidden = np.zeros((L, 2, 1, H), dtype=model.dtype)
@@ -276,7 +284,8 @@ class Generation:
         if tokens.size:
             args = (self.mode, tokens, np.asarray(uniforms, dtype=np.float64), self.logits)
             options = (bool(advance_last), float(temperature), int(top_k), float(top_p))
-            weights = (self.table, self.inputs, self.b_ih, self.recurrent, self.b_hh)
+            biases = (self.b_hh, self.gate_bias)
+            weights = (self.table, self.inputs, self.b_ih, self.recurrent, *biases)
             head, state = (self.head, self.head_b), (self.hidden, self.cell)
             team_run(self.parts, _generate_part, *args, *options, *weights, *head, *state)
         return tokens
