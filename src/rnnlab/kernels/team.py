@@ -151,11 +151,12 @@ class Team:
     def run(self, function: Callable[..., Any], *args: Any) -> None:
         """function(part, parts, counter, *args) on every thread; returns when all have.
 
-        ``function`` must be compiled with ``nogil=True``. A call that finds the team
-        busy (another Python thread is using it) runs as one part on its own thread.
-        If a part fails (or the call is interrupted), the counter is set past every
-        barrier so that the other parts run to their end instead of waiting forever;
-        the error is raised once all have.
+        ``function`` must release Python's lock while it works: compiled with
+        ``nogil=True``, or Python that spends its time in such calls (``each``). A call
+        that finds the team busy (another Python thread is using it) runs as one part on
+        its own thread. If a part fails (or the call is interrupted), the counter is set
+        past every barrier so that the other parts run to their end instead of waiting
+        forever; the error is raised once all have.
         """
         counter = np.zeros(_COUNTER_SLOTS, dtype=np.int64)
         if self.size == 1 or not self._lock.acquire(blocking=False):
