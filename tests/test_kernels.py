@@ -39,11 +39,18 @@ CASES = list(
 )
 
 
-@pytest.fixture(params=[1, 2], ids=["one thread", "two threads"])
-def threads(request):
-    """Every kernel call runs on this many threads of rnnlab's team, whatever its size."""
-    team.force_parts(request.param)
-    yield request.param
+@pytest.fixture(
+    params=[(1, True), (2, True), (2, False)],
+    ids=["one thread", "two on numba's threads", "two on the team's own threads"],
+)
+def threads(request, monkeypatch):
+    """Every kernel call runs on this many threads, whatever the team's size: its parts
+    on numba's threads (where they can, as by default) or on the team's own."""
+    parts, on_numba_threads = request.param
+    if not on_numba_threads:
+        monkeypatch.setattr(team, "numba_threads", lambda parts: False)
+    team.force_parts(parts)
+    yield parts
     team.force_parts(None)
 
 

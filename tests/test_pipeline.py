@@ -105,7 +105,7 @@ def test_a_pipelined_backward_gives_the_same_bits_on_one_thread_and_on_two(
         runs = [_train_step(layer, x, dy) for _ in range(3)]
         calls = []
 
-        def one_thread(parts, function, *args):  # what Team.run does when it is busy
+        def one_thread(parts, function, *args, driver=None):  # Team.run when it is busy
             calls.append(function.__name__)
             function(0, 1, np.zeros(32, dtype=np.int64), *args)
 

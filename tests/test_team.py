@@ -9,12 +9,13 @@ import signal
 import threading
 import warnings
 
+import numba
 import numpy as np
 import pytest
-from numba import njit
+from numba import njit, prange
 from threadpoolctl import threadpool_limits
 
-from rnnlab.kernels import team
+from rnnlab.kernels import common, team
 from rnnlab.kernels.blas import blas_threads
 from rnnlab.kernels.sync import barrier
 
@@ -292,3 +293,77 @@ def test_an_error_in_one_task_is_raised_once_both_have_finished(monkeypatch):
     with pytest.raises(ValueError, match="task failed"):
         team.each([fails, works], work=1 << 30)
     assert finished == [True]
+
+
+@njit(nogil=True)
+def _rounds_on_own_threads(part, parts, counter, seen, mistakes, ran_on):
+    ran_on[part] = 1
+    _rounds(part, parts, counter, seen, mistakes)
+
+
+@njit(nogil=True, parallel=True)
+def _rounds_on_numba_threads(parts, counter, seen, mistakes, ran_on):
+    for part in prange(parts):
+        ran_on[part] = 2
+        _rounds(part, parts, counter, seen, mistakes)
+
+
+def _rounds_with_a_driver():
+    """_rounds on two parts, given a driver: → (mistakes, which threads each part ran on:
+    1 the team's own, 2 numba's)."""
+    seen = np.full((2, 500), -1, dtype=np.int64)
+    mistakes, ran_on = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64)
+    arrays = (seen, mistakes, ran_on)
+    team.run(2, _rounds_on_own_threads, *arrays, driver=_rounds_on_numba_threads)
+    return mistakes.tolist(), ran_on.tolist()
+
+
+def test_a_call_with_a_driver_runs_its_parts_at_once_on_numba_threads():
+    assert team.numba_threads(2)  # Linux: GNU OpenMP (libgomp1), CI installs it
+    assert numba.threading_layer() in ("omp", "tbb")
+    threads_before = numba.get_num_threads()
+    assert _rounds_with_a_driver() == ([0, 0], [2, 2])  # both parts met at every barrier
+    assert numba.get_num_threads() == threads_before
+
+
+def test_without_numba_threads_a_driver_call_runs_on_the_teams_own(monkeypatch):
+    monkeypatch.setattr(team, "numba_threads", lambda parts: False)
+    assert _rounds_with_a_driver() == ([0, 0], [1, 1])
+
+
+def test_a_child_forked_after_numba_threads_started_uses_the_teams_own():
+    team.numba_threads(2)  # numba's threads have started in this process
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # GNU OpenMP's threads do not survive a fork: numba would stop the child
+        try:
+            answer = _rounds_with_a_driver() == ([0, 0], [1, 1]) and not team.numba_threads(2)
+            os.write(write, b"ok" if answer else b"wrong")
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 60)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    answer = os.read(read, 16) if ready else b"hung"
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert answer == b"ok"
+
+
+def test_loops_split_from_less_work_and_at_batch_one_where_parts_start_on_numba_threads(
+    monkeypatch,
+):
+    monkeypatch.setattr(team, "allowed_threads", lambda: 2)
+    monkeypatch.setattr(team, "_allowed_cpus", lambda: [0, 1])
+    lstm_128 = np.empty((4 * 128, 128), dtype=np.float32)  # 2¹⁶ multiply-adds a row
+    monkeypatch.setattr(common, "numba_threads", lambda parts: True)
+    assert common.loop_parts(1, lstm_128) == 2
+    assert common.loop_parts(1, lstm_128[: 128 * 3, :96]) == 1  # a GRU-96: 27,648
+    assert common.loop_parts(4, lstm_128[:128, :32]) == 1  # an RNN-64-ish row: 4 · 4,096
+    monkeypatch.setattr(common, "numba_threads", lambda parts: False)  # 100 µs a call
+    assert common.loop_parts(1, lstm_128) == 1
+    assert common.loop_parts(4, lstm_128) == 1  # 2¹⁸ < 2¹⁹
+    assert common.loop_parts(16, lstm_128) == 2

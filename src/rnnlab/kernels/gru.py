@@ -14,7 +14,7 @@ beside it (``rnnlab.kernels.pipeline``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from rnnlab.kernels.common import (
     add_rows,
@@ -210,6 +210,27 @@ def _pipelined_backward(part, parts, counter, loop, gradient_terms):
     gradient_side(part, parts, counter, gradient_terms)
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _forward_parts(parts, counter, *args):
+    """``_forward_loop``'s parts on numba's threads (``rnnlab.kernels.team.Team.run``)."""
+    for part in prange(parts):
+        _forward_loop(part, parts, counter, *args)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _backward_parts(parts, counter, *args):
+    """``_backward_loop``'s parts on numba's threads."""
+    for part in prange(parts):
+        _backward_loop(part, parts, counter, *args)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _pipelined_parts(parts, counter, loop, gradient_terms):
+    """``_pipelined_backward``'s parts on numba's threads."""
+    for part in prange(parts):
+        _pipelined_backward(part, parts, counter, loop, gradient_terms)
+
+
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     """As ``rnnlab.cells.gru.forward``; with ``keep_tape=False`` no gates are stored."""
     ws = workspace or Workspace()
@@ -230,7 +251,7 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     bias = params["b_ih"] + b_hh  # b_ih is not in x_proj: one pass less
     bias[2 * H :] = params["b_ih"][2 * H :]  # b_hn is inside r ⊙ (…)
     loop = (x_proj, W_hh, packed, plain, bias, b_hh, steps, hidden, gates, hidden_n, h_proj)
-    run(parts, _forward_loop, *loop, keep_tape)
+    run(parts, _forward_loop, *loop, keep_tape, driver=_forward_parts)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "hidden_n": hidden_n, "hidden": hidden, "mask": mask}
     return out, hidden[T].copy(), (tape if keep_tape else None)
@@ -266,10 +287,10 @@ def backward(
     loop = (W_hh, packed, plain, steps, gates, hidden_n, hidden, *buffers)
     if pipelines(B, W_hh, parts):
         terms = gradient_operands(params, x, hidden, d_x_proj, input_grad, d_h_n)
-        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)))
+        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)), driver=_pipelined_parts)
         grads, dx = gradient_results(terms, d_bias.sum(0), d_n_bias.sum(0))
     else:
-        run(parts, _backward_loop, *loop)
+        run(parts, _backward_loop, *loop, driver=_backward_parts)
         del packed, plain, loop  # freed before the weight gradients' temporaries
         grads, dx = weight_gradients(
             params,

@@ -12,7 +12,7 @@ of the product's panels and a block of the batch's rows, meeting twice per step.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from rnnlab.kernels.common import (
     add_rows,
@@ -196,6 +196,27 @@ def _pipelined_backward(part, parts, counter, loop, gradient_terms):
     gradient_side(part, parts, counter, gradient_terms)
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _forward_parts(parts, counter, *args):
+    """``_forward_loop``'s parts on numba's threads (``rnnlab.kernels.team.Team.run``)."""
+    for part in prange(parts):
+        _forward_loop(part, parts, counter, *args)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _backward_parts(parts, counter, *args):
+    """``_backward_loop``'s parts on numba's threads."""
+    for part in prange(parts):
+        _backward_loop(part, parts, counter, *args)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _pipelined_parts(parts, counter, loop, gradient_terms):
+    """``_pipelined_backward``'s parts on numba's threads."""
+    for part in prange(parts):
+        _pipelined_backward(part, parts, counter, loop, gradient_terms)
+
+
 def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     """As ``rnnlab.cells.lstm.forward``; with ``keep_tape=False`` no gates are stored."""
     ws = workspace or Workspace()
@@ -214,7 +235,7 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
     steps = all_steps(lengths, T, B)
     bias = params["b_ih"] + params["b_hh"]  # b_ih is not in x_proj: one pass less
     args = (x_proj, W_hh, packed, plain, bias, steps, hidden, cell, gates, pre, keep_tape)
-    run(parts, _forward_loop, *args)
+    run(parts, _forward_loop, *args, driver=_forward_parts)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
     return out, (hidden[T].copy(), cell[T].copy()), (tape if keep_tape else None)
@@ -250,10 +271,10 @@ def backward(
     loop = (W_hh, packed, plain, steps, gates, hidden, cell, *buffers)
     if pipelines(B, W_hh, parts):
         terms = gradient_operands(params, x, hidden, d_pre, input_grad)
-        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)))
+        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)), driver=_pipelined_parts)
         grads, dx = gradient_results(terms, d_bias.sum(0))
     else:
-        run(parts, _backward_loop, *loop)
+        run(parts, _backward_loop, *loop, driver=_backward_parts)
         del packed, plain, loop  # freed before the weight gradients' temporaries
         sums = d_bias.sum(0)
         grads, dx = weight_gradients(

@@ -10,7 +10,7 @@ per step, the backward pass pipelined on two threads at small sizes
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from rnnlab.kernels.common import (
     add_rows,
@@ -132,6 +132,27 @@ def _pipelined_backward(part, parts, counter, loop, gradient_terms):
     gradient_side(part, parts, counter, gradient_terms)
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _forward_parts(parts, counter, *args):
+    """``_forward_loop``'s parts on numba's threads (``rnnlab.kernels.team.Team.run``)."""
+    for part in prange(parts):
+        _forward_loop(part, parts, counter, *args)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _backward_parts(parts, counter, *args):
+    """``_backward_loop``'s parts on numba's threads."""
+    for part in prange(parts):
+        _backward_loop(part, parts, counter, *args)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _pipelined_parts(parts, counter, loop, gradient_terms):
+    """``_pipelined_backward``'s parts on numba's threads."""
+    for part in prange(parts):
+        _pipelined_backward(part, parts, counter, loop, gradient_terms)
+
+
 def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None, keep_tape=True):
     """As ``rnnlab.cells.rnn.forward``."""
     ws = workspace or Workspace()
@@ -149,7 +170,7 @@ def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None
     bias = params["b_ih"] + params["b_hh"]  # b_ih is not in x_proj: one pass less
     relu_ = nonlinearity == "relu"
     args = (x_proj, W_hh, packed, plain, bias, steps, hidden, pre, relu_)
-    run(parts, _forward_loop, *args)
+    run(parts, _forward_loop, *args, driver=_forward_parts)
     out, mask = sequence_output(hidden, lengths)
     tape = {"x": x, "hidden": hidden, "mask": mask, "nonlinearity": nonlinearity}
     return out, hidden[T].copy(), (tape if keep_tape else None)
@@ -181,10 +202,10 @@ def backward(
     loop = (W_hh, packed, plain, steps, hidden, d_out, dh, d_pre, d_hidden, d_bias, relu_)
     if pipelines(B, W_hh, parts):
         terms = gradient_operands(params, x, hidden, d_pre, input_grad)
-        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)))
+        run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)), driver=_pipelined_parts)
         grads, dx = gradient_results(terms, d_bias.sum(0))
     else:
-        run(parts, _backward_loop, *loop)
+        run(parts, _backward_loop, *loop, driver=_backward_parts)
         del packed, plain, loop  # freed before the weight gradients' temporaries
         grads, dx = weight_gradients(
             params,
