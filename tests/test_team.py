@@ -363,6 +363,9 @@ def test_loops_split_from_less_work_and_at_batch_one_where_parts_start_on_numba_
     assert common.loop_parts(1, lstm_128) == 2
     assert common.loop_parts(1, lstm_128[: 128 * 3, :96]) == 1  # a GRU-96: 27,648
     assert common.loop_parts(4, lstm_128[:128, :32]) == 1  # an RNN-64-ish row: 4 · 4,096
+    lstm_512 = np.empty((4 * 512, 512), dtype=np.float32)  # 2²⁰ weights
+    assert common.loop_parts(1, lstm_512) == 1  # left to OpenBLAS's threaded products
+    assert common.loop_parts(2, lstm_512) == 2
     monkeypatch.setattr(common, "numba_threads", lambda parts: False)  # 100 µs a call
     assert common.loop_parts(1, lstm_128) == 1
     assert common.loop_parts(4, lstm_128) == 1  # 2¹⁸ < 2¹⁹

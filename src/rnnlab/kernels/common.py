@@ -200,16 +200,23 @@ _THREADED_WEIGHTS, _THREADED_BATCH = 1 << 18, 32
 #: LSTM-128 at B = 1 (2¹⁶) ran 1.5× faster split, of an LSTM-64 at B = 16 (2¹⁸) 1.4×,
 #: of an RNN-64 at B = 8 (2¹⁵) and of a GRU-96 at B = 1 slower
 _SPLIT_STEP_WORK = 1 << 16
+#: weights of W_hh from which a B = 1 loop stays on one thread (its matrix-vector products
+#: go to OpenBLAS's threads, see ``recurrent_operand``): measured on 2 cores, split, an
+#: LSTM-1024 trained at 813 tokens/s against 1,041, an RNN-1024 inferred at 16.9k against
+#: 20.4k; an RNN-512 (2¹⁸) trained at 33.6k against 25.6k
+_SPLIT_ONE_ROW_MOST = 1 << 20
 
 
 def loop_parts(batch: int, weights: np.ndarray) -> int:
     """The threads a layer call runs on (``rnnlab.kernels.team``): its step product
     multiplies B rows by W_hh (G·H × H), B·G·H multiply-adds per step. Where the parts
-    start on numba's threads the loop splits from ``_SPLIT_STEP_WORK``, even at B = 1;
-    on the team's own threads (100 µs a call) only larger loops with B ≥ 2 pay for it."""
+    start on numba's threads the loop splits from ``_SPLIT_STEP_WORK``, even at B = 1
+    (below ``_SPLIT_ONE_ROW_MOST`` weights); on the team's own threads (100 µs a call)
+    only larger loops with B ≥ 2 pay for it."""
     work = batch * weights.size
     parts = parts_for_work(work, _SPLIT_STEP_WORK)
-    if parts > 1 and numba_threads(parts):
+    one_row_split = batch > 1 or weights.size < _SPLIT_ONE_ROW_MOST
+    if parts > 1 and one_row_split and numba_threads(parts):
         return parts
     return parts_for(batch, work)
 

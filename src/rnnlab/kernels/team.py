@@ -19,6 +19,14 @@ Two things make that pay:
   products before and after the loops are split over the team too (``matmul``), each
   thread calling single-threaded OpenBLAS on its block of rows.
 
+Where a call has a driver (``run(..., driver=...)``: the same parts in a compiled
+``prange``), its parts start on numba's threads instead (``numba_threads``): on the
+OpenMP layer they spin for a few milliseconds after a call, so the next one starts in
+about 2 µs, where waking this team's threads and handing Python's lock between them
+costs about 100 µs on the machine we measure on. That made it pay to split loops of
+2¹⁶ multiply-adds a step, B = 1 included (``common.loop_parts``). numba's threads are
+not pinned; spinning, they do not sleep and wake together, which is what pinning is for.
+
 The team is as large as the number of threads numpy's OpenBLAS is allowed
 (OPENBLAS_NUM_THREADS, threadpoolctl, or the cores), at most the cores this process
 may run on. Work below ``_SPLIT_WORK`` runs as one part on the calling thread.
