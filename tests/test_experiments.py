@@ -166,10 +166,19 @@ def test_gru_recalls_the_copy_sequence_and_a_tanh_rnn_does_not(tmp_path):
 
 @pytest.mark.slow
 def test_clipping_trains_where_plain_sgd_explodes(tmp_path):
+    """Over five seeds: plain SGD blows up every time, clipped SGD never does, and it
+    typically (the median) learns the task. One seed alone is not a test of that: both
+    runs sit on the edge of chaos, and a float32 rounding in the second step's gradient
+    (2e-6) can take one seed's clipped run from 0.05 to 0.26 by step 500."""
     from rnnlab.experiments.clipping import ClippingConfig, run_clipping
 
-    results = run_clipping(ClippingConfig(steps=500), tmp_path)
-    unclipped, clipped = results["summary"]
-    assert unclipped["blew_up"] and not clipped["blew_up"]
+    finals = []
+    for seed in range(5):
+        out = tmp_path / f"seed{seed}"
+        out.mkdir()
+        results = run_clipping(ClippingConfig(steps=500, seed=seed), out)
+        unclipped, clipped = results["summary"]
+        assert unclipped["blew_up"] and not clipped["blew_up"], seed
+        finals.append(clipped["final_test_mse"])
     always_zero = results["reference_mse"]["always 0"]
-    assert clipped["final_test_mse"] < 0.5 * always_zero
+    assert np.median(finals) < 0.5 * always_zero, finals

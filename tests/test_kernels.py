@@ -101,6 +101,79 @@ def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_st
     assert relative(tape_k["d_hidden"], tape_r["d_hidden"]) < tol
 
 
+@pytest.mark.parametrize("mode", sorted(CELLS))
+@pytest.mark.parametrize("batch", [1, 4, 11])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_backward_adds_the_weight_gradients_into_the_arrays_it_is_given(
+    mode, batch, backend, threads
+):
+    """A layer passes its gradient arrays (``into``): the backward pass adds to them in
+    place (the kernels' GEMMs, split, pipelined or on one thread) and returns them."""
+    rng = np.random.default_rng(11)
+    T, I, H, G = 6, 5, 7, GATES[mode]
+    shapes = {"W_ih": (G * H, I), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
+    params = {name: rng.normal(size=shape) * 0.5 for name, shape in shapes.items()}
+    x = rng.normal(size=(T, batch, I))
+    zeros = np.zeros((batch, H))
+    state0 = (zeros, zeros) if mode == "lstm" else zeros
+    out, _, tape_r = CELLS[mode].forward(params, x, state0)
+    d_out = rng.normal(size=out.shape)
+    _, expected, _ = CELLS[mode].backward(params, tape_r, d_out)
+    start = {name: rng.normal(size=shape) for name, shape in shapes.items()}
+    into = {name: value.copy() for name, value in start.items()}
+    with use_backend(backend):
+        cell = cell_functions(mode)
+        _, _, tape = cell.forward(params, x, state0, workspace=Workspace())
+        _, grads, _ = cell.backward(params, tape, d_out, workspace=Workspace(), into=into)
+    for name in shapes:
+        assert grads[name] is into[name], name
+        np.testing.assert_allclose(into[name], start[name] + expected[name], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "wrong,message",
+    [
+        ({"W_ih": np.zeros((2, 2))}, r"into\['W_ih'\]: expected float64 \(12, 5\)"),
+        ({"W_hh": np.zeros((12, 3), np.float32)}, r"into\['W_hh'\]: expected float64"),
+        ({"W_hh": np.zeros((3, 12)).T}, r"into\['W_hh'\] must be C-contiguous"),
+    ],
+)
+def test_gradient_arrays_of_the_wrong_shape_or_layout_are_refused(wrong, message):
+    rng = np.random.default_rng(0)
+    T, B, I, H = 4, 2, 5, 3
+    params = {
+        "W_ih": rng.normal(size=(4 * H, I)),
+        "W_hh": rng.normal(size=(4 * H, H)),
+        "b_ih": np.zeros(4 * H),
+        "b_hh": np.zeros(4 * H),
+    }
+    into = {"W_ih": np.zeros((4 * H, I)), "W_hh": np.zeros((4 * H, H))} | wrong
+    with use_backend("numba"):
+        cell = cell_functions("lstm")
+        zeros = np.zeros((B, H))
+        out, _, tape = cell.forward(params, rng.normal(size=(T, B, I)), (zeros, zeros))
+        with pytest.raises(ValueError, match=message):
+            cell.backward(params, tape, np.ones_like(out), into=into)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_layer_adds_the_gradients_of_each_backward_pass_until_zero_grad(backend):
+    rng = np.random.default_rng(5)
+    layer = rnnlab.LSTM(3, 4, num_layers=2, bidirectional=True, seed=0, dtype=np.float64)
+    x = rng.normal(size=(5, 2, 3))
+    with use_backend(backend):
+        layer.zero_grad()
+        output, _ = layer(x)
+        layer.backward(np.ones_like(output))
+        once = {name: grad.copy() for name, grad in layer.grads.items()}
+        output, _ = layer(x)
+        layer.backward(np.ones_like(output))
+        for name, grad in layer.grads.items():
+            np.testing.assert_allclose(grad, 2 * once[name], atol=1e-12)
+        layer.zero_grad()
+        assert all(not grad.any() for grad in layer.grads.values())
+
+
 def assert_backends_agree(layer, x, lengths=None):
     """One training step of ``layer`` on each backend: outputs, ∂L/∂x and the weight
     gradients agree to 1e-12 (float64)."""

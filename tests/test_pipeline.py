@@ -12,7 +12,9 @@ from rnnlab.kernels.pipeline import PROGRESS, chunk_steps, gradients, help_gradi
 T, B, I, H = 10, 4, 3, 5
 
 
-def _terms(gates: int, gru: bool, input_grad: bool, seed: int = 0) -> tuple:
+def _terms(gates: int, gru: bool, input_grad: bool, seed: int = 0, start=None) -> tuple:
+    """gradients' arguments up to ``steps``: weight gradients that start as NaN (to be
+    overwritten), or as ``start`` (W_ih's, W_hh's) to be added to."""
     rng = np.random.default_rng(seed)
     G = gates * H
     x = rng.standard_normal((T, B, I))
@@ -21,7 +23,11 @@ def _terms(gates: int, gru: bool, input_grad: bool, seed: int = 0) -> tuple:
     d_h_n = rng.standard_normal((T, B, H)) if gru else np.empty((0, B, H))
     W_ih = rng.standard_normal((G, I))
     dx = np.full((T if input_grad else 0, B, I), np.nan)
-    return x, hidden, d_pre, d_h_n, W_ih, np.full((G, I), np.nan), np.full((G, H), np.nan), dx
+    if start is None:
+        W_ih_grad, W_hh_grad, first_beta = np.full((G, I), np.nan), np.full((G, H), np.nan), 0.0
+    else:
+        W_ih_grad, W_hh_grad, first_beta = start[0].copy(), start[1].copy(), 1.0
+    return x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, first_beta
 
 
 def _finished_counter(joined: bool) -> np.ndarray:
@@ -35,7 +41,7 @@ def _finished_counter(joined: bool) -> np.ndarray:
 @pytest.mark.parametrize("steps", [1, 3, 10])
 def test_the_chunked_gradients_are_the_sums_over_all_steps(gru, steps):
     terms = _terms(3 if gru else 4, gru, input_grad=True)
-    x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx = terms
+    x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, _ = terms
     gradients(*terms, steps, _finished_counter(joined=False))
     h_prev = hidden[:-1]
     expected_hh = np.einsum("tbg,tbh->gh", d_pre, h_prev)
@@ -46,10 +52,22 @@ def test_the_chunked_gradients_are_the_sums_over_all_steps(gru, steps):
     np.testing.assert_allclose(dx, d_pre @ W_ih, atol=1e-12)
 
 
+def test_with_a_first_beta_of_one_the_gradients_are_added_to_what_is_there():
+    """A layer's gradient arrays are given to the pipeline to add to (``into``)."""
+    G = 4 * H
+    start = (np.arange(G * I, dtype=float).reshape(G, I), np.ones((G, H)))
+    added = _terms(4, gru=False, input_grad=False, start=start)
+    fresh = _terms(4, gru=False, input_grad=False)
+    for terms in (added, fresh):
+        gradients(*terms, 3, _finished_counter(joined=False))
+    np.testing.assert_allclose(added[5], start[0] + fresh[5], atol=1e-12)
+    np.testing.assert_allclose(added[6], start[1] + fresh[6], atol=1e-12)
+
+
 def test_without_input_gradient_no_dx_is_computed():
     terms = _terms(4, gru=False, input_grad=False)
     gradients(*terms, 3, _finished_counter(joined=False))
-    assert terms[-1].shape[0] == 0
+    assert terms[7].shape[0] == 0
     assert np.isfinite(terms[5]).all() and np.isfinite(terms[6]).all()
 
 
@@ -63,7 +81,7 @@ def test_the_result_does_not_depend_on_when_the_loop_thread_joins():
     gradients(*shared, 3, counter)
     assert counter[24] == (T - 1) // 3 * 3 + 2  # shared from the last chunk on
     help_gradients(*shared, 3, counter)
-    for mine, theirs in zip(alone[5:], shared[5:], strict=True):
+    for mine, theirs in zip(alone[5:8], shared[5:8], strict=True):
         np.testing.assert_array_equal(mine, theirs)
 
 

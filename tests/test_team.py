@@ -77,6 +77,19 @@ def test_matmul_over_the_team_equals_numpy(parts, dtype):
         assert np.abs(out - A @ B).max() < tolerance * np.abs(A @ B).max(), name
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_matmul_accumulate_adds_the_product_to_out(parts, dtype):
+    rng = np.random.default_rng(1)
+    for name, (A, B) in _operands(rng, dtype).items():
+        start = rng.normal(size=(A.shape[0], B.shape[1])).astype(dtype)
+        out = start.copy()
+        assert team.matmul(A, B, out, parts, accumulate=True) is out
+        tolerance = 1e-12 if dtype == np.float64 else 1e-5
+        expected = start + A @ B
+        assert np.abs(out - expected).max() < tolerance * np.abs(expected).max(), name
+
+
 def test_matmul_refuses_a_matrix_blas_cannot_take():
     A = np.ones((8, 6))[:, ::2]  # rows with stride 2
     with pytest.raises(ValueError, match="unit-stride rows"):

@@ -90,10 +90,20 @@ def _reference() -> dict[str, SimpleNamespace]:
             return out, state, (tape if keep_tape else None)
 
         def backward(
-            params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+            params,
+            tape,
+            d_out,
+            d_stateT=None,
+            workspace=None,
+            keep_gradients=True,
+            input_grad=True,
+            into=None,
         ):
             # the reference always leaves ∂L/∂h_t (and ∂L/∂c_t) on the tape and computes dx
             dx, grads, d_state0 = cell.backward(params, tape, d_out, d_stateT)
+            for name, total in (into or {}).items():  # added as the kernels add them
+                total += grads[name]
+                grads[name] = total
             return (dx if input_grad else None), grads, d_state0
 
         return SimpleNamespace(forward=forward, backward=backward)
@@ -106,7 +116,9 @@ _REFERENCE = None
 
 def cell_functions(mode: str) -> SimpleNamespace:
     """forward(params, x, state0, lengths, workspace, keep_tape) and backward(params, tape,
-    d_out, d_stateT, workspace, keep_gradients, input_grad) of ``mode`` on the backend in force."""
+    d_out, d_stateT, workspace, keep_gradients, input_grad, into) of ``mode`` on the
+    backend in force; ``into``: arrays by name (W_ih, W_hh, b_ih, b_hh) that backward adds
+    the weight gradients to and returns as them."""
     global _REFERENCE
     if get_backend() == "numba":
         return _kernels()[mode]

@@ -339,13 +339,13 @@ def weight_gradients(
     x: np.ndarray,
     hidden: np.ndarray,
     d_pre: np.ndarray,
-    workspace: Any,
     d_h_n: np.ndarray | None = None,
     *,
     input_grad: bool = True,
     parts: int = 1,
     bias_grad: np.ndarray,
     n_bias_grad: np.ndarray | None = None,
+    into: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The weight gradients as GEMMs over all steps after the loop, and ∂L/∂x.
 
@@ -356,7 +356,8 @@ def weight_gradients(
     vectors has no use for it, and skipping it saves a GEMM and a (T, B, I) array).
     The GEMMs run over ``parts`` threads (``rnnlab.kernels.team.matmul``).
     ``bias_grad`` (G·H,) = Σ_t,b ∂L/∂a and, for the GRU, ``n_bias_grad`` (H,) = Σ_t,b
-    d_h_n, as the backward loop summed them.
+    d_h_n, as the backward loop summed them. ``into``: the caller's gradient arrays
+    (see ``gradient_targets``), which the GEMMs add to in place.
     """
     T, B, I = x.shape
     H = hidden.shape[-1]
@@ -364,24 +365,16 @@ def weight_gradients(
     G = flat.shape[1]
     dtype = flat.dtype
     h_prev = hidden[:-1].reshape(T * B, H)
-    if d_h_n is None and G > H:  # LSTM: one GEMM d_aᵀ [x | h_{t−1}]
-        # the [x | h] copy costs T·B·(I + H) numbers: worth it only where the GEMM is large
-        inputs = workspace.array("x_and_h", (T, B, I + H), dtype)
-        inputs[:, :, :I] = x
-        inputs[:, :, I:] = hidden[:-1]
-        both = matmul(flat.T, inputs.reshape(T * B, I + H), np.empty((G, I + H), dtype), parts)
-        W_ih_grad, W_hh_grad = both[:, :I], both[:, I:]
-    else:
-        x_flat = np.ascontiguousarray(x.reshape(T * B, I), dtype=dtype)
-        W_ih_grad = matmul(flat.T, x_flat, np.empty((G, I), dtype), parts)
-        W_hh_grad = np.empty((G, H), dtype=dtype)
-        if d_h_n is None:
-            matmul(flat.T, h_prev, W_hh_grad, parts)
-        else:  # GRU: r and z blocks from d_pre, the n block from d_h_n
-            # written in place: stacking the two products would hold them twice at once
-            matmul(flat[:, : 2 * H].T, h_prev, W_hh_grad[: 2 * H], parts)
-            matmul(d_h_n.reshape(T * B, H).T, h_prev, W_hh_grad[2 * H :], parts)
-    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, n_bias_grad)
+    x_flat = np.ascontiguousarray(x.reshape(T * B, I), dtype=dtype)
+    W_ih_grad, W_hh_grad, add = gradient_targets(into, (G, I), (G, H), dtype)
+    matmul(flat.T, x_flat, W_ih_grad, parts, add)
+    if d_h_n is None:
+        matmul(flat.T, h_prev, W_hh_grad, parts, add)
+    else:  # GRU: r and z blocks from d_pre, the n block from d_h_n
+        # written in place: stacking the two products would hold them twice at once
+        matmul(flat[:, : 2 * H].T, h_prev, W_hh_grad[: 2 * H], parts, add)
+        matmul(d_h_n.reshape(T * B, H).T, h_prev, W_hh_grad[2 * H :], parts, add)
+    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, n_bias_grad, into)
     dx = None
     if input_grad:
         dx = matmul(flat, np.ascontiguousarray(params["W_ih"]), np.empty((T * B, I), dtype), parts)
@@ -389,16 +382,45 @@ def weight_gradients(
     return grads, dx
 
 
+def gradient_targets(
+    into: dict[str, np.ndarray] | None,
+    W_ih_shape: tuple[int, int],
+    W_hh_shape: tuple[int, int],
+    dtype: np.dtype,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(W_ih's gradient, W_hh's gradient, whether the GEMMs add to them): the caller's
+    arrays ``into["W_ih"]``, ``into["W_hh"]`` (a layer's ``grads``, C-contiguous, of the
+    cell's shape and dtype), which then need no temporary and no pass to add them, or
+    new arrays when ``into`` is None."""
+    if into is None:
+        return np.empty(W_ih_shape, dtype), np.empty(W_hh_shape, dtype), False
+    for key, shape in (("W_ih", W_ih_shape), ("W_hh", W_hh_shape)):
+        target = into.get(key)
+        if target is None or target.shape != shape or target.dtype != dtype:
+            found = "nothing" if target is None else f"{target.dtype} {target.shape}"
+            raise ValueError(f"into[{key!r}]: expected {np.dtype(dtype)} {shape}, got {found}")
+        if not target.flags.c_contiguous:
+            raise ValueError(f"into[{key!r}] must be C-contiguous")
+    return into["W_ih"], into["W_hh"], True
+
+
 def gradient_dict(
     W_ih_grad: np.ndarray,
     W_hh_grad: np.ndarray,
     bias_grad: np.ndarray,
     n_bias_grad: np.ndarray | None = None,
+    into: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """A cell's gradients by name. bias_grad = Σ_t,b ∂L/∂a is the gradient of both biases,
-    except for the GRU's n block of b_hh, which has its own (n_bias_grad, H)."""
+    except for the GRU's n block of b_hh, which has its own (n_bias_grad, H). The bias
+    gradients are added to ``into``'s where it has them (a layer without biases has not)."""
     b_ih_grad = bias_grad.astype(W_ih_grad.dtype)
     b_hh_grad = b_ih_grad.copy()
     if n_bias_grad is not None:
         b_hh_grad[-n_bias_grad.size :] = n_bias_grad
-    return {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
+    grads = {"W_ih": W_ih_grad, "W_hh": W_hh_grad, "b_ih": b_ih_grad, "b_hh": b_hh_grad}
+    for key in ("b_ih", "b_hh"):
+        if into is not None and key in into:
+            into[key] += grads[key]
+            grads[key] = into[key]
+    return grads

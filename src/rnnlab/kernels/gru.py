@@ -258,10 +258,18 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
 
 
 def backward(
-    params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+    params,
+    tape,
+    d_out,
+    d_stateT=None,
+    workspace=None,
+    keep_gradients=True,
+    input_grad=True,
+    into=None,
 ):
     """As ``rnnlab.cells.gru.backward``; ∂L/∂h_t stays on the tape only when
-    ``keep_gradients`` is set; dx is None unless ``input_grad``."""
+    ``keep_gradients`` is set; dx is None unless ``input_grad``; with ``into`` (a layer's
+    gradient arrays by name) the weight gradients are added to them in place and returned."""
     ws = workspace or Workspace()
     W_hh = params["W_hh"]
     x, gates, hidden_n, hidden, mask = (
@@ -286,9 +294,9 @@ def backward(
     buffers = (d_out, dh, d_x_proj, d_h_n, d_hidden, d_h, d_bias, d_n_bias)
     loop = (W_hh, packed, plain, steps, gates, hidden_n, hidden, *buffers)
     if pipelines(B, W_hh, parts):
-        terms = gradient_operands(params, x, hidden, d_x_proj, input_grad, d_h_n)
+        terms = gradient_operands(params, x, hidden, d_x_proj, input_grad, d_h_n, into)
         run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)), driver=_pipelined_parts)
-        grads, dx = gradient_results(terms, d_bias.sum(0), d_n_bias.sum(0))
+        grads, dx = gradient_results(terms, d_bias.sum(0), d_n_bias.sum(0), into)
     else:
         run(parts, _backward_loop, *loop, driver=_backward_parts)
         del packed, plain, loop  # freed before the weight gradients' temporaries
@@ -297,12 +305,12 @@ def backward(
             x,
             hidden,
             d_x_proj,
-            ws,
             d_h_n,
             input_grad=input_grad,
             parts=parts,
             bias_grad=d_bias.sum(0),
             n_bias_grad=d_n_bias.sum(0),
+            into=into,
         )
     if keep_gradients:
         tape["d_hidden"] = d_hidden

@@ -242,10 +242,18 @@ def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
 
 
 def backward(
-    params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+    params,
+    tape,
+    d_out,
+    d_stateT=None,
+    workspace=None,
+    keep_gradients=True,
+    input_grad=True,
+    into=None,
 ):
     """As ``rnnlab.cells.lstm.backward``; ∂L/∂h_t, ∂L/∂c_t stay on the tape only when
-    ``keep_gradients`` is set; dx is None unless ``input_grad``."""
+    ``keep_gradients`` is set; dx is None unless ``input_grad``; with ``into`` (a layer's
+    gradient arrays by name) the weight gradients are added to them in place and returned."""
     ws = workspace or Workspace()
     W_hh = params["W_hh"]
     x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
@@ -270,15 +278,21 @@ def backward(
     buffers = (d_out, dh, dc, d_pre, d_hidden, d_cell, d_bias)
     loop = (W_hh, packed, plain, steps, gates, hidden, cell, *buffers)
     if pipelines(B, W_hh, parts):
-        terms = gradient_operands(params, x, hidden, d_pre, input_grad)
+        terms = gradient_operands(params, x, hidden, d_pre, input_grad, into=into)
         run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)), driver=_pipelined_parts)
-        grads, dx = gradient_results(terms, d_bias.sum(0))
+        grads, dx = gradient_results(terms, d_bias.sum(0), into=into)
     else:
         run(parts, _backward_loop, *loop, driver=_backward_parts)
         del packed, plain, loop  # freed before the weight gradients' temporaries
-        sums = d_bias.sum(0)
         grads, dx = weight_gradients(
-            params, x, hidden, d_pre, ws, input_grad=input_grad, parts=parts, bias_grad=sums
+            params,
+            x,
+            hidden,
+            d_pre,
+            input_grad=input_grad,
+            parts=parts,
+            bias_grad=d_bias.sum(0),
+            into=into,
         )
     if keep_gradients:
         tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from rnnlab.kernels.blas import gemm
-from rnnlab.kernels.common import gradient_dict
+from rnnlab.kernels.common import gradient_dict, gradient_targets
 from rnnlab.kernels.sync import atomic_read, atomic_store, wait_until
 
 #: GEMM rows (steps × batch) per chunk: enough for OpenBLAS to run near its peak, few
@@ -70,15 +70,17 @@ _NOTHING_LEFT = 1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, steps, done):
+def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done):
     """The weight gradients and ∂L/∂x from the backward loop's d_pre, chunk by chunk as
     the loop finishes them; the loop's thread calls ``help_gradients`` when it is done.
 
     x (T, B, I), hidden (T + 1, B, H) (h_{t−1} of step t is hidden[t]), d_pre (T, B, G)
     = ∂L/∂a_t. W_ih_grad (G, I) ← Σ_t d_preᵀ x, W_hh_grad (G, H) ← Σ_t d_preᵀ h_{t−1}
     — except, for a GRU (d_h_n (T, B, H), else empty), the n block's recurrent part
-    d_h_nᵀ h_{t−1}. dx (T, B, I) ← d_pre W_ih, unless it is empty. done: the team's
-    counter; done[PROGRESS] is the number of steps the loop has finished, from the last.
+    d_h_nᵀ h_{t−1}; with ``first_beta`` 1.0 instead of 0.0 the weight gradients are
+    added to what the arrays hold. dx (T, B, I) ← d_pre W_ih, unless it is empty.
+    done: the team's counter; done[PROGRESS] is the number of steps the loop has
+    finished, from the last.
     Every chunk's terms are two GEMMs, one for each half of the rows; once the loop's
     thread has joined, it takes the first half of the chunks left. Each sum runs over
     the chunks in the same order and every GEMM is the same whoever runs it, so the
@@ -93,7 +95,7 @@ def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, steps, do
         if alone and atomic_read(done[_JOINED:]) > 0:
             atomic_store(done[_SHARED:], t0 + 2)
             alone = False
-        beta = 0.0 if t0 == last else 1.0
+        beta = first_beta if t0 == last else 1.0
         terms = (x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx)
         if alone:
             _add_terms(*terms, t0, t1, beta, 0, 2)
@@ -103,7 +105,9 @@ def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, steps, do
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def help_gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, steps, done):
+def help_gradients(
+    x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done
+):
     """The loop's thread, its loop done: takes the first half of the rows of every chunk
     that ``gradients`` has not started yet."""
     T = x.shape[0]
@@ -113,7 +117,7 @@ def help_gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, step
     shared = atomic_read(done[_SHARED:]) - 2
     for t0 in range(shared, -1, -steps):
         t1 = min(t0 + steps, T)
-        beta = 0.0 if t0 == last else 1.0
+        beta = first_beta if t0 == last else 1.0
         terms = (x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx)
         _add_terms(*terms, t0, t1, beta, 0, 2)
 
@@ -149,10 +153,12 @@ def gradient_operands(
     d_pre: np.ndarray,
     input_grad: bool,
     d_h_n: np.ndarray | None = None,
+    into: dict[str, np.ndarray] | None = None,
 ) -> tuple:
     """The arguments of ``gradients`` up to ``steps``: the operands (d_h_n, the GRU's n
-    block, or None) and the arrays that receive the weight gradients and ∂L/∂x (empty
-    without ``input_grad``)."""
+    block, or None), the arrays that receive the weight gradients — ``into``'s, added
+    to (``common.gradient_targets``), or new ones — and ∂L/∂x (empty without
+    ``input_grad``), and ``first_beta``."""
     T, B, I = x.shape
     G, H = d_pre.shape[2], hidden.shape[2]
     dtype = d_pre.dtype
@@ -160,15 +166,19 @@ def gradient_operands(
     W_ih = np.ascontiguousarray(params["W_ih"], dtype=dtype)
     n_block = np.empty((0, B, H), dtype) if d_h_n is None else d_h_n
     dx = np.empty((T if input_grad else 0, B, I), dtype)
-    W_ih_grad, W_hh_grad = np.empty((G, I), dtype), np.empty((G, H), dtype)
-    return inputs, hidden, d_pre, n_block, W_ih, W_ih_grad, W_hh_grad, dx
+    W_ih_grad, W_hh_grad, add = gradient_targets(into, (G, I), (G, H), dtype)
+    first_beta = 1.0 if add else 0.0
+    return inputs, hidden, d_pre, n_block, W_ih, W_ih_grad, W_hh_grad, dx, first_beta
 
 
 def gradient_results(
-    terms: tuple, bias_grad: np.ndarray, n_bias_grad: np.ndarray | None = None
+    terms: tuple,
+    bias_grad: np.ndarray,
+    n_bias_grad: np.ndarray | None = None,
+    into: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """(grads, dx) as the cells return them, from ``gradient_operands``'s arrays after
     ``gradients`` and the bias gradients (see ``common.gradient_dict``)."""
-    *_, W_ih_grad, W_hh_grad, dx = terms
-    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, n_bias_grad)
+    *_, W_ih_grad, W_hh_grad, dx, _ = terms
+    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, n_bias_grad, into)
     return grads, (dx if dx.shape[0] > 0 else None)

@@ -177,10 +177,18 @@ def forward(params, x, state0, lengths=None, nonlinearity="tanh", workspace=None
 
 
 def backward(
-    params, tape, d_out, d_stateT=None, workspace=None, keep_gradients=True, input_grad=True
+    params,
+    tape,
+    d_out,
+    d_stateT=None,
+    workspace=None,
+    keep_gradients=True,
+    input_grad=True,
+    into=None,
 ):
     """As ``rnnlab.cells.rnn.backward``; ∂L/∂h_t stays on the tape only when
-    ``keep_gradients`` is set; dx is None unless ``input_grad``."""
+    ``keep_gradients`` is set; dx is None unless ``input_grad``; with ``into`` (a layer's
+    gradient arrays by name) the weight gradients are added to them in place and returned."""
     ws = workspace or Workspace()
     W_hh = params["W_hh"]
     x, hidden, mask = tape["x"], tape["hidden"], tape["mask"]
@@ -201,9 +209,9 @@ def backward(
     relu_ = tape["nonlinearity"] == "relu"
     loop = (W_hh, packed, plain, steps, hidden, d_out, dh, d_pre, d_hidden, d_bias, relu_)
     if pipelines(B, W_hh, parts):
-        terms = gradient_operands(params, x, hidden, d_pre, input_grad)
+        terms = gradient_operands(params, x, hidden, d_pre, input_grad, into=into)
         run(parts, _pipelined_backward, loop, (*terms, chunk_steps(B)), driver=_pipelined_parts)
-        grads, dx = gradient_results(terms, d_bias.sum(0))
+        grads, dx = gradient_results(terms, d_bias.sum(0), into=into)
     else:
         run(parts, _backward_loop, *loop, driver=_backward_parts)
         del packed, plain, loop  # freed before the weight gradients' temporaries
@@ -212,10 +220,10 @@ def backward(
             x,
             hidden,
             d_pre,
-            ws,
             input_grad=input_grad,
             parts=parts,
             bias_grad=d_bias.sum(0),
+            into=into,
         )
     if keep_gradients:
         tape["d_hidden"] = d_hidden

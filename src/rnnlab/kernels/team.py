@@ -316,15 +316,15 @@ def share(count, part, parts):
 
 
 @njit(cache=True, nogil=True)
-def _matmul_part(part, parts, counter, trans_a, trans_b, A, B, C):
-    """Rows share(m) of C ← op(A) op(B), op(M) = M or Mᵀ (C: m × n)."""
+def _matmul_part(part, parts, counter, trans_a, trans_b, A, B, C, beta):
+    """Rows share(m) of C ← op(A) op(B) + β C, op(M) = M or Mᵀ (C: m × n)."""
     start, stop = share(C.shape[0], part, parts)
     if start == stop:
         return
     if trans_a:
-        gemm(True, trans_b, 1.0, A[:, start:stop], B, 0.0, C[start:stop])
+        gemm(True, trans_b, 1.0, A[:, start:stop], B, beta, C[start:stop])
     else:
-        gemm(False, trans_b, 1.0, A[start:stop], B, 0.0, C[start:stop])
+        gemm(False, trans_b, 1.0, A[start:stop], B, beta, C[start:stop])
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -334,21 +334,26 @@ def _matmul_parts(parts, counter, *args):
         _matmul_part(part, parts, counter, *args)
 
 
-def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray, parts: int) -> np.ndarray:
-    """out ← A B over ``parts`` threads, each a block of out's rows on one OpenBLAS thread.
+def matmul(
+    A: np.ndarray, B: np.ndarray, out: np.ndarray, parts: int, accumulate: bool = False
+) -> np.ndarray:
+    """out ← A B (or out + A B with ``accumulate``, in the GEMM: no temporary) over
+    ``parts`` threads, each a block of out's rows on one OpenBLAS thread.
 
     A (m, k) and B (k, n): row-major with unit-stride rows (C-contiguous, or a block of
     columns of such a matrix) or the transpose of one (``M.T``); out (m, n)
-    C-contiguous. With one part this is numpy's matmul (on OpenBLAS's threads: a
-    layer too small for the team keeps them, which is faster for it alone).
+    C-contiguous. With one part this is OpenBLAS's GEMM on its own threads (numpy's
+    matmul where it only assigns): a layer too small for the team keeps them, which is
+    faster for it alone.
     """
-    if parts == 1:
+    if parts == 1 and not accumulate:
         return np.matmul(A, B, out=out)
     trans_a, trans_b = not _unit_rows(A), not _unit_rows(B)
     operands = (A.T if trans_a else A, B.T if trans_b else B)
     if not all(_unit_rows(operand) for operand in operands) or not out.flags.c_contiguous:
         raise ValueError("matmul takes matrices with unit-stride rows or their transposes")
-    run(parts, _matmul_part, trans_a, trans_b, *operands, out, driver=_matmul_parts)
+    beta = 1.0 if accumulate else 0.0
+    run(parts, _matmul_part, trans_a, trans_b, *operands, out, beta, driver=_matmul_parts)
     return out
 
 

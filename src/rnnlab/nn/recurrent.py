@@ -128,12 +128,12 @@ class RecurrentLayer(Module):
                 params[key] = np.zeros(self._params["weight_hh" + suffix].shape[0], self.dtype)
         return params
 
-    def _accumulate(self, layer: int, direction: int, grads: dict[str, np.ndarray]) -> None:
+    def _cell_grads(self, layer: int, direction: int) -> dict[str, np.ndarray]:
+        """The gradient arrays of one cell by the cells' names (W_ih, W_hh, and b_ih, b_hh
+        when the layer has biases), which its backward pass adds to."""
         suffix = self._suffix(layer, direction)
-        for key, torch_name in _CELL_KEYS:
-            name = torch_name + suffix
-            if name in self._grads:
-                self._grads[name] += grads[key]
+        names = ((key, torch_name + suffix) for key, torch_name in _CELL_KEYS)
+        return {key: self._grads[name] for key, name in names if name in self._grads}
 
     def _workspace(self, k: int) -> object:
         """Scratch buffers of cell k (layer · D + direction), reused from call to call."""
@@ -317,6 +317,7 @@ class RecurrentLayer(Module):
                 workspace=self._workspace(k),
                 keep_gradients=self.retain_tapes,  # only probes read ∂L/∂h_t
                 input_grad=input_grad or layer > 0,
+                into=self._cell_grads(layer, direction),
             )
 
         for layer in reversed(range(self.num_layers)):
@@ -327,9 +328,8 @@ class RecurrentLayer(Module):
             W_hh = self._params["weight_hh" + self._suffix(layer, 0)]
             results = run_independent(directions, T, B, W_hh)
             d_input = None
-            for direction, (dx, grads, d_initial) in enumerate(results):
+            for direction, (dx, _, d_initial) in enumerate(results):
                 d_states0[layer * D + direction] = d_initial
-                self._accumulate(layer, direction, grads)
                 if dx is None:
                     continue
                 if direction == 1:
