@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from rnnlab.backend import use_backend
+from rnnlab.cells import cell_named
 from rnnlab.data.text import CharVocab
-from rnnlab.generate import iter_sample, sample
-from rnnlab.kernels import team
+from rnnlab.generate import iter_sample, sample, stack_weights
 from rnnlab.kernels.generation import Generation
 from rnnlab.models import LanguageModel, LanguageModelConfig
+from rnnlab.runtime import team
 
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 
@@ -22,6 +23,11 @@ def parts(request):
     team.force_parts(request.param)
     yield request.param
     team.force_parts(None)
+
+
+def _generation(model, state, logits):
+    """The compiled generation of a LanguageModel, as ``rnnlab.generate`` makes it."""
+    return Generation(cell_named(model.rnn.mode), stack_weights(model), state, logits)
 
 
 def _model(cell: str, dtype="float64", embedding_dim=None, hidden=6, layers=2):
@@ -46,7 +52,7 @@ def test_each_drawn_token_is_fed_back_as_the_full_forward_would(
 ):
     model = _model(cell, embedding_dim=embedding_dim, hidden=hidden, layers=layers)
     logits, state = model(np.array([[4]]))
-    generation = Generation(model, state, logits[-1, 0])
+    generation = _generation(model, state, logits[-1, 0])
     uniforms = np.random.default_rng(0).random(9)  # odd: the state ends in the second copy
     tokens = generation.run(uniforms, temperature=1.0)
     # the model's forward over the start token and the drawn tokens gives the same logits
@@ -70,7 +76,7 @@ def test_tokens_are_drawn_by_the_rule_of_rnnlab_generate(cell, parts):
     model = _model(cell)
     logits, state = model(np.array([[0]]))
     uniforms = np.random.default_rng(1).random(12)
-    tokens = Generation(model, state, logits[-1, 0]).run(uniforms, 0.7, top_k=5, top_p=0.9)
+    tokens = _generation(model, state, logits[-1, 0]).run(uniforms, 0.7, top_k=5, top_p=0.9)
     history = np.concatenate([[0], tokens])
     all_logits, _ = model(history[:, None])
     for t, u in enumerate(uniforms):
@@ -83,8 +89,8 @@ def test_a_run_split_in_pieces_equals_one_run(cell, parts):
     model = _model(cell, hidden=33)
     logits, state = model(np.array([[2]]))
     uniforms = np.random.default_rng(2).random(20)
-    whole = Generation(model, state, logits[-1, 0])
-    pieces = Generation(model, state, logits[-1, 0])
+    whole = _generation(model, state, logits[-1, 0])
+    pieces = _generation(model, state, logits[-1, 0])
     one = whole.run(uniforms, 1.0)
     split = np.concatenate([pieces.run(uniforms[:7], 1.0), pieces.run(uniforms[7:], 1.0)])
     np.testing.assert_array_equal(split, one)
@@ -96,7 +102,7 @@ def test_a_run_split_in_pieces_equals_one_run(cell, parts):
 def test_the_state_does_not_step_after_the_last_token_unless_asked():
     model = _model("lstm")
     logits, state = model(np.array([[2]]))
-    generation = Generation(model, state, logits[-1, 0])
+    generation = _generation(model, state, logits[-1, 0])
     generation.run(np.array([0.5]), 1.0, advance_last=False)
     np.testing.assert_array_equal(generation.logits, logits[-1, 0])
     np.testing.assert_array_equal(generation.hidden[:, 0, 0], state[0][:, 0])
@@ -106,7 +112,7 @@ def test_the_callers_state_is_not_changed():
     model = _model("gru")
     logits, state = model(np.array([[2]]))
     before = state.copy()
-    Generation(model, state, logits[-1, 0]).run(np.full(5, 0.3), 1.0)
+    _generation(model, state, logits[-1, 0]).run(np.full(5, 0.3), 1.0)
     np.testing.assert_array_equal(state, before)
 
 
@@ -120,7 +126,7 @@ def test_float32_gives_the_same_tokens_on_one_thread_and_on_several(cell):
     for parts in (1, 2, 3):
         team.force_parts(parts)
         try:
-            generation = Generation(model, state, logits[-1, 0])
+            generation = _generation(model, state, logits[-1, 0])
             results.append((generation.run(uniforms, 1.0), generation.logits.copy()))
         finally:
             team.force_parts(None)
@@ -201,8 +207,8 @@ def test_a_run_made_for_two_threads_runs_whole_on_one_thread(monkeypatch):
     uniforms = np.random.default_rng(4).random(11)
     team.force_parts(2)
     try:
-        shared = Generation(model, state, logits[-1, 0])
-        alone = Generation(model, state, logits[-1, 0])
+        shared = _generation(model, state, logits[-1, 0])
+        alone = _generation(model, state, logits[-1, 0])
     finally:
         team.force_parts(None)
     expected = shared.run(uniforms, 1.0)

@@ -13,12 +13,12 @@ import pytest
 
 import rnnlab
 from rnnlab.backend import cell_functions, get_backend, set_backend, use_backend
-from rnnlab.cells import CELLS, GATES
+from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, StateError
-from rnnlab.kernels import common, team
-from rnnlab.kernels.common import recurrent_operand, transpose_into
-from rnnlab.kernels.workspace import Workspace
 from rnnlab.nn.module import inference
+from rnnlab.runtime import products, team
+from rnnlab.runtime.products import recurrent_operand, transpose_into
+from rnnlab.runtime.workspace import Workspace
 
 OUTPUT_TOL = {np.float64: 1e-12, np.float32: 1e-6}
 GRAD_TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -59,7 +59,7 @@ def threads(request, monkeypatch):
 )
 def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_state, threads):
     rng = np.random.default_rng(7)
-    T, I, H, G = 6, 5, 7, GATES[mode]
+    T, I, H, G = 6, 5, 7, CELLS[mode].blocks
     params = {
         "W_ih": rng.normal(size=(G * H, I)) * 0.5,
         "W_hh": rng.normal(size=(G * H, H)) * 0.5,
@@ -110,7 +110,7 @@ def test_backward_adds_the_weight_gradients_into_the_arrays_it_is_given(
     """A layer passes its gradient arrays (``into``): the backward pass adds to them in
     place (the kernels' GEMMs, split, pipelined or on one thread) and returns them."""
     rng = np.random.default_rng(11)
-    T, I, H, G = 6, 5, 7, GATES[mode]
+    T, I, H, G = 6, 5, 7, CELLS[mode].blocks
     shapes = {"W_ih": (G * H, I), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
     params = {name: rng.normal(size=shape) * 0.5 for name, shape in shapes.items()}
     x = rng.normal(size=(T, batch, I))
@@ -229,7 +229,7 @@ def test_recurrent_operand_panels_are_packed_by_the_threads_that_read_them(trans
     K, N = M.shape
     assert packed.shape == (-(-N // 16), K, 16) and plain.size == 0 and plain.ndim == 2
     for part in range(parts):  # each thread packs its share of the panels
-        common.pack_own_panels(W_hh, transposed, packed, part, parts)
+        products.pack_own_panels(W_hh, transposed, packed, part, parts)
     unpacked = packed.transpose(1, 0, 2).reshape(K, -1)
     np.testing.assert_array_equal(unpacked[:, :N], M)
 
@@ -238,13 +238,13 @@ def test_recurrent_operand_panels_are_packed_by_the_threads_that_read_them(trans
 @pytest.mark.parametrize("batch", [1, 64])
 def test_recurrent_operand_leaves_large_products_to_threaded_blas(monkeypatch, transposed, batch):
     W_hh = np.random.default_rng(1).normal(size=(1024, 256))
-    monkeypatch.setattr(common, "blas_threads", lambda: 2)
+    monkeypatch.setattr(products, "blas_threads", lambda: 2)
     packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=batch)
     M = W_hh.T if transposed else W_hh  # the product is rows · M
     assert packed.size == 0 and plain.flags.c_contiguous
     # OpenBLAS's GEMM takes M, its matrix-vector product (B = 1) Mᵀ
     np.testing.assert_array_equal(plain, M if batch > 1 else M.T)
-    monkeypatch.setattr(common, "blas_threads", lambda: 1)  # one thread: the panels win
+    monkeypatch.setattr(products, "blas_threads", lambda: 1)  # one thread: the panels win
     packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=batch)
     assert packed.size > 0 and plain.size == 0
     packed, plain = recurrent_operand(W_hh, transposed=transposed, batch=16)
@@ -254,9 +254,9 @@ def test_recurrent_operand_leaves_large_products_to_threaded_blas(monkeypatch, t
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_kernels_agree_with_the_reference_on_the_threaded_blas_path(monkeypatch, mode, batch):
-    monkeypatch.setattr(common, "_THREADED_BATCH", 0)
-    monkeypatch.setattr(common, "_THREADED_WEIGHTS", 0)
-    monkeypatch.setattr(common, "blas_threads", lambda: 2)
+    monkeypatch.setattr(products, "_THREADED_BATCH", 0)
+    monkeypatch.setattr(products, "_THREADED_WEIGHTS", 0)
+    monkeypatch.setattr(products, "blas_threads", lambda: 2)
     make = {"rnn_tanh": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[mode]
     layer = make(5, 6, dtype=np.float64, seed=0)
     assert_backends_agree(layer, np.random.default_rng(3).normal(size=(7, batch, 5)))
@@ -276,7 +276,7 @@ def test_the_output_is_read_only_because_the_tape_shares_it(backend):
 @pytest.mark.parametrize("mode", sorted(CELLS))
 def test_per_step_gradients_are_kept_only_when_asked(mode):
     rng = np.random.default_rng(3)
-    T, B, H, G = 5, 3, 4, GATES[mode]
+    T, B, H, G = 5, 3, 4, CELLS[mode].blocks
     params = {
         "W_ih": rng.normal(size=(G * H, 2)),
         "W_hh": rng.normal(size=(G * H, H)),
@@ -372,7 +372,7 @@ def test_backend_switch():
 
 def test_workspace_arrays_start_on_a_cache_line():
     """The team's threads write blocks of their rows: no cache line holds two threads'."""
-    from rnnlab.kernels.workspace import ALIGNMENT, Workspace, aligned_empty
+    from rnnlab.runtime.workspace import ALIGNMENT, Workspace, aligned_empty
 
     workspace = Workspace()
     for shape in [(3,), (5, 7), (2, 3, 9)]:
@@ -384,6 +384,6 @@ def test_workspace_arrays_start_on_a_cache_line():
 
 def test_directions_run_at_once_unless_one_core_would_stream_w_hh_from_memory():
     small, large = np.zeros((4 * 256, 256), np.float32), np.zeros((3 * 512, 512), np.float32)
-    assert common.direction_work(100, 1, small) == 100 * small.size  # 1 MiB: in one cache
-    assert common.direction_work(100, 1, large) == 0  # 3 MiB at B = 1: split it
-    assert common.direction_work(100, 16, large) == 100 * 16 * large.size
+    assert products.direction_work(100, 1, small) == 100 * small.size  # 1 MiB: in one cache
+    assert products.direction_work(100, 1, large) == 0  # 3 MiB at B = 1: split it
+    assert products.direction_work(100, 16, large) == 100 * 16 * large.size

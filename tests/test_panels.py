@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from numba.core.errors import TypingError
 
-from rnnlab.kernels.blas import blas_threads
-from rnnlab.kernels.panels import LANES, packed_panels, panel_product
+from rnnlab.runtime.blas import blas_threads
+from rnnlab.runtime.panels import LANES, packed_panels, panel_product
 
 SHAPES = list(itertools.product([1, 2, 7, 8, 9, 17], [1, 5, 64], [1, 15, 16, 17, 33, 100]))
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab.kernels import gru, lstm, rnn, team
-from rnnlab.kernels.pipeline import PROGRESS, chunk_steps, gradients, help_gradients, pipelines
+from rnnlab.kernels import layer as compiled_layer
+from rnnlab.runtime import team
+from rnnlab.runtime.pipeline import PROGRESS, chunk_steps, gradients, help_gradients, pipelines
 
 T, B, I, H = 10, 4, 3, 5
 
@@ -103,7 +104,7 @@ def _train_step(layer, x, dy):
     return dx, {name: grad.copy() for name, grad in layer.grads.items()}
 
 
-LAYERS = {"rnn": (rnnlab.RNN, rnn), "lstm": (rnnlab.LSTM, lstm), "gru": (rnnlab.GRU, gru)}
+LAYERS = {"rnn": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}
 
 
 @pytest.mark.parametrize("cell", sorted(LAYERS))
@@ -112,7 +113,7 @@ def test_a_pipelined_backward_gives_the_same_bits_on_one_thread_and_on_two(
     monkeypatch, cell, dtype
 ):
     """Run alone (as when the team is busy), the loop's thread does the gradients itself."""
-    make, kernel = LAYERS[cell]
+    make = LAYERS[cell]
     layer = make(8, 24, seed=1, dtype=dtype)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((13, 6, 8)).astype(dtype)
@@ -127,11 +128,11 @@ def test_a_pipelined_backward_gives_the_same_bits_on_one_thread_and_on_two(
             calls.append(function.__name__)
             function(0, 1, np.zeros(32, dtype=np.int64), *args)
 
-        monkeypatch.setattr(kernel, "run", one_thread)
+        monkeypatch.setattr(compiled_layer, "run", one_thread)
         alone = _train_step(layer, x, dy)
     finally:
         team.force_parts(None)
-    assert "_pipelined_backward" in calls
+    assert "pipelined_backward" in calls
     for dx, grads in [*runs[1:], alone]:
         np.testing.assert_array_equal(dx, runs[0][0])
         for name, grad in grads.items():

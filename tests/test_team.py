@@ -15,9 +15,9 @@ import pytest
 from numba import njit, prange
 from threadpoolctl import threadpool_limits
 
-from rnnlab.kernels import common, team
-from rnnlab.kernels.blas import blas_threads
-from rnnlab.kernels.sync import barrier
+from rnnlab.runtime import products, team
+from rnnlab.runtime.blas import blas_threads
+from rnnlab.runtime.sync import barrier
 
 
 @njit(nogil=True)
@@ -372,14 +372,14 @@ def test_loops_split_from_less_work_and_at_batch_one_where_parts_start_on_numba_
     monkeypatch.setattr(team, "allowed_threads", lambda: 2)
     monkeypatch.setattr(team, "_allowed_cpus", lambda: [0, 1])
     lstm_128 = np.empty((4 * 128, 128), dtype=np.float32)  # 2¹⁶ multiply-adds a row
-    monkeypatch.setattr(common, "numba_threads", lambda parts: True)
-    assert common.loop_parts(1, lstm_128) == 2
-    assert common.loop_parts(1, lstm_128[: 128 * 3, :96]) == 1  # a GRU-96: 27,648
-    assert common.loop_parts(4, lstm_128[:128, :32]) == 1  # an RNN-64-ish row: 4 · 4,096
+    monkeypatch.setattr(products, "numba_threads", lambda parts: True)
+    assert products.loop_parts(1, lstm_128) == 2
+    assert products.loop_parts(1, lstm_128[: 128 * 3, :96]) == 1  # a GRU-96: 27,648
+    assert products.loop_parts(4, lstm_128[:128, :32]) == 1  # an RNN-64-ish row: 4 · 4,096
     lstm_512 = np.empty((4 * 512, 512), dtype=np.float32)  # 2²⁰ weights
-    assert common.loop_parts(1, lstm_512) == 1  # left to OpenBLAS's threaded products
-    assert common.loop_parts(2, lstm_512) == 2
-    monkeypatch.setattr(common, "numba_threads", lambda parts: False)  # 100 µs a call
-    assert common.loop_parts(1, lstm_128) == 1
-    assert common.loop_parts(4, lstm_128) == 1  # 2¹⁸ < 2¹⁹
-    assert common.loop_parts(16, lstm_128) == 2
+    assert products.loop_parts(1, lstm_512) == 1  # left to OpenBLAS's threaded products
+    assert products.loop_parts(2, lstm_512) == 2
+    monkeypatch.setattr(products, "numba_threads", lambda parts: False)  # 100 µs a call
+    assert products.loop_parts(1, lstm_128) == 1
+    assert products.loop_parts(4, lstm_128) == 1  # 2¹⁸ < 2¹⁹
+    assert products.loop_parts(16, lstm_128) == 2

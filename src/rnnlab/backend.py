@@ -3,6 +3,9 @@
     rnnlab.set_backend("auto" | "numpy" | "numba")
     with rnnlab.use_backend("numpy"): ...
 
+This module is the one door from the library to the fast path: ``nn/``, ``generate.py``
+and the faces above reach ``rnnlab.kernels`` only through it.
+
 "auto" (the default, or the ``RNNLAB_BACKEND`` environment variable) picks the compiled
 kernels, and falls back to NumPy with a warning only when Numba cannot load them. Both
 backends offer every option (variable lengths, bidirectional and stacked layers run on
@@ -15,10 +18,11 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache, partial
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
+from rnnlab.cells import CELLS, Cell
 from rnnlab.errors import ConfigError
 
 BACKENDS = ("auto", "numpy", "numba")
@@ -62,81 +66,85 @@ def use_backend(name: str) -> Iterator[None]:
 
 
 @cache
-def _kernels() -> dict[str, SimpleNamespace]:
+def _kernels() -> Any:
+    """``rnnlab.kernels``' entry points, or a ConfigError saying why they cannot load."""
     try:
-        from rnnlab.kernels import gru, lstm, rnn
+        import rnnlab.kernels as entry
     except Exception as error:  # numba missing, or numpy's BLAS not found
         raise ConfigError(f"the compiled kernels cannot be loaded ({error})") from error
-    return {
-        "rnn_tanh": SimpleNamespace(
-            forward=partial(rnn.forward, nonlinearity="tanh"), backward=rnn.backward
-        ),
-        "rnn_relu": SimpleNamespace(
-            forward=partial(rnn.forward, nonlinearity="relu"), backward=rnn.backward
-        ),
-        "lstm": SimpleNamespace(forward=lstm.forward, backward=lstm.backward),
-        "gru": SimpleNamespace(forward=gru.forward, backward=gru.backward),
-    }
+    return entry
 
 
-def _reference() -> dict[str, SimpleNamespace]:
-    from rnnlab.cells import CELLS
+def _reference(cell: Cell) -> SimpleNamespace:
+    """The reference cell with the kernels' signature (their extra options ignored)."""
 
-    def adapt(cell: SimpleNamespace) -> SimpleNamespace:
-        def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
-            out, state, tape = cell.forward(params, x, state0, lengths)
-            if lengths is None:  # a view of the tape's hidden, as the kernels return it
-                out.flags.writeable = False
-            return out, state, (tape if keep_tape else None)
+    def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
+        out, state, tape = cell.forward(params, x, state0, lengths)
+        if lengths is None:  # a view of the tape's hidden, as the kernels return it
+            out.flags.writeable = False
+        return out, state, (tape if keep_tape else None)
 
-        def backward(
-            params,
-            tape,
-            d_out,
-            d_stateT=None,
-            workspace=None,
-            keep_gradients=True,
-            input_grad=True,
-            into=None,
-        ):
-            # the reference always leaves ∂L/∂h_t (and ∂L/∂c_t) on the tape and computes dx
-            dx, grads, d_state0 = cell.backward(params, tape, d_out, d_stateT)
-            for name, total in (into or {}).items():  # added as the kernels add them
-                total += grads[name]
-                grads[name] = total
-            return (dx if input_grad else None), grads, d_state0
+    def backward(
+        params,
+        tape,
+        d_out,
+        d_stateT=None,
+        workspace=None,
+        keep_gradients=True,
+        input_grad=True,
+        into=None,
+    ):
+        # the reference always leaves ∂L/∂h_t (and ∂L/∂c_t) on the tape and computes dx
+        dx, grads, d_state0 = cell.backward(params, tape, d_out, d_stateT)
+        for name, total in (into or {}).items():  # added as the kernels add them
+            total += grads[name]
+            grads[name] = total
+        return (dx if input_grad else None), grads, d_state0
 
-        return SimpleNamespace(forward=forward, backward=backward)
-
-    return {mode: adapt(cell) for mode, cell in CELLS.items()}
-
-
-_REFERENCE = None
+    return SimpleNamespace(forward=forward, backward=backward)
 
 
 def cell_functions(mode: str) -> SimpleNamespace:
     """forward(params, x, state0, lengths, workspace, keep_tape) and backward(params, tape,
-    d_out, d_stateT, workspace, keep_gradients, input_grad, into) of ``mode`` on the
-    backend in force; ``into``: arrays by name (W_ih, W_hh, b_ih, b_hh) that backward adds
-    the weight gradients to and returns as them."""
-    global _REFERENCE
+    d_out, d_stateT, workspace, keep_gradients, input_grad, into) of the cell ``mode`` on
+    the backend in force; ``into``: arrays by name (W_ih, W_hh, b_ih, b_hh, the cell's
+    own) that backward adds the weight gradients to and returns as them."""
+    cell = CELLS[mode]
     if get_backend() == "numba":
-        return _kernels()[mode]
-    if _REFERENCE is None:
-        _REFERENCE = _reference()
-    return _REFERENCE[mode]
+        return _kernels().cell_functions(cell)
+    return _reference(cell)
+
+
+def workspace() -> Any:
+    """Scratch arrays for one cell of a layer, reused from call to call by the kernels."""
+    from rnnlab.runtime.workspace import Workspace
+
+    return Workspace()
 
 
 def run_independent(
     tasks: Sequence[Callable[[], Any]], steps: int, batch: int, W_hh: Any
 ) -> list[Any]:
     """[task() for task in tasks] for the directions of a bidirectional layer (T steps,
-    B sequences, recurrent weights W_hh), which share nothing: on the kernels at once, one
-    per thread, each alone on a core, where that is faster (``rnnlab.kernels.team.each``);
-    on the reference cells in turn."""
+    B sequences, recurrent weights W_hh), which share nothing: on the kernels at once,
+    each on a core of its own where that is faster; on the reference cells in turn."""
     if len(tasks) < 2 or get_backend() != "numba":
         return [task() for task in tasks]
-    from rnnlab.kernels.common import direction_work
-    from rnnlab.kernels.team import each
+    return _kernels().run_directions(tasks, steps, batch, W_hh)
 
-    return each(tasks, direction_work(steps, batch, W_hh))
+
+def product(A: Any, B: Any) -> Any:
+    """A B; on the kernels, split over rnnlab's threads rather than OpenBLAS's, whose threads
+    would keep spinning into the next layer call."""
+    if get_backend() != "numba":
+        return A @ B
+    return _kernels().product(A, B)
+
+
+def generation(mode: str, weights: dict[str, Any], state: Any, logits: Any) -> Any | None:
+    """A compiled generator of tokens for a stack of ``mode`` cells (see
+    ``rnnlab.kernels.generation.Generation`` for the arrays it takes), or None on the
+    reference backend."""
+    if get_backend() != "numba":
+        return None
+    return _kernels().Generation(CELLS[mode], weights, state, logits)

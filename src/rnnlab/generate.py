@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.backend import get_backend
+from rnnlab import backend
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int
 from rnnlab.models.language import LanguageModel
 from rnnlab.nn.module import inference
@@ -149,9 +149,34 @@ def _model_steps(model: LanguageModel, state: Any) -> Any:
     return step
 
 
-def _compiled(model: LanguageModel) -> bool:
-    """Whether generation runs compiled (``rnnlab.kernels.generation``)."""
-    return get_backend() == "numba" and hasattr(model, "rnn") and not model.rnn.bidirectional
+def stack_weights(model: LanguageModel) -> dict[str, Any]:
+    """A unidirectional LanguageModel's weights as the compiled generation takes them
+    (``rnnlab.backend.generation``): ``table`` (V, G·H) = W_ih e_v + b_ih of layer 0 for
+    every token v (through the embedding, if the model has one), per-layer tuples
+    ``W_ih``, ``b_ih``, ``W_hh``, ``b_hh`` and the cell's own parameters (C-contiguous),
+    and the output layer ``head_W`` (V, H), ``head_b`` (V,)."""
+    rnn, dtype = model.rnn, model.dtype
+    cells = [rnn.cell_params(layer, 0) for layer in range(rnn.num_layers)]
+    if hasattr(model.embedding, "params") and "weight" in model.embedding.params:
+        embedded = model.embedding.params["weight"]  # (V, E)
+    else:
+        embedded = np.eye(model.config.vocab_size, dtype=dtype)  # one-hot rows
+    weights: dict[str, Any] = {
+        "table": np.ascontiguousarray(embedded @ cells[0]["W_ih"].T + cells[0]["b_ih"])
+    }
+    for name in cells[0]:
+        weights[name] = tuple(np.ascontiguousarray(cell[name]) for cell in cells)
+    weights["head_W"] = np.ascontiguousarray(model.head.params["weight"])
+    weights["head_b"] = np.ascontiguousarray(model.head.params["bias"])
+    return weights
+
+
+def _compiled_generation(model: LanguageModel, state: Any, logits: np.ndarray) -> Any | None:
+    """The compiled generator of ``model`` from ``state`` (``rnnlab.backend.generation``),
+    or None: on the reference backend, or for a bidirectional model."""
+    if not hasattr(model, "rnn") or model.rnn.bidirectional:
+        return None
+    return backend.generation(model.rnn.mode, stack_weights(model), state, logits)
 
 
 #: the most tokens per compiled call: the call's start-up (tens of µs) is small per
@@ -185,20 +210,16 @@ def _model_token_ids(
 
 
 def _compiled_token_ids(
-    model: LanguageModel,
-    logits: np.ndarray,
-    state: Any,
+    generation: Any,
     n: int,
     options: tuple[float, int | None, float | None],
     rng: np.random.Generator,
 ) -> Iterator[int]:
-    """``_model_token_ids`` in compiled runs of tokens (``rnnlab.kernels.generation``).
-    ``rng`` still gives one number per token taken: if the caller stops in the middle
-    of a run, the numbers of the tokens not taken are given back."""
-    from rnnlab.kernels.generation import Generation
-
+    """``_model_token_ids`` in compiled runs of tokens of ``generation``
+    (``_compiled_generation``). ``rng`` still gives one number per token taken: if the
+    caller stops in the middle of a run, the numbers of the tokens not taken are given
+    back."""
     temperature, top_k, top_p = options
-    generation = Generation(model, state, logits)
     drawn = 0
     while drawn < n:
         count = min(TOKENS_PER_CALL, max(FIRST_RUN, drawn), n - drawn)
@@ -283,8 +304,12 @@ def _generate(
     if n == 0:
         return
     logits, state = _last_logits(model, ids, None)
-    token_ids = _compiled_token_ids if _compiled(model) else _model_token_ids
-    for token in token_ids(model, logits, state, n, options, rng):
+    generation = _compiled_generation(model, state, logits)
+    if generation is not None:
+        token_ids = _compiled_token_ids(generation, n, options, rng)
+    else:
+        token_ids = _model_token_ids(model, logits, state, n, options, rng)
+    for token in token_ids:
         yield _piece(vocab, prev, token)
         prev = token
 

@@ -16,50 +16,59 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.cells import CELLS, Cell
 from rnnlab.errors import ConfigError
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.module import Module
-from rnnlab.nn.recurrent import GRU, LSTM, RNN, RecurrentLayer
+from rnnlab.nn.recurrent import LAYERS, RecurrentLayer
 
+#: the kinds of layer, as torch.nn names them in lower case ("rnn" is either RNN cell)
 KINDS = ("rnn", "lstm", "gru")
 
 
-def _flip_gru_update_gate(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Negate the z block (the second of three) of every GRU weight and bias."""
-    flipped = {}
+def _negated_blocks(kind: str) -> tuple[int, ...]:
+    """The gate blocks whose rows change sign between rnnlab and PyTorch for ``kind``: a
+    KIND or a registered cell's name (``rnnlab.cells.Cell.torch``)."""
+    if kind in KINDS:
+        kind = {"rnn": "rnn_tanh"}.get(kind, kind)
+    if kind not in CELLS:
+        raise ConfigError(f"kind must be one of {KINDS} or a cell of {tuple(CELLS)}, got {kind!r}")
+    layer = CELLS[kind].torch
+    if layer is None:
+        raise ConfigError(f"the {CELLS[kind].title} cell has no PyTorch counterpart")
+    return layer.negated_blocks
+
+
+def _negate(arrays: Mapping[str, np.ndarray], kind: str) -> dict[str, np.ndarray]:
+    """Copies of ``arrays`` with the rows of ``kind``'s negated blocks of every weight and
+    bias of a cell (weight_ih, weight_hh, bias_ih, bias_hh) negated: the map is its own
+    inverse (σ(−a) = 1 − σ(a); ∂L/∂(−w) = −∂L/∂w)."""
+    blocks = _negated_blocks(kind)
+    gates = CELLS[{"rnn": "rnn_tanh"}.get(kind, kind)].blocks
+    converted = {}
     for name, value in arrays.items():
         value = np.array(value, copy=True)
-        if name.startswith(("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
-            hidden = value.shape[0] // 3
-            value[hidden : 2 * hidden] *= -1
-        flipped[name] = value
-    return flipped
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ConfigError(f"kind must be one of {KINDS}, got {kind!r}")
+        if blocks and name.startswith(("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
+            hidden = value.shape[0] // gates
+            for block in blocks:
+                value[block * hidden : (block + 1) * hidden] *= -1
+        converted[name] = value
+    return converted
 
 
 def params_to_torch(params: Mapping[str, np.ndarray], kind: str) -> dict[str, np.ndarray]:
     """rnnlab parameters (or gradients) of a recurrent layer → PyTorch's convention.
 
-    params: name → array, PyTorch names; kind: "rnn", "lstm" or "gru" → new dict of copies.
+    params: name → array, PyTorch names; kind: "rnn", "lstm", "gru" or a cell's name
+    → new dict of copies.
     """
-    _check_kind(kind)
-    if kind == "gru":
-        return _flip_gru_update_gate(params)
-    return {name: np.array(value, copy=True) for name, value in params.items()}
+    return _negate(params, kind)
 
 
 def params_from_torch(state_dict: Mapping[str, Any], kind: str) -> dict[str, np.ndarray]:
     """A PyTorch recurrent state dict (tensors or arrays) → rnnlab's convention, as NumPy."""
-    _check_kind(kind)
-    arrays = {name: _to_numpy(value) for name, value in state_dict.items()}
-    if kind == "gru":
-        return _flip_gru_update_gate(arrays)
-    return arrays
+    return _negate({name: _to_numpy(value) for name, value in state_dict.items()}, kind)
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -113,17 +122,11 @@ def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Mo
             "dtype": dtype,
             "seed": seed,
         }
-        if isinstance(module, torch.nn.LSTM):
-            layer, kind = LSTM(module.input_size, module.hidden_size, **options), "lstm"
-        elif isinstance(module, torch.nn.GRU):
-            layer, kind = GRU(module.input_size, module.hidden_size, **options), "gru"
-        elif isinstance(module, torch.nn.RNN):
-            nonlinearity = module.nonlinearity
-            layer = RNN(module.input_size, module.hidden_size, nonlinearity=nonlinearity, **options)
-            kind = "rnn"
-        else:
-            raise ConfigError(f"from_torch: unsupported recurrent module {type(module).__name__}")
-        layer.load_state_dict(params_from_torch(module.state_dict(), kind))
+        cell = _cell_of_torch(module)
+        layer = LAYERS[cell.layer](
+            module.input_size, module.hidden_size, **cell.layer_options, **options
+        )
+        layer.load_state_dict(params_from_torch(module.state_dict(), cell.name))
         layer.train(module.training)
         return layer
     raise ConfigError(
@@ -132,9 +135,19 @@ def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Mo
     )
 
 
+def _cell_of_torch(module: Any) -> Cell:
+    """The registered cell whose PyTorch layer ``module`` is (``Cell.torch``)."""
+    name = type(module).__name__
+    options = {"nonlinearity": module.nonlinearity} if hasattr(module, "nonlinearity") else {}
+    for cell in CELLS.values():
+        if cell.torch is not None and (cell.torch.module, cell.torch.options) == (name, options):
+            return cell
+    raise ConfigError(f"from_torch: unsupported recurrent module {name}")
+
+
 def recurrent_kind(layer: RecurrentLayer) -> str:
-    """ "rnn", "lstm" or "gru" for an rnnlab recurrent layer."""
-    return "rnn" if layer.mode.startswith("rnn") else layer.mode
+    """The name of an rnnlab recurrent layer's cell, as ``params_to_torch`` takes it."""
+    return layer.mode
 
 
 def to_torch(layer: Module) -> Any:
@@ -155,8 +168,10 @@ def to_torch(layer: Module) -> Any:
         kind = "rnn"
     else:
         kind = recurrent_kind(layer)
-        cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
-        extra = {"nonlinearity": layer.nonlinearity} if kind == "rnn" else {}
+        counterpart = CELLS[kind].torch
+        if counterpart is None:
+            raise ConfigError(f"to_torch: the {CELLS[kind].title} cell has no PyTorch layer")
+        cls, extra = getattr(torch.nn, counterpart.module), counterpart.options
         module = cls(
             layer.input_size,
             layer.hidden_size,

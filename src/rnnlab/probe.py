@@ -7,7 +7,7 @@ for an LSTM), which is what the vanishing-gradient plots show.
 
     gradient_norms(model, inputs, targets)   (T,) ‖∂L/∂h_t‖ of a SequenceModel or LanguageModel
     log_slope(norms)                         the rate at which they shrink (< 0) or grow (> 0)
-    step_jacobian(mode, params, tape, t)     ∂s_t/∂s_{t−1}, exact, from the tape (formulas there)
+    step_jacobian(mode, params, tape, t)     ∂s_t/∂s_{t−1}, exact, from the tape
     layer_jacobian_log_norms(layer, x)       ln ‖∂s_T/∂s_t‖₂ for every distance T − t
     layer_saturation(layer, x)               per step, the fraction of saturated units per gate
 """
@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.cells import Cell, cell_named
 from rnnlab.cells.masking import reverse_padded
 from rnnlab.errors import ConfigError, StateError
 from rnnlab.models.language import LanguageModel
 from rnnlab.models.sequence import SequenceModel, split_inputs
 from rnnlab.nn.losses import cross_entropy, mse
 from rnnlab.nn.recurrent import RecurrentLayer
-
-GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": (), "rnn_relu": ()}
 
 
 @dataclass
@@ -61,7 +60,7 @@ def layer_records(layer: RecurrentLayer) -> list[LayerRecord]:
         order = lambda a, d=direction: _time_order(a, d, lengths)  # noqa: E731
         gates = {
             name: order(tape["gates"][:, :, i * H : (i + 1) * H])
-            for i, name in enumerate(GATE_NAMES[layer.mode])
+            for i, name in enumerate(cell_named(layer.mode).gates)
         }
         records.append(
             LayerRecord(
@@ -217,76 +216,48 @@ def log_slope(norms: np.ndarray) -> float:
 
 
 # -- Jacobians ∂s_t/∂s_{t−1} and their products ---------------------------------------
-def _diag(v: np.ndarray) -> np.ndarray:
-    """(B, H) → (B, H, H) diagonal matrices."""
-    return v[:, :, None] * np.eye(v.shape[1])
+def _one_step_tape(cell: Cell, tape: dict, t: int, copies: int, I: int) -> dict:
+    """The reference tape of step t alone, each sequence repeated ``copies`` times, in
+    float64: what ``cell.backward`` needs to take a gradient back through that step."""
+    B = tape["hidden"].shape[1]
+    rows = lambda a: np.repeat(a.astype(np.float64), copies, axis=1)  # noqa: E731
+    one = {
+        "x": np.zeros((1, B * copies, I)),
+        "mask": None,
+        "hidden": rows(tape["hidden"][t - 1 : t + 1]),
+    }
+    if cell.has_cell_state:
+        one["cell"] = rows(tape["cell"][t - 1 : t + 1])
+    for name, _ in cell.keep:
+        one[name] = rows(tape[name][t - 1 : t])
+    return one
 
 
 def step_jacobian(mode: str, params: dict[str, np.ndarray], tape: dict, t: int) -> np.ndarray:
     """J_t = ∂s_t/∂s_{t−1} at step t = 1 … T of a cell's tape, in float64: (B, S, S).
 
-    The state s is h for RNN and GRU (S = H) and (h, c) for the LSTM (S = 2H, h first).
-    With W_· the H×H blocks of W_hh, diag(v) a diagonal matrix and every gate the one
-    of step t (as the tape keeps it, after its activation):
-
-    RNN      J = diag(act′(a_t)) W_hh,  act′ = 1 − h_t² (tanh) or [h_t > 0] (relu)
-    GRU      J = diag(1 − z) + diag((n − h_{t−1}) z(1 − z)) W_z
-                 + diag(z(1 − n²)) [diag(r) W_n + diag((W_n h_{t−1} + b_hn) r(1 − r)) W_r]
-    LSTM     ∂c_t/∂h_{t−1} = diag(c_{t−1} f(1 − f)) W_f + diag(g i(1 − i)) W_i
-                             + diag(i(1 − g²)) W_g
-             ∂c_t/∂c_{t−1} = diag(f)
-             ∂h_t/∂h_{t−1} = diag(tanh(c_t) o(1 − o)) W_o + diag(o(1 − tanh²c_t)) ∂c_t/∂h_{t−1}
-             ∂h_t/∂c_{t−1} = diag(o(1 − tanh²c_t) f)
-
+    The state s is h (S = H), or (h, c) for a cell with a cell state (S = 2H, h first).
+    Row k of J is the gradient that the cell's backward pass takes back through step t
+    from a loss that is s_t's k-th entry, so one reference backward pass over a batch of
+    B·S copies of step t gives every row, for every cell, exactly (in float64).
     At a padded step (past a sequence's length) the state is carried over: J = I.
     """
+    cell = cell_named(mode)
     hidden = tape["hidden"]
-    T, H = hidden.shape[0] - 1, hidden.shape[2]
+    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
     if not 1 <= t <= T:
         raise ConfigError(f"t must be in 1 … {T}, got {t}")
-    W = params["W_hh"].astype(np.float64)
-    h_prev, h = hidden[t - 1].astype(np.float64), hidden[t].astype(np.float64)
-    if mode in ("rnn_tanh", "rnn_relu"):
-        slope = 1 - h**2 if mode == "rnn_tanh" else (h > 0).astype(np.float64)
-        J = slope[:, :, None] * W
-    elif mode == "gru":
-        r, z, n = (
-            tape["gates"][t - 1, :, k * H : (k + 1) * H].astype(np.float64) for k in range(3)
-        )
-        hn = tape["hidden_n"][t - 1].astype(np.float64)
-        W_r, W_z, W_n = W[:H], W[H : 2 * H], W[2 * H :]
-        dn = z * (1 - n**2)
-        J = (
-            _diag(1 - z)
-            + ((n - h_prev) * z * (1 - z))[:, :, None] * W_z
-            + dn[:, :, None] * (r[:, :, None] * W_n + (hn * r * (1 - r))[:, :, None] * W_r)
-        )
-    elif mode == "lstm":
-        i, f, g, o = (
-            tape["gates"][t - 1, :, k * H : (k + 1) * H].astype(np.float64) for k in range(4)
-        )
-        cell = tape["cell"]
-        c_prev, tanh_c = cell[t - 1].astype(np.float64), np.tanh(cell[t].astype(np.float64))
-        W_i, W_f, W_g, W_o = W[:H], W[H : 2 * H], W[2 * H : 3 * H], W[3 * H :]
-        dc_dh = (
-            (c_prev * f * (1 - f))[:, :, None] * W_f
-            + (g * i * (1 - i))[:, :, None] * W_i
-            + (i * (1 - g**2))[:, :, None] * W_g
-        )
-        k = o * (1 - tanh_c**2)
-        dh_dh = (tanh_c * o * (1 - o))[:, :, None] * W_o + k[:, :, None] * dc_dh
-        J = np.concatenate(
-            [
-                np.concatenate([dh_dh, _diag(k * f)], axis=2),
-                np.concatenate([dc_dh, _diag(f)], axis=2),
-            ],
-            axis=1,
-        )
-    else:
-        raise ConfigError(f"mode must be one of {tuple(GATE_NAMES)}, got {mode!r}")
+    S = H * len(cell.states)
+    params64 = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
+    one = _one_step_tape(cell, tape, t, S, params64["W_ih"].shape[1])
+    units = np.tile(np.eye(S), (B, 1))  # row b·S + k: the loss s_t[k] of sequence b
+    d_state = (units[:, :H], units[:, H:]) if cell.has_cell_state else units
+    _, _, d_state0 = cell.backward(params64, one, np.zeros((1, B * S, H)), d_state)
+    rows = np.concatenate(d_state0, axis=1) if cell.has_cell_state else d_state0
+    J = rows.reshape(B, S, S)
     mask = tape.get("mask")
     if mask is not None:
-        J = np.where(mask[t - 1][:, :, None], J, np.eye(J.shape[1]))
+        J = np.where(mask[t - 1][:, :, None], J, np.eye(S))
     return J
 
 
@@ -340,10 +311,6 @@ def layer_jacobian_log_norms(
 
 
 # -- saturation -----------------------------------------------------------------------
-SIGMOID_GATES = ("i", "f", "o", "r", "z")
-TANH_GATES = ("g", "n")
-
-
 def saturation(
     rec: LayerRecord, mode: str, tanh_limit: float = 0.99, sigmoid_range: tuple = (0.01, 0.99)
 ) -> dict[str, np.ndarray]:
@@ -351,21 +318,23 @@ def saturation(
 
     σ gates (i, f, o; r, z): outside ``sigmoid_range``; tanh gates (g, n), the LSTM's
     tanh(c_t) and a tanh RNN's h_t: |value| > ``tanh_limit``; a ReLU RNN's h_t: dead
-    (= 0). Saturated units pass almost no gradient (σ′ < 0.01, tanh′ < 0.02).
-    Averaged over units and the batch (padded steps included).
+    (= 0). Saturated units pass almost no gradient (σ′ < 0.01, tanh′ < 0.02). Which
+    activation each has is the cell's (``Cell.activations``). Averaged over units and the
+    batch (padded steps included).
     """
+    activations = cell_named(mode).activations
     low, high = sigmoid_range
     stats = {}
     for name, values in rec.gates.items():
-        if name in TANH_GATES:
+        if activations[name] == "tanh":
             stats[name] = (np.abs(values) > tanh_limit).mean(axis=(1, 2))
         else:
             stats[name] = ((values < low) | (values > high)).mean(axis=(1, 2))
-    if mode == "lstm":
+    if activations.get("c") == "tanh":
         stats["tanh(c)"] = (np.abs(np.tanh(rec.cell)) > tanh_limit).mean(axis=(1, 2))
-    elif mode == "rnn_tanh":
+    if activations.get("h") == "tanh":
         stats["h"] = (np.abs(rec.hidden) > tanh_limit).mean(axis=(1, 2))
-    elif mode == "rnn_relu":
+    elif activations.get("h") == "relu":
         stats["h = 0"] = (rec.hidden <= 0).mean(axis=(1, 2))
     return stats
 

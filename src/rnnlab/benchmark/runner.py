@@ -28,14 +28,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+from rnnlab.cells import cell_named
 
 
 @dataclass
 class Grid:
     """What to measure; the defaults are the full grid of the benchmark."""
 
-    cells: tuple[str, ...] = ("rnn", "lstm", "gru")
+    cells: tuple[str, ...] = ("rnn", "lstm", "gru")  #: registered cells with a torch layer
     hidden: tuple[int, ...] = (64, 128, 256, 512, 1024)
     batch: tuple[int, ...] = (1, 16, 64)
     threads: tuple[int, ...] = (1, 2)
@@ -103,7 +103,8 @@ def train_flops(
     the weight gradients; ∂L/∂x (2I more) is not computed by either side.
     """
     inputs, directions = hidden, 2 if bidirectional else 1
-    return float(directions * steps * batch * GATES[cell] * hidden * (4 * inputs + 6 * hidden))
+    gates = cell_named(cell).blocks
+    return float(directions * steps * batch * gates * hidden * (4 * inputs + 6 * hidden))
 
 
 def geometric_mean(values: list[float]) -> float:

@@ -47,12 +47,15 @@ class RnnlabCase:
     ) -> None:
         import numpy as np
 
-        import rnnlab
+        from rnnlab.cells import cell_named
         from rnnlab.nn.module import inference
+        from rnnlab.nn.recurrent import LAYERS
 
         self.np, self.inference = np, inference
-        make = {"lstm": rnnlab.LSTM, "gru": rnnlab.GRU, "rnn": rnnlab.RNN}[cell]
-        self.layer = make(hidden, hidden, seed=0, bidirectional=bidirectional)
+        chosen = cell_named(cell)
+        layer = LAYERS[chosen.layer]
+        options = {"seed": 0, "bidirectional": bidirectional, **chosen.layer_options}
+        self.layer = layer(hidden, hidden, **options)
         outputs = hidden * (2 if bidirectional else 1)
         rng = np.random.default_rng(0)
         self.x = rng.standard_normal((steps, batch, hidden)).astype(np.float32)
@@ -80,8 +83,11 @@ class TorchCase:
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         self.torch = torch
-        make = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
-        self.layer = make(hidden, hidden, bidirectional=bidirectional)
+        from rnnlab.cells import cell_named
+
+        layer = cell_named(cell).torch
+        make = getattr(torch.nn, layer.module)
+        self.layer = make(hidden, hidden, bidirectional=bidirectional, **layer.options)
         outputs = hidden * (2 if bidirectional else 1)
         rng = np.random.default_rng(0)
         self.x = torch.from_numpy(rng.standard_normal((steps, batch, hidden)).astype(np.float32))
@@ -119,13 +125,14 @@ def _sampler(impl: str, hidden: int, vocab: int) -> tuple[Any, int]:
 
         return torch_step, 1
 
-    from rnnlab.generate import TOKENS_PER_CALL
-    from rnnlab.kernels.generation import Generation
+    from rnnlab import backend
+    from rnnlab.generate import TOKENS_PER_CALL, stack_weights
     from rnnlab.models import LanguageModel, LanguageModelConfig
 
     model = LanguageModel(LanguageModelConfig(vocab_size=vocab, hidden_size=hidden), seed=0)
     zeros = np.zeros((1, 1, hidden), np.float32)
-    generation = Generation(model, (zeros, zeros), np.zeros(vocab, np.float32))
+    weights, logits = stack_weights(model), np.zeros(vocab, np.float32)
+    generation = backend.generation("lstm", weights, (zeros, zeros), logits)
     rng = np.random.default_rng(0)
 
     def rnnlab_run() -> None:  # what rnnlab.generate does per run of characters

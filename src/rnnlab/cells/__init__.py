@@ -1,31 +1,37 @@
-"""Readable NumPy reference cells: one cell a file, forward and backward side by side.
+"""The cells: one file a cell, and the registry below, the only list of them.
 
-Every cell module offers the same two pure functions over a parameter dict
-(``W_ih``, ``W_hh``, ``b_ih``, ``b_hh``), time-major:
-
-    forward(params, x, state0, lengths=None) -> (out, stateT, tape)
-    backward(params, tape, d_out, d_stateT=None) -> (dx, grads, d_state0)
+Each cell file holds its equations twice, side by side: the readable NumPy reference
+over a whole sequence (what learners read) and the step that the compiled loops run
+(``rnnlab.cells.cell`` says what a cell gives). The CLI's ``--cell`` choices, the layers,
+the web lab, the probes, the benchmark and the PyTorch interop read ``CELLS``; adding a
+cell is its file, its test and one line here.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from types import SimpleNamespace
-
 from rnnlab.cells import gru, lstm, rnn
+from rnnlab.cells.cell import Cell, TorchLayer, cell_for_layer, registry
+from rnnlab.errors import ConfigError
 
-#: mode → the number of gate blocks stacked in W_ih / W_hh.
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+CELLS = registry(
+    rnn.RNN_TANH,
+    rnn.RNN_RELU,
+    lstm.LSTM,
+    gru.GRU,
+)
 
-CELLS = {
-    "rnn_tanh": SimpleNamespace(
-        forward=partial(rnn.forward, nonlinearity="tanh"), backward=rnn.backward
-    ),
-    "rnn_relu": SimpleNamespace(
-        forward=partial(rnn.forward, nonlinearity="relu"), backward=rnn.backward
-    ),
-    "lstm": SimpleNamespace(forward=lstm.forward, backward=lstm.backward),
-    "gru": SimpleNamespace(forward=gru.forward, backward=gru.backward),
-}
+#: other names people use for a cell
+ALIASES = {"rnn": "rnn_tanh", "tanh": "rnn_tanh", "relu": "rnn_relu"}
 
-__all__ = ["CELLS", "GATES", "gru", "lstm", "rnn"]
+
+def cell_named(name: str) -> Cell:
+    """The registered cell called ``name`` (or one of its ``ALIASES``)."""
+    cell = CELLS.get(ALIASES.get(name, name))
+    if cell is None:
+        raise ConfigError(
+            f"cell must be one of {tuple(CELLS)} (or 'rnn' for rnn_tanh), got {name!r}"
+        )
+    return cell
+
+
+__all__ = ["ALIASES", "CELLS", "Cell", "TorchLayer", "cell_for_layer", "cell_named"]

@@ -13,12 +13,19 @@ Parameters (gate rows stacked in the order r, z, n, as PyTorch):
 
 The tape keeps ``gates`` (T, B, 3H) = r, z, n after their activations, ``hidden_n``
 (T, B, H) = W_hn h_{t−1} + b_hn (needed for ∂r) and ``hidden`` (T + 1, B, H).
+
+``forward`` and ``backward`` are the reference over a whole sequence; ``forward_step``
+and ``backward_step`` the same equations for one sequence's step, which the compiled
+loops run (``rnnlab.cells.cell`` gives their contract). W_hn h_{t−1} reaches the loss
+through r ⊙ (…), so the n block's recurrent gradient is its own (``own_blocks=1``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.cells import pointwise as pw
+from rnnlab.cells.cell import Cell, TorchLayer
 from rnnlab.cells.masking import step_mask
 from rnnlab.ops import dsigmoid, dtanh, sigmoid
 
@@ -115,3 +122,45 @@ def backward(
     dx = d_x_proj @ params["W_ih"]
     tape["d_hidden"] = d_hidden
     return dx, grads, dh
+
+
+def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """a_x + b_ih, a_h + b_hh (3H each) → r, z, n, W_hn h_{t−1} + b_hn (kept) and h_t."""
+    for j in range(H):
+        r = pw.sigmoid(a_x[j] + b_ih[j] + a_h[j] + b_hh[j])
+        z = pw.sigmoid(a_x[H + j] + b_ih[H + j] + a_h[H + j] + b_hh[H + j])
+        hn = a_h[2 * H + j] + b_hh[2 * H + j]  # W_hn h_{t−1} + b_hn
+        n = pw.tanh(a_x[2 * H + j] + b_ih[2 * H + j] + r * hn)
+        h[j] = pw.complement(z) * h_prev[j] + z * n  # h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n
+        keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j] = r, z, n, hn
+
+
+def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
+    """∂L/∂h_t → ∂L/∂a (3H), r ⊙ ∂L/∂a_n (the n block's own recurrent gradient) and
+    (1 − z) ⊙ ∂L/∂h_t, the path from h_{t−1} to h_t outside W_hh."""
+    for j in range(H):
+        r, z, n, hn = keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j]
+        d_a_n = dh[j] * z * pw.dtanh(n)
+        d_x[j] = d_a_n * hn * pw.dsigmoid(r)
+        d_x[H + j] = dh[j] * (n - h_prev[j]) * pw.dsigmoid(z)
+        d_x[2 * H + j] = d_a_n
+        d_own[j] = d_a_n * r
+        dh_prev[j] = dh[j] * pw.complement(z)
+
+
+GRU = Cell(
+    name="gru",
+    title="GRU",
+    layer="GRU",
+    blocks=3,
+    gates=("r", "z", "n"),
+    states=("h",),
+    forward=forward,
+    backward=backward,
+    forward_step=forward_step,
+    backward_step=backward_step,
+    keep=(("gates", 3), ("hidden_n", 1)),
+    own_blocks=1,
+    activations={"r": "sigmoid", "z": "sigmoid", "n": "tanh"},
+    torch=TorchLayer("GRU", negated_blocks=(1,)),  # PyTorch's z' = 1 − z (DESIGN.md)
+)

@@ -13,12 +13,18 @@ Parameters (PyTorch names, gate rows stacked in the order i, f, g, o):
 The tape keeps what a user may want to read: ``gates`` (T, B, 4H) after their
 activations, ``cell`` (T + 1, B, H) and ``hidden`` (T + 1, B, H). Memory of the tape:
 B·(4T·H + 2(T + 1)·H + T·I) numbers.
+
+``forward`` and ``backward`` are the reference over a whole sequence; ``forward_step``
+and ``backward_step`` the same equations for one sequence's step, which the compiled
+loops run (``rnnlab.cells.cell`` gives their contract).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.cells import pointwise as pw
+from rnnlab.cells.cell import Cell, TorchLayer
 from rnnlab.cells.masking import step_mask
 from rnnlab.ops import dsigmoid, dtanh, sigmoid
 
@@ -120,3 +126,47 @@ def backward(
     dx = d_pre @ params["W_ih"]
     tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
     return dx, grads, (dh, dc)
+
+
+def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """a = a_x + b_ih + a_h + b_hh (4H) → i, f, g, o (kept), c_t, h_t."""
+    for j in range(H):
+        i = pw.sigmoid(a_x[j] + b_ih[j] + a_h[j] + b_hh[j])
+        f = pw.sigmoid(a_x[H + j] + b_ih[H + j] + a_h[H + j] + b_hh[H + j])
+        g = pw.tanh(a_x[2 * H + j] + b_ih[2 * H + j] + a_h[2 * H + j] + b_hh[2 * H + j])
+        o = pw.sigmoid(a_x[3 * H + j] + b_ih[3 * H + j] + a_h[3 * H + j] + b_hh[3 * H + j])
+        c[j] = f * c_prev[j] + i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        h[j] = o * pw.tanh(c[j])  # h_t = o ⊙ tanh(c_t)
+        keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j] = i, f, g, o
+
+
+def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
+    """∂L/∂h_t, ∂L/∂c_t → ∂L/∂a (4H) and ∂L/∂c_{t−1}; h_{t−1} reaches h_t only through W_hh."""
+    for j in range(H):
+        i, f, g, o = keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j]
+        tanh_c = pw.tanh(c[j])
+        dc_t = dc[j] + dh[j] * o * pw.dtanh(tanh_c)  # h_t = o ⊙ tanh(c_t)
+        d_c[j] = dc_t
+        d_x[j] = dc_t * g * pw.dsigmoid(i)  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        d_x[H + j] = dc_t * c_prev[j] * pw.dsigmoid(f)
+        d_x[2 * H + j] = dc_t * i * pw.dtanh(g)
+        d_x[3 * H + j] = dh[j] * tanh_c * pw.dsigmoid(o)
+        dc[j] = dc_t * f
+        dh_prev[j] = 0
+
+
+LSTM = Cell(
+    name="lstm",
+    title="LSTM",
+    layer="LSTM",
+    blocks=4,
+    gates=("i", "f", "g", "o"),
+    states=("h", "c"),
+    forward=forward,
+    backward=backward,
+    forward_step=forward_step,
+    backward_step=backward_step,
+    keep=(("gates", 4),),
+    activations={"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "c": "tanh"},
+    torch=TorchLayer("LSTM"),
+)

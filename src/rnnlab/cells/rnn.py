@@ -7,12 +7,20 @@ Parameters (PyTorch names and shapes, H hidden units, I input features):
 
 Memory of the tape: (T + 1)·B·H for the hidden states plus T·B·I for the input,
 in the parameters' dtype.
+
+``forward`` and ``backward`` are the reference over a whole sequence; the step
+functions the same equations for one sequence's step, which the compiled loops run
+(``rnnlab.cells.cell`` gives their contract). ``rnn_tanh`` and ``rnn_relu`` are two cells.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from rnnlab.cells import pointwise as pw
+from rnnlab.cells.cell import Cell, TorchLayer
 from rnnlab.cells.masking import step_mask
 from rnnlab.ops import ACTIVATIONS
 
@@ -51,15 +59,17 @@ def backward(
     tape: dict,
     d_out: np.ndarray,
     d_stateT: np.ndarray | None = None,
+    nonlinearity: str | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Backpropagation through time.
 
-    d_out: (T, B, H) = ∂L/∂out, d_stateT: (B, H) = ∂L/∂h_T or None
+    d_out: (T, B, H) = ∂L/∂out, d_stateT: (B, H) = ∂L/∂h_T or None; the nonlinearity
+    is the tape's unless given
     → dx: (T, B, I), grads (keys of ``params``), d_state0 ∂L/∂h_0: (B, H).
     Also leaves ``tape["d_hidden"]`` (T, B, H) = ∂L/∂h_t for t = 1 … T.
     """
     W_hh = params["W_hh"]
-    _, dact = ACTIVATIONS[tape["nonlinearity"]]
+    _, dact = ACTIVATIONS[nonlinearity or tape["nonlinearity"]]
     x, hidden, mask = tape["x"], tape["hidden"], tape["mask"]
     T = x.shape[0]
 
@@ -86,3 +96,62 @@ def backward(
     dx = d_pre @ params["W_ih"]
     tape["d_hidden"] = d_hidden
     return dx, grads, dh
+
+
+def tanh_forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """h_t = tanh(a_x + b_ih + a_h + b_hh)."""
+    for j in range(H):
+        h[j] = pw.tanh(a_x[j] + b_ih[j] + a_h[j] + b_hh[j])
+
+
+def tanh_backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
+    """∂L/∂a = ∂L/∂h_t ⊙ (1 − h_t²); h_{t−1} reaches h_t only through W_hh."""
+    for j in range(H):
+        d_x[j] = dh[j] * pw.dtanh(h[j])
+        dh_prev[j] = 0
+
+
+def relu_forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """h_t = max(a_x + b_ih + a_h + b_hh, 0)."""
+    for j in range(H):
+        h[j] = pw.relu(a_x[j] + b_ih[j] + a_h[j] + b_hh[j])
+
+
+def relu_backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
+    """∂L/∂a = ∂L/∂h_t where h_t > 0, else 0."""
+    for j in range(H):
+        d_x[j] = dh[j] * pw.drelu(h[j])
+        dh_prev[j] = 0
+
+
+RNN_TANH = Cell(
+    name="rnn_tanh",
+    title="RNN (tanh)",
+    layer="RNN",
+    layer_options={"nonlinearity": "tanh"},
+    blocks=1,
+    gates=(),
+    states=("h",),
+    forward=partial(forward, nonlinearity="tanh"),
+    backward=partial(backward, nonlinearity="tanh"),
+    forward_step=tanh_forward_step,
+    backward_step=tanh_backward_step,
+    activations={"h": "tanh"},
+    torch=TorchLayer("RNN", {"nonlinearity": "tanh"}),
+)
+
+RNN_RELU = Cell(
+    name="rnn_relu",
+    title="RNN (ReLU)",
+    layer="RNN",
+    layer_options={"nonlinearity": "relu"},
+    blocks=1,
+    gates=(),
+    states=("h",),
+    forward=partial(forward, nonlinearity="relu"),
+    backward=partial(backward, nonlinearity="relu"),
+    forward_step=relu_forward_step,
+    backward_step=relu_backward_step,
+    activations={"h": "relu"},
+    torch=TorchLayer("RNN", {"nonlinearity": "relu"}),
+)

@@ -8,7 +8,7 @@ first layer's input product of a token is a row of a table made once,
 thread owns a block of every layer's hidden units, u₀ … u₁ − 1 (a thread that runs
 alone, as when the team is busy, takes every block in turn), and with them the rows
 of W_hh (and of W_ih above the first layer) that compute those units' gates; it keeps
-them packed as column panels of its own (``rnnlab.kernels.panels``), so they stay in its
+them packed as column panels of its own (``rnnlab.runtime.panels``), so they stay in its
 core's cache from step to step (read forwards at one step and backwards at the next,
 so that what a step read last, still cached, comes first at the next; this matters
 when a thread's rows fill its cache, as LSTM-512's 2 MB per thread on 2 cores). A
@@ -29,48 +29,24 @@ changes no number: 1 thread and 2 give the same tokens.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
 from numba import njit
 
-from rnnlab.kernels.common import relu, tanh
-from rnnlab.kernels.gru import _gates_forward as _gru_gates
-from rnnlab.kernels.lstm import _gates_forward as _lstm_gates
-from rnnlab.kernels.panels import LANES, packed_panels, panel_product
+from rnnlab.cells import Cell
 from rnnlab.kernels.sampling import draw_token
-from rnnlab.kernels.sync import barrier
-from rnnlab.kernels.team import parts_for_work, share
-from rnnlab.kernels.team import run as team_run
+from rnnlab.kernels.specialise import compiled_steps, specialise
+from rnnlab.runtime.panels import LANES, packed_panels, panel_product
+from rnnlab.runtime.sync import barrier
+from rnnlab.runtime.team import parts_for_work, share
+from rnnlab.runtime.team import run as team_run
 
 #: weights per layer (G·H · H) from which a generation is split over the team: LSTM
 #: H = 128 (2¹⁶) samples in about 3.5 µs per token on 2 threads against 4.2 on one;
 #: LSTM H = 64 is slower split (2.3 against 1.8)
 _SPLIT_WEIGHTS = 1 << 16
-#: the modes, as the compiled function takes them
-_MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
-_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
-
-
-def stack_weights(model: Any) -> dict[str, Any]:
-    """A unidirectional LanguageModel's weights as the compiled steps take them:
-    ``table`` (V, G·H) = W_ih e_v + b_ih of layer 0 for every token v (through the
-    embedding, if the model has one), per-layer tuples ``W_ih``, ``b_ih``, ``W_hh``,
-    ``b_hh`` (C-contiguous), and the output layer ``head_W`` (V, H), ``head_b`` (V,)."""
-    rnn, dtype = model.rnn, model.dtype
-    cells = [rnn.cell_params(layer, 0) for layer in range(rnn.num_layers)]
-    if hasattr(model.embedding, "params") and "weight" in model.embedding.params:
-        embedded = model.embedding.params["weight"]  # (V, E)
-    else:
-        embedded = np.eye(model.config.vocab_size, dtype=dtype)  # one-hot rows
-    weights: dict[str, Any] = {
-        "table": np.ascontiguousarray(embedded @ cells[0]["W_ih"].T + cells[0]["b_ih"])
-    }
-    for name in ("W_ih", "b_ih", "W_hh", "b_hh"):
-        weights[name] = tuple(np.ascontiguousarray(cell[name]) for cell in cells)
-    weights["head_W"] = np.ascontiguousarray(model.head.params["weight"])
-    weights["head_b"] = np.ascontiguousarray(model.head.params["bias"])
-    return weights
 
 
 def _blocks(H: int, blocks: int) -> list[np.ndarray]:
@@ -123,14 +99,18 @@ def _product(row, packed, out, backwards):
         stop = first
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch):
-    """h_t (and the LSTM's c_t) of one layer's block of units, from slot ``slot`` of
-    hidden (L, 2, 1, H) into the other, and cell (L, H) in place. weights: (table,
-    inputs, b_ih, recurrent, b_hh, gate_bias) as ``_generate_part`` takes them; scratch:
-    pre, x_part (1, G·w_max), gate_values (G·w_max), spare (w_max)."""
-    table, inputs, b_ih, recurrent, b_hh, gate_bias = weights
-    pre, x_part, gate_values, spare = scratch
+def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """A cell's forward step (``rnnlab.cells.cell``): ``compiled_generation`` binds the cell's."""
+    raise NotImplementedError("a template's step: use compiled_generation(cell)")
+
+
+def layer_step(layer, block, token, slot, weights, hidden, cell, scratch):
+    """h_t (and c_t) of one layer's block of units, from slot ``slot`` of hidden (L, 2, 1,
+    H) into the other, and cell (L, C) in place. weights: (table, inputs, b_ih, recurrent,
+    b_hh, own) as ``generate_part`` takes them; scratch: pre, x_part (1, G·w_max), no_bias
+    (G·w_max) zeros, keep (W·w_max), c_new (w_max)."""
+    table, inputs, b_ih, recurrent, b_hh, own = weights
+    pre, x_part, no_bias, keep, c_new = scratch
     blocks, H, G = recurrent[0].shape[0], hidden.shape[3], table.shape[1] // hidden.shape[3]
     start, stop = share(H, block, blocks)
     w = stop - start
@@ -142,27 +122,19 @@ def _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch)
     else:
         _product(hidden[layer - 1, new], inputs[layer][block], x_part, new == 1)
         x_part[0] += b_ih[block, layer]
-    h_new = hidden[layer, new, 0, start : start + w]
-    if mode == 0:
-        c = cell[layer, start : start + w]
-        _lstm_gates(pre[0], x_part[0], gate_bias[block, layer], c, spare, h_new, gate_values, w)
-        c[:] = spare[:w]
-    elif mode == 1:
-        h_prev = hidden[layer, slot, 0, start : start + w]
-        bias, b_n = gate_bias[block, layer], b_hh[block, layer]
-        _gru_gates(pre[0], x_part[0], bias, b_n, h_prev, h_new, gate_values, spare, w)
-    else:
-        for j in range(w):
-            a = pre[0, j] + x_part[0, j] + b_hh[block, layer, j]
-            h_new[j] = relu(a) if mode == 3 else tanh(a)
+    h_prev, h_new = hidden[layer, slot, 0, start:stop], hidden[layer, new, 0, start:stop]
+    c = cell[layer, start:stop]  # empty for a cell without c
+    p = own[layer, :, start:stop]
+    forward_step(
+        x_part[0], pre[0], no_bias, b_hh[block, layer], p, h_prev, c, h_new, c_new, keep, w
+    )
+    c[:] = c_new[: c.size]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _generate_part(
+def generate_part(
     part,
     parts,
     counter,
-    mode,
     tokens,
     uniforms,
     logits,
@@ -175,7 +147,8 @@ def _generate_part(
     b_ih,
     recurrent,
     b_hh,
-    gate_bias,
+    own,
+    keep_width,
     head,
     head_b,
     hidden,
@@ -185,13 +158,14 @@ def _generate_part(
 
     logits (V,): in, the next token's logits; out, those after the run. uniforms (n,):
     the draws' numbers in [0, 1). hidden (L, 2, 1, H): every layer's h, in slot 0 at
-    the start and at the end (slot 1 is the second copy); cell (L, H) the LSTM's c (else
-    unused). table (V, G·H): the first layer's W_ih e_v + b_ih. The units come in
-    blocks, each with its own rows: inputs, recurrent are per layer W_ih and W_hh as
-    ``_own_rows`` packs them (inputs[0] is unused), b_ih, b_hh (blocks, L, G·w_max) as
-    ``_own_entries`` orders them, and gate_bias the bias the gate kernels add to
-    x_part + pre (b_hh; the GRU's without its n block, which goes inside r ⊙ (…)); this
-    thread takes the blocks share(blocks, part, parts) (all of them when it runs alone).
+    the start and at the end (slot 1 is the second copy); cell (L, C) every layer's c
+    (C = 0 for a cell without one). table (V, G·H): the first layer's W_ih e_v + b_ih.
+    The units come in blocks, each with its own rows: inputs, recurrent are per layer
+    W_ih and W_hh as ``_own_rows`` packs them (inputs[0] is unused), b_ih, b_hh (blocks,
+    L, G·w_max) as ``_own_entries`` orders them (x_part holds b_ih, so the step is given
+    zeros for it); own (L, K, H) the cells' own parameters; keep_width W: the step's
+    keep row in units of H. This thread takes the blocks share(blocks, part, parts) (all
+    of them when it runs alone).
     head (P, H, LANES): the output layer's W packed, head_b (V,). The state steps after
     the last token only with ``advance_last``.
     """
@@ -201,9 +175,10 @@ def _generate_part(
     width = b_hh.shape[2]  # G·w of the largest block
     pre = np.zeros((1, width), dtype=dtype)  # W_hh[rows] h_{t−1}
     x_part = np.zeros((1, width), dtype=dtype)  # W_ih[rows] x_t + b_ih[rows]
-    spare = np.zeros(-(-H // blocks), dtype=dtype)  # the GRU's W_hn h + b_hn; the LSTM's c_t
-    scratch = (pre, x_part, np.zeros(width, dtype=dtype), spare)
-    weights = (table, inputs, b_ih, recurrent, b_hh, gate_bias)
+    widest = -(-H // blocks)
+    keep = np.zeros(keep_width * widest, dtype=dtype)  # what the step keeps: unused here
+    scratch = (pre, x_part, np.zeros(width, dtype=dtype), keep, np.zeros(widest, dtype=dtype))
+    weights = (table, inputs, b_ih, recurrent, b_hh, own)
     mine = np.empty((1, logits.size), dtype=dtype)
     mine[0] = logits
     slot = 0
@@ -217,7 +192,7 @@ def _generate_part(
             break
         for layer in range(L):
             for block in range(first, stop):
-                _layer_step(mode, layer, block, token, slot, weights, hidden, cell, scratch)
+                layer_step(layer, block, token, slot, weights, hidden, cell, scratch)
             passed = barrier(counter, parts, passed)  # this layer's h_t is complete
         slot = 1 - slot
         panel_product(hidden[L - 1, slot], head, mine, False)
@@ -229,22 +204,34 @@ def _generate_part(
         logits[:] = mine[0]
 
 
-class Generation:
-    """Generates tokens from a unidirectional LanguageModel in compiled runs.
+@cache
+def compiled_generation(cell: Cell) -> Any:
+    """``generate_part`` made for ``cell``'s forward step."""
+    names = {"forward_step": compiled_steps(cell)["forward_step"]}
+    names["layer_step"] = specialise(layer_step, cell, names)
+    return specialise(generate_part, cell, names)
 
-    ``Generation(model, state, logits)`` takes the state the model returned (batch 1)
-    and the logits of the next token; ``run(uniforms, temperature, top_k, top_p,
-    advance_last) -> tokens`` draws len(uniforms) tokens as ``rnnlab.generate`` does
-    (each the first whose cumulative probability exceeds its uniform number, see
-    ``rnnlab.kernels.sampling``), feeding each one back, and keeps the state and the
-    logits for the next run. top_k, top_p ≤ 0 mean "off".
+
+class Generation:
+    """Generates tokens from a unidirectional stack of ``cell`` layers with an output
+    layer in compiled runs.
+
+    ``Generation(cell, weights, state, logits)`` takes the stack's weights: ``table``
+    (V, G·H) = W_ih e_v + b_ih of layer 0 for every token v (through the embedding, if
+    any), per-layer tuples ``W_ih``, ``b_ih``, ``W_hh``, ``b_hh`` and one for each of the
+    cell's own parameters, the output layer ``head_W`` (V, H), ``head_b`` (V,); the state
+    the stack returned (batch 1: h (L, 1, H), or (h, c)) and the logits of the next
+    token. ``run(uniforms, temperature, top_k, top_p, advance_last) -> tokens`` draws
+    len(uniforms) tokens as ``rnnlab.generate`` does (each the first whose cumulative
+    probability exceeds its uniform number, see ``rnnlab.kernels.sampling``), feeding each
+    one back, and keeps the state and the logits for the next run. top_k, top_p ≤ 0 mean
+    "off".
     """
 
-    def __init__(self, model: Any, state: Any, logits: np.ndarray) -> None:
-        mode = model.rnn.mode
-        self.mode, gates = _MODES[mode], _GATES[mode]
-        weights = stack_weights(model)
-        L, H = model.rnn.num_layers, weights["W_hh"][0].shape[1]
+    def __init__(self, cell: Cell, weights: dict[str, Any], state: Any, logits: np.ndarray) -> None:
+        self.cell_type, gates = cell, cell.blocks
+        W_hh = weights["W_hh"]
+        L, H, dtype = len(W_hh), W_hh[0].shape[1], W_hh[0].dtype
         self.parts = min(parts_for_work(gates * H * H, _SPLIT_WEIGHTS), H)
         blocks = self.parts  # one block of units per thread
         self.table = weights["table"]
@@ -252,23 +239,21 @@ class Generation:
             _own_rows(W_ih, gates, blocks) if layer > 0 else _nothing(blocks, W_ih)
             for layer, W_ih in enumerate(weights["W_ih"])
         )
-        self.recurrent = tuple(_own_rows(W_hh, gates, blocks) for W_hh in weights["W_hh"])
+        self.recurrent = tuple(_own_rows(W, gates, blocks) for W in W_hh)
         self.b_ih = _own_entries(np.stack(weights["b_ih"]), gates, blocks)
         self.b_hh = _own_entries(np.stack(weights["b_hh"]), gates, blocks)
-        gate_bias = np.stack(weights["b_hh"])
-        if mode == "gru":  # x_part holds b_ih; the gate kernel adds b_hn inside r ⊙ (…)
-            gate_bias[:, 2 * H :] = 0
-        self.gate_bias = _own_entries(gate_bias, gates, blocks)
+        own = [[weights[name][layer] for name in cell.parameters] for layer in range(L)]
+        self.own = np.ascontiguousarray(np.reshape(own, (L, len(cell.parameters), H)), dtype)
         self.head = packed_panels(weights["head_W"], transposed=True)
         self.head_b = weights["head_b"]
-        self.hidden = np.zeros((L, 2, 1, H), dtype=model.dtype)
-        self.cell = np.zeros((L, H), dtype=model.dtype)
-        if mode == "lstm":
+        self.hidden = np.zeros((L, 2, 1, H), dtype=dtype)
+        self.cell = np.zeros((L, H if cell.has_cell_state else 0), dtype=dtype)
+        if cell.has_cell_state:
             self.hidden[:, 0, 0] = state[0][:, 0, :]
             self.cell[:] = state[1][:, 0, :]
         else:
             self.hidden[:, 0, 0] = state[:, 0, :]
-        self.logits = np.array(logits, dtype=model.dtype)
+        self.logits = np.array(logits, dtype=dtype)
 
     def run(
         self,
@@ -282,10 +267,11 @@ class Generation:
         with ``advance_last`` (the last token of a generation needs no step)."""
         tokens = np.empty(len(uniforms), dtype=np.int64)
         if tokens.size:
-            args = (self.mode, tokens, np.asarray(uniforms, dtype=np.float64), self.logits)
+            args = (tokens, np.asarray(uniforms, dtype=np.float64), self.logits)
             options = (bool(advance_last), float(temperature), int(top_k), float(top_p))
-            biases = (self.b_hh, self.gate_bias)
-            weights = (self.table, self.inputs, self.b_ih, self.recurrent, *biases)
+            stack = (self.table, self.inputs, self.b_ih, self.recurrent, self.b_hh, self.own)
+            keep_width = self.cell_type.keep_width
             head, state = (self.head, self.head_b), (self.hidden, self.cell)
-            team_run(self.parts, _generate_part, *args, *options, *weights, *head, *state)
+            generate = compiled_generation(self.cell_type)
+            team_run(self.parts, generate, *args, *options, *stack, keep_width, *head, *state)
         return tokens

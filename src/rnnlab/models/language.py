@@ -15,24 +15,19 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.cells import cell_named
 from rnnlab.errors import ConfigError, DTypeError, ShapeError, check_positive_int, check_probability
 from rnnlab.models.config import JsonConfig
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.losses import cross_entropy
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
-from rnnlab.nn.recurrent import GRU, LSTM, RNN, RecurrentLayer
-
-CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
-CELL_ALIASES = {"rnn": "rnn_tanh", "tanh": "rnn_tanh", "relu": "rnn_relu"}
+from rnnlab.nn.recurrent import LAYERS, RecurrentLayer
 
 
 def canonical_cell(cell: str) -> str:
-    """'lstm', 'gru', 'rnn_tanh' or 'rnn_relu' (accepting 'rnn', 'tanh', 'relu' too)."""
-    name = CELL_ALIASES.get(cell, cell)
-    if name not in CELLS:
-        raise ConfigError(f"cell must be one of {CELLS} (or 'rnn' for rnn_tanh), got {cell!r}")
-    return name
+    """The registered name of ``cell`` (``rnnlab.cells.CELLS``; 'rnn', 'tanh', 'relu' too)."""
+    return cell_named(cell).name
 
 
 @dataclass
@@ -75,14 +70,14 @@ def make_recurrent(
     forget_bias: float | None = 1.0,
     **options: Any,
 ) -> RecurrentLayer:
-    """The recurrent stack by cell name ('lstm', 'gru', 'rnn_tanh', 'rnn_relu')."""
-    cell = canonical_cell(cell)
+    """The recurrent stack of a registered cell, by name (``rnnlab.cells.CELLS``);
+    ``forget_bias`` applies to a cell with a forget gate f."""
+    chosen = cell_named(cell)
     common = dict(num_layers=num_layers, dropout=dropout, dtype=dtype, seed=seed, **options)
-    if cell == "lstm":
-        return LSTM(input_size, hidden_size, forget_bias=forget_bias, **common)
-    if cell == "gru":
-        return GRU(input_size, hidden_size, **common)
-    return RNN(input_size, hidden_size, nonlinearity=cell[4:], **common)
+    if "f" in chosen.gates:
+        common["forget_bias"] = forget_bias
+    layer = LAYERS[chosen.layer]
+    return layer(input_size, hidden_size, **chosen.layer_options, **common)
 
 
 def recurrent_from_config(
@@ -98,7 +93,7 @@ def recurrent_from_config(
         config.dropout,
         dtype=dtype,
         seed=rng,
-        forget_bias=config.forget_bias if config.cell == "lstm" else None,
+        forget_bias=config.forget_bias,
         recurrent_init=config.recurrent_init,
         input_init=config.input_init,
         **options,

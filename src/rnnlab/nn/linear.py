@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.backend import get_backend
+from rnnlab.backend import product
 from rnnlab.errors import check_positive_int
 from rnnlab.nn.checks import check_float_input, check_last_dim
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
@@ -64,10 +64,6 @@ class Linear(Module):
 
 
 def _matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """A B; with the compiled kernels, on rnnlab's threads (``rnnlab.kernels.team.product``)
-    rather than OpenBLAS's, whose threads would keep spinning into the next layer call."""
-    if get_backend() != "numba":
-        return A @ B
-    from rnnlab.kernels.team import product
-
+    """A B; with the compiled kernels, on rnnlab's threads rather than OpenBLAS's
+    (``rnnlab.backend.product``)."""
     return product(A, B)

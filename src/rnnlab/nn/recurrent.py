@@ -24,8 +24,8 @@ from functools import partial
 
 import numpy as np
 
-from rnnlab.backend import cell_functions, run_independent
-from rnnlab.cells import GATES
+from rnnlab.backend import cell_functions, run_independent, workspace
+from rnnlab.cells import CELLS, cell_for_layer
 from rnnlab.cells.masking import reverse_padded
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
 from rnnlab.nn.checks import check_float_input, check_last_dim, check_lengths, check_shape
@@ -44,7 +44,7 @@ _CELL_KEYS = (
 class RecurrentLayer(Module):
     """The machinery common to RNN, LSTM and GRU; use one of those.
 
-    A subclass names its cell in ``mode`` ("lstm", "gru", "rnn_tanh" or "rnn_relu").
+    A subclass names its cell in ``mode``, a name of ``rnnlab.cells.CELLS``.
     """
 
     mode: str
@@ -78,7 +78,7 @@ class RecurrentLayer(Module):
         self.dtype = resolve_dtype(dtype)
         check_init_names(recurrent_init, input_init)
         self.recurrent_init, self.input_init = recurrent_init, input_init
-        if forget_bias is not None and mode != "lstm":
+        if forget_bias is not None and "f" not in CELLS[mode].gates:
             raise ConfigError(f"forget_bias applies to LSTM only, not to {type(self).__name__}")
         self.forget_bias = forget_bias
         self.rng = make_rng(seed)
@@ -98,16 +98,17 @@ class RecurrentLayer(Module):
         return f"_l{layer}" + ("_reverse" if direction else "")
 
     def _init_params(self) -> None:
-        H, G = self.hidden_size, GATES[self.mode]
+        H, G = self.hidden_size, CELLS[self.mode].blocks
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else H * self.num_directions
             for direction in range(self.num_directions):
                 weights = initial_weights(
                     G, in_size, H, self.rng, self.recurrent_init, self.input_init
                 )
-                if self.forget_bias is not None:  # gate order i, f, g, o
-                    weights["b_ih"][H : 2 * H] = self.forget_bias
-                    weights["b_hh"][H : 2 * H] = 0.0
+                if self.forget_bias is not None:
+                    f = CELLS[self.mode].gates.index("f")  # the forget gate's block
+                    weights["b_ih"][f * H : (f + 1) * H] = self.forget_bias
+                    weights["b_hh"][f * H : (f + 1) * H] = 0.0
                 suffix = self._suffix(layer, direction)
                 for key, torch_name in _CELL_KEYS:
                     if self.bias or key.startswith("W"):
@@ -137,16 +138,15 @@ class RecurrentLayer(Module):
 
     def _workspace(self, k: int) -> object:
         """Scratch buffers of cell k (layer · D + direction), reused from call to call."""
-        from rnnlab.kernels.workspace import Workspace
-
         if k not in self._workspaces:
-            self._workspaces[k] = Workspace()
+            self._workspaces[k] = workspace()
         return self._workspaces[k]
 
     # -- state -------------------------------------------------------------------
     @property
-    def is_lstm(self) -> bool:
-        return self.mode == "lstm"
+    def has_cell_state(self) -> bool:
+        """Whether the cell carries c_t beside h_t (the state is then (h, c))."""
+        return CELLS[self.mode].has_cell_state
 
     def _state_shape(self, batch: int) -> tuple[int, int, int]:
         return (self.num_layers * self.num_directions, batch, self.hidden_size)
@@ -157,9 +157,9 @@ class RecurrentLayer(Module):
         user_shape = (shape[0], shape[2]) if unbatched else shape
         if state is None:
             zeros = np.zeros(shape, self.dtype)
-            parts = (zeros, zeros) if self.is_lstm else (zeros,)
+            parts = (zeros, zeros) if self.has_cell_state else (zeros,)
         else:
-            if self.is_lstm:
+            if self.has_cell_state:
                 if not (isinstance(state, tuple | list) and len(state) == 2):
                     raise ShapeError(
                         f"LSTM: state must be a tuple (h_0, c_0) of arrays of shape {user_shape}, "
@@ -173,7 +173,7 @@ class RecurrentLayer(Module):
                 check_float_input(name, part, self.dtype, type(self).__name__)
                 check_shape(name, part, user_shape, type(self).__name__)
                 parts.append(part[:, None, :] if unbatched else part)
-        if self.is_lstm:
+        if self.has_cell_state:
             return [(parts[0][k], parts[1][k]) for k in range(shape[0])]
         return [parts[0][k] for k in range(shape[0])]
 
@@ -250,7 +250,7 @@ class RecurrentLayer(Module):
         if self.retain_tapes:  # one tape per layer and direction, k = layer · D + direction
             self.last_tapes, self.last_lengths = tapes, lengths
         output = layer_input
-        if self.is_lstm:
+        if self.has_cell_state:
             final_state = tuple(np.stack([s[k] for s in final]) for k in range(2))
         else:
             final_state = np.stack(final)
@@ -338,7 +338,7 @@ class RecurrentLayer(Module):
             d_seq = d_input
         self._tape = None
 
-        if self.is_lstm:
+        if self.has_cell_state:
             d_state0 = tuple(np.stack([s[k] for s in d_states0]) for k in range(2))
         else:
             d_state0 = np.stack(d_states0)
@@ -350,8 +350,8 @@ class RecurrentLayer(Module):
         count = self.num_layers * self.num_directions
         if d_state is None:
             return [None] * count
-        parts = d_state if self.is_lstm else (d_state,)
-        if self.is_lstm and not (isinstance(parts, tuple | list) and len(parts) == 2):
+        parts = d_state if self.has_cell_state else (d_state,)
+        if self.has_cell_state and not (isinstance(parts, tuple | list) and len(parts) == 2):
             raise ShapeError("LSTM: d_state must be a tuple (d_h, d_c); either may be None")
         shape = self._state_shape(batch)
         user_shape = (shape[0], shape[2]) if unbatched else shape
@@ -362,7 +362,7 @@ class RecurrentLayer(Module):
                 check_shape(label, part, user_shape, type(self).__name__)
                 part = part[:, None, :] if unbatched else part
             checked.append(part)
-        if self.is_lstm:
+        if self.has_cell_state:
             return [tuple(None if p is None else p[k] for p in checked) for k in range(count)]
         return [None if checked[0] is None else checked[0][k] for k in range(count)]
 
@@ -399,7 +399,7 @@ class RNN(RecurrentLayer):
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        self.mode = f"rnn_{nonlinearity}"
+        self.mode = cell_for_layer(CELLS, "RNN", nonlinearity=nonlinearity).name
         super().__init__(
             input_size,
             hidden_size,
@@ -431,3 +431,7 @@ class GRU(RecurrentLayer):
     """Gated recurrent unit, h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n. See ``rnnlab.cells.gru``."""
 
     mode = "gru"
+
+
+#: the layers by the name a cell gives (``rnnlab.cells.Cell.layer``)
+LAYERS: dict[str, type[RecurrentLayer]] = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}

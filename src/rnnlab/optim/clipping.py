@@ -15,7 +15,7 @@ def global_norm(grads: Params) -> float:
     for g in check_grad_arrays(grads).values():
         g64 = np.asarray(g, dtype=np.float64).ravel()
         # a sum, not np.dot: a BLAS dot of a large gradient runs on OpenBLAS's threads,
-        # which would then spin through the next layer call (see rnnlab.kernels.team)
+        # which would then spin through the next layer call (see rnnlab.runtime.team)
         total += float(np.square(g64).sum())
     return math.sqrt(total)
 

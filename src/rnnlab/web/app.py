@@ -36,10 +36,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rnnlab.cells import CELLS
 from rnnlab.errors import RnnlabError
 from rnnlab.generate import iter_sample, next_distribution
 from rnnlab.web import limits
-from rnnlab.web.entry import CELLS, LabError
+from rnnlab.web.entry import LabError
 from rnnlab.web.lab import Lab
 from rnnlab.web.schemas import (
     GenerateRequest,
@@ -188,7 +189,10 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     def lab_info() -> dict[str, Any]:
         return {
             "limits": limits.as_json(),
-            "cells": list(CELLS),
+            "cells": [
+                {"name": cell.name, "title": cell.title, "gates": cell.gates}
+                for cell in CELLS.values()
+            ],
             "tasks": {"text": "Text"} | {name: info.title for name, info in TASKS.items()},
             "checkpoint": lab.checkpoint_id,
             "models": lab.models(),

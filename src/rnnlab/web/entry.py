@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnlab.cells import CELLS
 from rnnlab.data.datasets import ArrayBatcher
 from rnnlab.errors import DataError, RnnlabError
 from rnnlab.nn.module import Module
 from rnnlab.train import TrainConfig, Trainer
 from rnnlab.web import limits
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 CHECKPOINT_ID = "checkpoint"
 MAX_LOSS_POINTS = 100_000  #: loss history kept per model (50 full training requests)
 
@@ -163,8 +163,8 @@ class Entry:
 
 
 def cell_title(cell: str) -> str:
-    """The cell's name for people: 'RNN (tanh)', 'LSTM', ..."""
-    return {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)"}.get(cell, cell.upper())
+    """The cell's name for people: 'RNN (tanh)', 'LSTM', ... (the registry's title)."""
+    return CELLS[cell].title if cell in CELLS else cell
 
 
 def train_shape(n_tokens: int) -> tuple[int, int]:

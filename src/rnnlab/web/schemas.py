@@ -11,9 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rnnlab.cells import CELLS
 from rnnlab.web import limits
 
-Cell = Literal["rnn_tanh", "rnn_relu", "lstm", "gru"]
+Cell = Literal[tuple(CELLS)]  # the registered cells
 Task = Literal["text", "sine", "parity", "adding"]
 ModelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED, strict=True)]

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.cells import CELLS
 from rnnlab.models.language import LanguageModel
 from rnnlab.nn.module import Module
 from rnnlab.ops import softmax
 from rnnlab.probe import (
-    GATE_NAMES,
     language_model_gradient_norms,
     layer_records,
     record,
@@ -149,7 +149,7 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     """
     params = rnn.cell_params(layer, 0)
     H = rnn.hidden_size
-    names = GATE_NAMES[rnn.mode] or ("a",)
+    names = CELLS[rnn.mode].gates or ("a",)
     rows = np.arange(len(names)) * H + unit
     h = rec.hidden[:, 0, :]
     h_prev = np.vstack([np.zeros((1, H), h.dtype), h[:-1]])

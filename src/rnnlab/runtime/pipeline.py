@@ -12,7 +12,7 @@ finished steps to the gradients,
     part 1:  chunk by chunk from the last, as soon as it is finished: its GEMM terms
 
 and when part 0 is through it takes the first half of the rows of every chunk that
-part 1 has not started. They pass only counts (``rnnlab.kernels.sync.atomic_store`` /
+part 1 has not started. They pass only counts (``rnnlab.runtime.sync.atomic_store`` /
 ``wait_until``, in slots of the team's counter). The chunks are fixed and every sum runs
 over them in the same order, whoever computes which rows, so the result does not depend
 on timing. On one thread (the team busy) part 0 does the two in turn.
@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnlab.kernels.blas import gemm
-from rnnlab.kernels.common import gradient_dict, gradient_targets
-from rnnlab.kernels.sync import atomic_read, atomic_store, wait_until
+from rnnlab.runtime.blas import gemm
+from rnnlab.runtime.gradients import gradient_dict, gradient_targets
+from rnnlab.runtime.sync import atomic_read, atomic_store, wait_until
 
 #: GEMM rows (steps × batch) per chunk: enough for OpenBLAS to run near its peak, few
 #: enough that little of the GEMMs is left for after the loop
@@ -38,7 +38,7 @@ def chunk_steps(batch: int) -> int:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _add_terms(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, t0, t1, beta, half, halves):
+def _add_terms(x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, t0, t1, beta, half, halves):
     """Chunk t0 … t1 − 1's terms of rows share(G, half, halves) of the weight gradients,
     and rows share(t1 − t0) · B of its ∂L/∂x (see ``gradients``)."""
     B, I = x.shape[1], x.shape[2]
@@ -49,11 +49,11 @@ def _add_terms(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, t0, t1, 
     h_prev = hidden[t0:t1].reshape(rows, H)
     if r1 > r0:
         gemm(True, False, 1.0, d_a[:, r0:r1], x[t0:t1].reshape(rows, I), beta, W_ih_grad[r0:r1])
-    n0 = G - H if d_h_n.shape[0] > 0 else G  # the GRU's n block has its own recurrent term
+    n0 = G - d_own.shape[2] if d_own.shape[0] > 0 else G  # the last blocks' own recurrent term
     if min(r1, n0) > r0:
         gemm(True, False, 1.0, d_a[:, r0 : min(r1, n0)], h_prev, beta, W_hh_grad[r0 : min(r1, n0)])
     if r1 > max(r0, n0):
-        d_n = d_h_n[t0:t1].reshape(rows, H)[:, max(r0, n0) - n0 : r1 - n0]
+        d_n = d_own[t0:t1].reshape(rows, G - n0)[:, max(r0, n0) - n0 : r1 - n0]
         gemm(True, False, 1.0, d_n, h_prev, beta, W_hh_grad[max(r0, n0) : r1])
     if dx.shape[0] > 0:
         s0, s1 = rows * half // halves, rows * (half + 1) // halves
@@ -61,7 +61,7 @@ def _add_terms(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, t0, t1, 
             gemm(False, False, 1.0, d_a[s0:s1], W_ih, 0.0, dx[t0:t1].reshape(rows, I)[s0:s1])
 
 
-#: flags in the team's counter (``rnnlab.kernels.team``; slot 0 is the barriers'): the
+#: flags in the team's counter (``rnnlab.runtime.team``; slot 0 is the barriers'): the
 #: steps the loop has finished; that the loop's thread is free to help; from which chunk
 #: the two threads share the rest
 PROGRESS, _JOINED, _SHARED = 8, 16, 24
@@ -70,15 +70,16 @@ _NOTHING_LEFT = 1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done):
+def gradients(x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done):
     """The weight gradients and ∂L/∂x from the backward loop's d_pre, chunk by chunk as
     the loop finishes them; the loop's thread calls ``help_gradients`` when it is done.
 
     x (T, B, I), hidden (T + 1, B, H) (h_{t−1} of step t is hidden[t]), d_pre (T, B, G)
     = ∂L/∂a_t. W_ih_grad (G, I) ← Σ_t d_preᵀ x, W_hh_grad (G, H) ← Σ_t d_preᵀ h_{t−1}
-    — except, for a GRU (d_h_n (T, B, H), else empty), the n block's recurrent part
-    d_h_nᵀ h_{t−1}; with ``first_beta`` 1.0 instead of 0.0 the weight gradients are
-    added to what the arrays hold. dx (T, B, I) ← d_pre W_ih, unless it is empty.
+    — except, where a cell's last blocks have their own recurrent gradient (d_own
+    (T, B, W), else empty), their rows, d_ownᵀ h_{t−1}; with ``first_beta`` 1.0 instead
+    of 0.0 the weight gradients are added to what the arrays hold. dx (T, B, I)
+    ← d_pre W_ih, unless it is empty.
     done: the team's counter; done[PROGRESS] is the number of steps the loop has
     finished, from the last.
     Every chunk's terms are two GEMMs, one for each half of the rows; once the loop's
@@ -96,7 +97,7 @@ def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, first_bet
             atomic_store(done[_SHARED:], t0 + 2)
             alone = False
         beta = first_beta if t0 == last else 1.0
-        terms = (x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx)
+        terms = (x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx)
         if alone:
             _add_terms(*terms, t0, t1, beta, 0, 2)
         _add_terms(*terms, t0, t1, beta, 1, 2)
@@ -106,7 +107,7 @@ def gradients(x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, first_bet
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def help_gradients(
-    x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done
+    x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done
 ):
     """The loop's thread, its loop done: takes the first half of the rows of every chunk
     that ``gradients`` has not started yet."""
@@ -118,7 +119,7 @@ def help_gradients(
     for t0 in range(shared, -1, -steps):
         t1 = min(t0 + steps, T)
         beta = first_beta if t0 == last else 1.0
-        terms = (x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx)
+        terms = (x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx)
         _add_terms(*terms, t0, t1, beta, 0, 2)
 
 
@@ -152,19 +153,19 @@ def gradient_operands(
     hidden: np.ndarray,
     d_pre: np.ndarray,
     input_grad: bool,
-    d_h_n: np.ndarray | None = None,
+    d_own: np.ndarray | None = None,
     into: dict[str, np.ndarray] | None = None,
 ) -> tuple:
-    """The arguments of ``gradients`` up to ``steps``: the operands (d_h_n, the GRU's n
-    block, or None), the arrays that receive the weight gradients — ``into``'s, added
-    to (``common.gradient_targets``), or new ones — and ∂L/∂x (empty without
-    ``input_grad``), and ``first_beta``."""
+    """The arguments of ``gradients`` up to ``steps``: the operands (d_own, the last
+    blocks' own recurrent gradient, or None), the arrays that receive the weight
+    gradients — ``into``'s, added to (``rnnlab.runtime.gradients.gradient_targets``), or
+    new ones — and ∂L/∂x (empty without ``input_grad``), and ``first_beta``."""
     T, B, I = x.shape
     G, H = d_pre.shape[2], hidden.shape[2]
     dtype = d_pre.dtype
     inputs = np.ascontiguousarray(x, dtype=dtype)
     W_ih = np.ascontiguousarray(params["W_ih"], dtype=dtype)
-    n_block = np.empty((0, B, H), dtype) if d_h_n is None else d_h_n
+    n_block = np.empty((0, B, 0), dtype) if d_own is None or d_own.shape[2] == 0 else d_own
     dx = np.empty((T if input_grad else 0, B, I), dtype)
     W_ih_grad, W_hh_grad, add = gradient_targets(into, (G, I), (G, H), dtype)
     first_beta = 1.0 if add else 0.0
@@ -174,11 +175,11 @@ def gradient_operands(
 def gradient_results(
     terms: tuple,
     bias_grad: np.ndarray,
-    n_bias_grad: np.ndarray | None = None,
+    own_bias_grad: np.ndarray | None = None,
     into: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """(grads, dx) as the cells return them, from ``gradient_operands``'s arrays after
-    ``gradients`` and the bias gradients (see ``common.gradient_dict``)."""
+    ``gradients`` and the bias gradients (see ``rnnlab.runtime.gradients.gradient_dict``)."""
     *_, W_ih_grad, W_hh_grad, dx, _ = terms
-    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, n_bias_grad, into)
+    grads = gradient_dict(W_ih_grad, W_hh_grad, bias_grad, own_bias_grad, into)
     return grads, (dx if dx.shape[0] > 0 else None)

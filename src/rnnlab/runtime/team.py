@@ -5,7 +5,7 @@ The step loop cannot hand its per-step product to OpenBLAS's threads at small ba
 core while PyTorch's LSTM used all of them. A team runs the same compiled function
 once per thread, ``function(part, parts, counter, *args)``: each part takes its share
 of every step (a block of the product's column panels, a block of the batch's rows
-for the gates) and the parts meet at a spin barrier (``rnnlab.kernels.sync``) on
+for the gates) and the parts meet at a spin barrier (``rnnlab.runtime.sync``) on
 ``counter``, once or twice per step.
 
 Two things make that pay:
@@ -24,8 +24,9 @@ Where a call has a driver (``run(..., driver=...)``: the same parts in a compile
 OpenMP layer they spin for a few milliseconds after a call, so the next one starts in
 about 2 µs, where waking this team's threads and handing Python's lock between them
 costs about 100 µs on the machine we measure on. That made it pay to split loops of
-2¹⁶ multiply-adds a step, B = 1 included (``common.loop_parts``). numba's threads are
-not pinned; spinning, they do not sleep and wake together, which is what pinning is for.
+2¹⁶ multiply-adds a step, B = 1 included (``rnnlab.runtime.products.loop_parts``).
+numba's threads are not pinned; spinning, they do not sleep and wake together, which is
+what pinning is for.
 
 The team is as large as the number of threads numpy's OpenBLAS is allowed
 (OPENBLAS_NUM_THREADS, threadpoolctl, or the cores), at most the cores this process
@@ -45,7 +46,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from rnnlab.kernels.blas import blas_threads, gemm, set_blas_threads
+from rnnlab.runtime.blas import blas_threads, gemm, set_blas_threads
 
 #: multiply-adds per step (B · G·H · H) below which splitting a step loop does not pay:
 #: measured on 2 cores, LSTM H = 64 at B = 16 (2¹⁸) gains nothing, 2²⁰ gains 1.3–2×
@@ -54,7 +55,7 @@ _SPLIT_WORK = 1 << 19
 #: tens of microseconds, would cost more than the second core saves)
 _SPLIT_PRODUCT = 1 << 22
 #: counter slots: slot 0 is the barriers' count, slots 8, 16 and 24 other flags of a
-#: call (``rnnlab.kernels.pipeline``), each alone on its cache line
+#: call (``rnnlab.runtime.pipeline``), each alone on its cache line
 _COUNTER_SLOTS = 32
 
 _forced_parts: int | None = None
@@ -269,7 +270,7 @@ def numba_threads(parts: int) -> bool:
 
 
 #: multiply-adds of a task (for a layer's direction: T · B · G·H · H, see
-#: ``common.direction_work``) below which ``each`` runs the tasks in turn: a team call and
+#: ``products.direction_work``) below which ``each`` runs the tasks in turn: a team call and
 #: the handing over of Python's lock between the threads cost more than they save
 #: (measured: a bidirectional LSTM-64 at B = 1 ran 20 % slower at once, an LSTM-128 at
 #: B = 1 30 % faster)
@@ -288,7 +289,7 @@ def each(tasks: Sequence[Callable[[], Any]], work: int) -> list[Any]:
     The tasks run in turn on the calling thread, each call split as usual, when the team
     has one thread or more threads than tasks (some would sit idle), or the tasks are
     small (``work`` multiply-adds each, below ``_EACH_WORK``; 0 for work that is faster
-    split, see ``common.direction_work``). When the team is busy they run in turn, each
+    split, see ``products.direction_work``). When the team is busy they run in turn, each
     alone. An error in one task is raised once all have finished.
     """
     parts = parts_for_work(work, _EACH_WORK)

@@ -1,4 +1,4 @@
-"""A spin barrier for the threads of one compiled loop (see ``rnnlab.kernels.team``).
+"""A spin barrier for the threads of one compiled loop (see ``rnnlab.runtime.team``).
 
 The threads of a team meet once or twice per time step, a few microseconds apart, so
 the barrier must cost well under a microsecond: a sleeping lock costs tens. Each thread

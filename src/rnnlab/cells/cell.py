@@ -1,0 +1,107 @@
+"""What a cell is: its equations twice (the readable reference and the compiled step), its
+names, and how its parameters map to PyTorch's.
+
+A cell file defines one ``Cell`` (or a few that share their equations) and
+``rnnlab.cells`` registers it with one line; everything else reads the registry.
+
+The reference (what learners read) runs a whole sequence in NumPy, time-major:
+
+    forward(params, x, state0, lengths=None) -> (out, stateT, tape)
+    backward(params, tape, d_out, d_stateT=None) -> (dx, grads, d_state0)
+
+The compiled steps are the pointwise part of one step for one sequence (a row of H
+units); ``rnnlab.kernels`` runs them inside its loops, which do everything else (the
+products with W_ih and W_hh, the threads, variable lengths, the weight gradients).
+With G = ``blocks``, K = len(``parameters``), C = H if the cell has a cell state c else 0
+and W = ``keep_width`` · H:
+
+    forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H)
+        a_x (G·H) = W_ih x_t, a_h (G·H) = W_hh h_{t−1}, b_ih, b_hh (G·H), p (K, H) the
+        cell's own per-unit parameters, h_prev (H), c_prev (C)
+        → writes h (H), c (C) and keep (W): what the backward step needs (the gates…)
+    backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H)
+        dh (H) = ∂L/∂h_t; dc (C): in ∂L/∂c_t from the steps after, out ∂L/∂c_{t−1}
+        → writes d_c (C) = the whole ∂L/∂c_t, d_x (G·H) = ∂L/∂a_t, the gradient of the
+        pre-activations W_ih x_t + b_ih (and of W_hh h_{t−1} + b_hh, except for the last
+        ``own_blocks`` blocks, whose recurrent part gets its own gradient d_own
+        (own_blocks·H)), dh_prev (H) = the part of ∂L/∂h_{t−1} that does not pass through
+        W_hh, and adds ∂L/∂p to dp (K, H).
+
+A step works unit by unit (entry j of every block belongs to unit j), so the generation
+kernel can give each thread a block of units. Write float constants through
+``rnnlab.cells.pointwise`` (``complement(z)`` for 1 − z): a float literal would turn
+float32 arithmetic into float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TorchLayer:
+    """The PyTorch layer a cell's parameters move to and from unchanged, but for the gate
+    blocks listed in ``negated_blocks``, whose rows change sign both ways (the GRU's z)."""
+
+    module: str  #: "RNN", "LSTM" or "GRU": torch.nn's class
+    options: dict[str, Any] = field(default_factory=dict)  #: e.g. {"nonlinearity": "relu"}
+    negated_blocks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)  # a cell is itself: hashed and compared by identity
+class Cell:
+    """One registered cell: see the module's docstring for the step contract."""
+
+    name: str  #: the registry's key, the CLI's ``--cell`` and a layer's ``mode``
+    title: str  #: for people: "LSTM", "RNN (tanh)"
+    #: the layer of ``rnnlab.nn`` that runs it ("RNN", "LSTM", "GRU") and the options of
+    #: that layer's constructor that choose this cell, e.g. {"nonlinearity": "relu"}
+    layer: str
+    blocks: int  #: G, the gate blocks stacked in W_ih (G·H, I) and W_hh (G·H, H)
+    gates: tuple[str, ...]  #: the gates' names in block order, as kept on the tape
+    states: tuple[str, ...]  #: ("h",) or ("h", "c")
+    forward: Callable[..., Any]  #: the readable reference over a whole sequence
+    backward: Callable[..., Any]
+    forward_step: Callable[..., Any]  #: the compiled steps (see the module's docstring)
+    backward_step: Callable[..., Any]
+    #: the tape's arrays the compiled step keeps, by name and width in units of H, in
+    #: the order of the step's ``keep`` row
+    keep: tuple[tuple[str, int], ...] = ()
+    own_blocks: int = 0  #: last blocks whose recurrent part has a gradient of its own
+    parameters: tuple[str, ...] = ()  #: the cell's own per-unit parameters (H each)
+    #: the activation of each gate ("sigmoid" or "tanh") and of the state the cell shows
+    activations: dict[str, str] = field(default_factory=dict)
+    torch: TorchLayer | None = None
+    layer_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keep_width(self) -> int:
+        """The keep row's width in units of H."""
+        return sum(width for _, width in self.keep)
+
+    @property
+    def has_cell_state(self) -> bool:
+        return "c" in self.states
+
+
+def cell_for_layer(cells: Mapping[str, Cell], layer: str, **options: Any) -> Cell:
+    """The cell that ``layer`` (a class name of ``rnnlab.nn``) runs with ``options``: the
+    one whose ``layer_options`` are those of ``options`` that are set (not None/False)."""
+    chosen = {name: value for name, value in options.items() if value not in (None, False)}
+    for cell in cells.values():
+        if cell.layer == layer and cell.layer_options == chosen:
+            return cell
+    raise ValueError(f"no registered cell for {layer} with {chosen}")
+
+
+def registry(*cells: Cell) -> MappingProxyType:
+    """The read-only map name → Cell of the given cells (names must be unique)."""
+    table: dict[str, Cell] = {}
+    for cell in cells:
+        if cell.name in table:
+            raise ValueError(f"two cells are named {cell.name!r}")
+        table[cell.name] = cell
+    return MappingProxyType(table)

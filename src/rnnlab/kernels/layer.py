@@ -1,0 +1,175 @@
+"""A cell over a whole sequence, compiled: the reference cell's contract for every cell.
+
+    forward(cell, params, x, state0, lengths, workspace, keep_tape) -> (out, stateT, tape)
+    backward(cell, params, tape, d_out, d_stateT, workspace, keep_gradients, input_grad,
+             into) -> (dx, grads, d_state0)
+
+The input projections of all steps are one GEMM before the loop; the loop
+(``rnnlab.kernels.loops``) runs compiled; the weight gradients are GEMMs after the
+backward loop (``rnnlab.runtime.gradients``) or, at small sizes on two threads, beside
+it (``rnnlab.runtime.pipeline``). The tape holds the same arrays as the reference
+cell's (each of ``cell.keep`` a view of one ``keep`` array).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rnnlab.cells import Cell
+from rnnlab.kernels.buffers import (
+    all_steps,
+    input_projection,
+    reuse_input_projection,
+    sequence_output,
+    step_buffer,
+)
+from rnnlab.kernels.loops import compiled_loops
+from rnnlab.runtime.gradients import weight_gradients
+from rnnlab.runtime.pipeline import chunk_steps, gradient_operands, gradient_results, pipelines
+from rnnlab.runtime.products import loop_parts, recurrent_operand
+from rnnlab.runtime.team import run
+from rnnlab.runtime.workspace import Workspace
+
+
+def _split_state(cell: Cell, state: Any) -> tuple[Any, Any]:
+    """(h, c) of a state given as h, or as (h, c) for a cell with a cell state."""
+    if not cell.has_cell_state:
+        return state, None
+    return state if state is not None else (None, None)
+
+
+def own_parameters(cell: Cell, params: dict[str, np.ndarray], H: int, dtype: Any) -> np.ndarray:
+    """The cell's own per-unit parameters stacked: (K, H), K = len(cell.parameters)."""
+    if not cell.parameters:
+        return np.empty((0, H), dtype)
+    return np.ascontiguousarray(np.stack([params[name] for name in cell.parameters]), dtype)
+
+
+def keep_views(cell: Cell, keep: np.ndarray, H: int) -> dict[str, np.ndarray]:
+    """The tape's arrays by name (``cell.keep``) as views of the step's keep rows."""
+    views, start = {}, 0
+    for name, width in cell.keep:
+        views[name] = keep[:, :, start * H : (start + width) * H]
+        start += width
+    return views
+
+
+def forward(
+    cell: Cell,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    state0: Any,
+    lengths: np.ndarray | None = None,
+    workspace: Workspace | None = None,
+    keep_tape: bool = True,
+) -> tuple[np.ndarray, Any, dict | None]:
+    """As ``cell.forward``; with ``keep_tape=False`` nothing per step is stored."""
+    ws = workspace or Workspace()
+    T, B, _ = x.shape
+    H = params["W_hh"].shape[1]
+    C = H if cell.has_cell_state else 0
+    parts = loop_parts(B, params["W_hh"])
+    x_proj = input_projection(params, x, ws, parts, bias=False)
+    dtype = x_proj.dtype
+    hidden = np.empty((T + 1, B, H), dtype)  # per call: the output is a view of it
+    cell_state = ws.array("cell", (T + 1, B, C), dtype)
+    hidden[0], c0 = _split_state(cell, state0)
+    if C:
+        cell_state[0] = c0
+    keep = step_buffer(ws, "keep", (T, B, cell.keep_width * H), dtype, keep_tape)
+    pre = ws.array("pre", (B, cell.blocks * H), dtype)
+    W_hh = np.ascontiguousarray(params["W_hh"], dtype=dtype)
+    packed, plain = recurrent_operand(W_hh, transposed=True, batch=B, parts=parts)
+    biases = (np.ascontiguousarray(params[name], dtype) for name in ("b_ih", "b_hh"))
+    p = own_parameters(cell, params, H, dtype)
+    steps = all_steps(lengths, T, B)
+    loop = (x_proj, W_hh, packed, plain, *biases, p, steps, hidden, cell_state, keep, pre)
+    loops = compiled_loops(cell)
+    run(parts, loops.forward_loop, *loop, driver=loops.forward_parts)
+    out, mask = sequence_output(hidden, lengths)
+    if not keep_tape:
+        tape = None
+    else:
+        tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep, **keep_views(cell, keep, H)}
+        if C:
+            tape["cell"] = cell_state
+    stateT = (hidden[T].copy(), cell_state[T].copy()) if C else hidden[T].copy()
+    return out, stateT, tape
+
+
+def backward(
+    cell: Cell,
+    params: dict[str, np.ndarray],
+    tape: dict,
+    d_out: np.ndarray,
+    d_stateT: Any = None,
+    workspace: Workspace | None = None,
+    keep_gradients: bool = True,
+    input_grad: bool = True,
+    into: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray | None, dict[str, np.ndarray], Any]:
+    """As ``cell.backward``; ∂L/∂h_t (and ∂L/∂c_t) stay on the tape only when
+    ``keep_gradients`` is set; dx is None unless ``input_grad``; with ``into`` (a layer's
+    gradient arrays by name) the weight gradients are added to them in place and returned."""
+    ws = workspace or Workspace()
+    x, hidden, mask, keep = tape["x"], tape["hidden"], tape["mask"], tape["keep"]
+    T, B, _ = x.shape
+    H, dtype = hidden.shape[2], hidden.dtype
+    C, GH, own = (H if cell.has_cell_state else 0), cell.blocks * H, cell.own_blocks * H
+    cell_state = tape["cell"] if C else ws.array("cell", (T + 1, B, 0), dtype)
+    dh, dc = ws.zeros("dh", (B, H), dtype), ws.zeros("dc", (B, C), dtype)
+    dh_T, dc_T = _split_state(cell, d_stateT)
+    if dh_T is not None:
+        dh[...] = dh_T
+    if dc_T is not None:
+        dc[...] = dc_T
+    d_pre = reuse_input_projection(ws, (T, B, GH), dtype)
+    d_own = ws.array("d_own", (T, B, own), dtype)
+    d_rec = ws.array("d_rec", (B, GH if own else 0), dtype)
+    d_hidden = step_buffer(ws, "d_hidden", (T, B, H), dtype, keep_gradients)
+    d_cell = step_buffer(ws, "d_cell", (T, B, C), dtype, keep_gradients)
+    d_out = np.ascontiguousarray(d_out, dtype=dtype)
+    parts = loop_parts(B, params["W_hh"])
+    W_hh = np.ascontiguousarray(params["W_hh"], dtype=dtype)
+    packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
+    lengths = None if mask is None else mask[:, :, 0].sum(axis=0)
+    steps = all_steps(lengths, T, B)
+    p = own_parameters(cell, params, H, dtype)
+    sums = np.zeros((parts, GH)), np.zeros((parts, own)), np.zeros((parts, *p.shape))  # float64
+    records = (d_pre, d_own, d_rec, d_hidden, d_cell)
+    loop = (W_hh, packed, plain, steps, keep, p, hidden, cell_state, d_out, dh, dc, *records, *sums)
+    loops = compiled_loops(cell)
+    if pipelines(B, W_hh, parts):
+        terms = gradient_operands(params, x, hidden, d_pre, input_grad, d_own, into)
+        loop_args = (loop, (*terms, chunk_steps(B)))
+        run(parts, loops.pipelined_backward, *loop_args, driver=loops.pipelined_parts)
+        grads, dx = gradient_results(terms, sums[0].sum(0), sums[1].sum(0), into)
+    else:
+        run(parts, loops.backward_loop, *loop, driver=loops.backward_parts)
+        del packed, plain, loop  # freed before the weight gradients' temporaries
+        gradient_sums = {"bias_grad": sums[0].sum(0), "own_bias_grad": sums[1].sum(0)}
+        options = {"input_grad": input_grad, "parts": parts, "into": into, **gradient_sums}
+        grads, dx = weight_gradients(params, x, hidden, d_pre, d_own, **options)
+    grads.update(own_parameter_grads(cell, sums[2].sum(0), dtype, into))
+    if keep_gradients:
+        tape["d_hidden"] = d_hidden
+        if C:
+            tape["d_cell"] = d_cell
+    d_state0 = (dh.copy(), dc.copy()) if C else dh.copy()
+    return dx, grads, d_state0
+
+
+def own_parameter_grads(
+    cell: Cell, dp: np.ndarray, dtype: Any, into: dict[str, np.ndarray] | None
+) -> dict[str, np.ndarray]:
+    """The gradients of the cell's own parameters by name, from dp (K, H), added to
+    ``into``'s where it has them."""
+    grads = {}
+    for name, grad in zip(cell.parameters, dp.astype(dtype), strict=True):
+        if into is not None and name in into:
+            into[name] += grad
+            grad = into[name]
+        grads[name] = grad
+    return grads

@@ -1,0 +1,186 @@
+"""The step loops of every cell, written once: forward, backward, and the backward pass
+as a pipeline; each run by the threads of a team.
+
+These are templates: ``forward_step`` and ``backward_step`` are the cell's (see
+``rnnlab.cells.cell``) and ``compiled_loops`` makes the loops of one cell. Per step, one
+product does W_hh h_{t−1} (or W_hhᵀ ∂L/∂a) for the whole batch, on W_hh packed once per
+call (``rnnlab.runtime.products``); the step functions then do every row's pointwise
+part. Each of ``parts`` threads takes a block of the product's panels and a block of the
+batch's rows, and they meet twice per step (``rnnlab.runtime.sync.barrier``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from types import SimpleNamespace
+
+from numba import prange
+
+from rnnlab.cells import Cell
+from rnnlab.kernels.specialise import compiled_steps, specialise
+from rnnlab.runtime.pipeline import PROGRESS, gradient_side
+from rnnlab.runtime.products import add_rows, matmul_rows, pack_own_panels
+from rnnlab.runtime.sync import atomic_store, barrier
+from rnnlab.runtime.team import share
+
+
+def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """A cell's forward step (``rnnlab.cells.cell``): ``compiled_loops`` binds the cell's."""
+    raise NotImplementedError("a template's step: use compiled_loops(cell)")
+
+
+def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
+    """A cell's backward step (``rnnlab.cells.cell``): ``compiled_loops`` binds the cell's."""
+    raise NotImplementedError("a template's step: use compiled_loops(cell)")
+
+
+def forward_loop(
+    part,
+    parts,
+    counter,
+    x_proj,
+    W_hh,
+    packed,
+    plain,
+    b_ih,
+    b_hh,
+    p,
+    lengths,
+    hidden,
+    cell,
+    keep,
+    pre,
+):
+    """x_proj (T, B, G·H) = W_ih x_t → fills hidden (T + 1, B, H), cell (T + 1, B, C) and
+    keep: (T, B, W) what every step keeps, or (1, B, W) when it is not kept.
+
+    packed, plain: W_hhᵀ as ``recurrent_operand`` gives it (each thread packs its own
+    panels here); b_ih, b_hh (G·H); p (K, H) the cell's own parameters; lengths (B,);
+    pre (B, G·H) scratch. Run by ``parts`` threads; this one is ``part``.
+    """
+    T, B, _ = x_proj.shape
+    H = hidden.shape[2]
+    pack_own_panels(W_hh, True, packed, part, parts)
+    first, stop = share(B, part, parts)
+    generation = 0
+    for t in range(T):
+        matmul_rows(hidden[t], packed, plain, pre, False, part, parts)  # W_hh h_{t−1}
+        generation = barrier(counter, parts, generation)  # pre complete
+        k = t if keep.shape[0] == T else 0
+        for b in range(first, stop):
+            if t < lengths[b]:
+                h_prev, c_prev = hidden[t, b], cell[t, b]
+                h, c = hidden[t + 1, b], cell[t + 1, b]
+                forward_step(
+                    x_proj[t, b], pre[b], b_ih, b_hh, p, h_prev, c_prev, h, c, keep[k, b], H
+                )
+            else:  # padded step: the state is carried unchanged
+                hidden[t + 1, b] = hidden[t, b]
+                cell[t + 1, b] = cell[t, b]
+                keep[k, b] = 0
+        generation = barrier(counter, parts, generation)  # h_t complete, pre free
+
+
+def backward_loop(
+    part,
+    parts,
+    counter,
+    W_hh,
+    packed,
+    plain,
+    lengths,
+    keep,
+    p,
+    hidden,
+    cell,
+    d_out,
+    dh,
+    dc,
+    d_pre,
+    d_own,
+    d_rec,
+    d_hidden,
+    d_cell,
+    d_bias,
+    d_own_bias,
+    dp,
+):
+    """Walks t = T … 1 carrying dh (B, H) and dc (B, C); fills d_pre (T, B, G·H) = ∂L/∂a_t,
+    d_own (T, B, O), the last blocks' own recurrent gradient, and d_hidden, d_cell:
+    ∂L/∂h_t, ∂L/∂c_t of every step (T, B, ·), or (1, B, ·) when they are not kept.
+
+    packed, plain: W_hh as ``recurrent_operand`` gives it. d_rec (B, G·H) scratch for a
+    cell with O > 0: the step's ∂L/∂(W_hh h_{t−1} + b_hh). d_bias (parts, G·H),
+    d_own_bias (parts, O), dp (parts, K, H), float64 zeros: row ``part`` ← this thread's
+    sums of d_pre, d_own and ∂L/∂p. counter[PROGRESS] ← the steps finished, from the
+    last (``rnnlab.runtime.pipeline``). Run by ``parts`` threads; this one is ``part``.
+    """
+    T, B, GH = d_pre.shape
+    H, own = hidden.shape[2], d_own.shape[2]
+    pack_own_panels(W_hh, False, packed, part, parts)
+    first, stop = share(B, part, parts)
+    generation = 0
+    for t in range(T - 1, -1, -1):
+        k = t if d_hidden.shape[0] == T else 0  # one step's worth when not kept
+        for b in range(first, stop):
+            if t < lengths[b]:
+                d_hidden[k, b] = dh[b] + d_out[t, b]
+                states = (hidden[t, b], cell[t, b], hidden[t + 1, b], cell[t + 1, b])
+                grads = (d_hidden[k, b], dc[b], d_cell[k, b], d_pre[t, b], d_own[t, b])
+                backward_step(keep[t, b], p, *states, *grads, dh[b], dp[part], H)
+            else:  # padded step: h and c were carried, so are their gradients
+                d_hidden[k, b] = dh[b]
+                d_cell[k, b] = dc[b]
+                d_pre[t, b] = 0
+                d_own[t, b] = 0
+        add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_a is in cache
+        add_rows(d_own[t, first:stop], d_own_bias[part])
+        rows = d_pre[t]
+        if own > 0:  # the recurrent side's gradient: d_pre's first blocks, then d_own
+            for b in range(first, stop):
+                d_rec[b, : GH - own] = d_pre[t, b, : GH - own]
+                d_rec[b, GH - own :] = d_own[t, b]
+            rows = d_rec
+        generation = barrier(counter, parts, generation)  # rows complete, dh's direct part too
+        matmul_rows(rows, packed, plain, dh, True, part, parts)  # dh_{t−1} += W_hhᵀ ∂L/∂a
+        generation = barrier(counter, parts, generation)  # dh complete
+        if part == 0:
+            atomic_store(counter[PROGRESS:], T - t)  # d_pre[t], d_own[t] are complete
+
+
+def pipelined_backward(part, parts, counter, loop, gradient_terms):
+    """Part 0 runs ``backward_loop(*loop)`` alone while part 1 sums the weight gradients
+    of the chunks it has finished (``rnnlab.runtime.pipeline.gradient_side``)."""
+    if part == 0:
+        backward_loop(0, 1, counter, *loop)
+    gradient_side(part, parts, counter, gradient_terms)
+
+
+def forward_parts(parts, counter, *args):
+    """``forward_loop``'s parts on numba's threads (``rnnlab.runtime.team.Team.run``)."""
+    for part in prange(parts):
+        forward_loop(part, parts, counter, *args)
+
+
+def backward_parts(parts, counter, *args):
+    """``backward_loop``'s parts on numba's threads."""
+    for part in prange(parts):
+        backward_loop(part, parts, counter, *args)
+
+
+def pipelined_parts(parts, counter, loop, gradient_terms):
+    """``pipelined_backward``'s parts on numba's threads."""
+    for part in prange(parts):
+        pipelined_backward(part, parts, counter, loop, gradient_terms)
+
+
+@cache
+def compiled_loops(cell: Cell) -> SimpleNamespace:
+    """The loops above made for ``cell`` (compiled at their first call, or loaded from
+    numba's cache): forward_loop, backward_loop, pipelined_backward and their parts."""
+    names = dict(compiled_steps(cell))
+    for template in (forward_loop, backward_loop, pipelined_backward):
+        names[template.__name__] = specialise(template, cell, names)
+    for template in (forward_parts, backward_parts, pipelined_parts):
+        names[template.__name__] = specialise(template, cell, names, parallel=True)
+    return SimpleNamespace(**{name: names[name] for name in names if not name.endswith("_step")})
