@@ -189,10 +189,10 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     def lab_info() -> dict[str, Any]:
         return {
             "limits": limits.as_json(),
-            "cells": [
-                {"name": cell.name, "title": cell.title, "gates": cell.gates}
-                for cell in CELLS.values()
-            ],
+            "cells": list(CELLS),  # the registry's, in its order
+            "cell_info": {
+                cell.name: {"title": cell.title, "gates": cell.gates} for cell in CELLS.values()
+            },
             "tasks": {"text": "Text"} | {name: info.title for name, info in TASKS.items()},
             "checkpoint": lab.checkpoint_id,
             "models": lab.models(),

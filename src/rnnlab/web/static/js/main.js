@@ -8,7 +8,7 @@ import * as generate from "./panels/generate.js";
 import * as gradients from "./panels/gradients.js";
 import * as neuron from "./panels/neuron.js";
 import * as equations from "./panels/equations.js";
-import { showError } from "./util.js";
+import { setCells, showError } from "./util.js";
 
 const state = {
   lab: null, // limits, cells, tasks, checkpoint
@@ -131,6 +131,7 @@ const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun,
 
 async function start() {
   state.lab = await getJSON("/api/lab");
+  setCells(state.lab.cell_info);
   if (state.lab.checkpoint) state.config.source = "checkpoint";
   for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations]) {
     module.init(ctx);

@@ -2,14 +2,20 @@
 
 export const SVG_NS = "http://www.w3.org/2000/svg";
 
-export const CELL_NAMES = {
-  rnn_tanh: "RNN (tanh)",
-  rnn_relu: "RNN (ReLU)",
-  lstm: "LSTM",
-  gru: "GRU",
-};
+// The registered cells' names for people, filled from /api/lab at start (setCells).
+export const CELL_NAMES = {};
 
-export const CELL_COLORS = { rnn_tanh: "#e8772e", rnn_relu: "#e8772e", lstm: "#2f6fde", gru: "#1c9a6c" };
+/** Take the cells the server's registry lists: cellInfo is {name: {title, gates}}. */
+export function setCells(cellInfo) {
+  for (const [name, info] of Object.entries(cellInfo)) CELL_NAMES[name] = info.title;
+}
+
+const FAMILY_COLORS = { rnn: "#e8772e", lstm: "#2f6fde", gru: "#1c9a6c" };
+
+/** A cell's colour in the charts: its family's (rnn_tanh and rnn_relu share one). */
+export function cellColor(cell) {
+  return FAMILY_COLORS[cell.split("_")[0]] ?? "#6b6b6b";
+}
 
 /** An HTML element: el("div", {class: "x", dataset: {a: 1}}, child, "text"). */
 export function el(tag, attrs = {}, ...children) {

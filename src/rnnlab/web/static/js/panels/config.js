@@ -30,6 +30,12 @@ export function init(context) {
       ctx.refreshAll();
     });
   }
+  const choice = $("cell-choice");
+  for (const cell of state.lab.cells) {
+    const radio = el("input", { type: "radio", name: "cell", value: cell });
+    radio.checked = cell === state.config.cell;
+    choice.append(el("label", {}, radio, ` ${CELL_NAMES[cell]}`));
+  }
   for (const radio of root.querySelectorAll("input[name=cell]")) {
     radio.addEventListener("change", () => {
       state.config.cell = radio.value;

@@ -1,7 +1,7 @@
 // Panel 6: ‖∂L/∂h_t‖ for every t, RNN vs LSTM vs GRU, with the recurrent weights scaled.
 import { postJSON } from "../api.js";
 import { lineChart } from "../charts.js";
-import { CELL_COLORS, CELL_NAMES, clear, debounce, el, fmt, sci, showError, superscript } from "../util.js";
+import { CELL_NAMES, cellColor, clear, debounce, el, fmt, sci, showError, superscript } from "../util.js";
 
 let ctx;
 let root;
@@ -46,7 +46,7 @@ function render(answer) {
   const T = answer.labels.length;
   const series = answer.series.map((s) => ({
     label: CELL_NAMES[s.cell],
-    color: CELL_COLORS[s.cell],
+    color: cellColor(s.cell),
     points: s.norms.map((v, t) => [t + 1, v === null ? null : Math.max(v, 1e-30)]),
     dataset: { cell: s.cell, norms: JSON.stringify(s.norms) },
   }));
@@ -72,7 +72,7 @@ function render(answer) {
       el(
         "div",
         { dataset: { cell: s.cell, ratio: String(ratio) } },
-        el("span", { class: "swatch", style: `background:${CELL_COLORS[s.cell]}` }),
+        el("span", { class: "swatch", style: `background:${cellColor(s.cell)}` }),
         el("b", { text: CELL_NAMES[s.cell] }),
         ` (${trained}): from t = ${T} back to t = 1 the norm goes ${sci(last)} → ${sci(first)}, ${change}; ${verdict}.`,
       ),
