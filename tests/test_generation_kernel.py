@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rnnlab.backend import use_backend
+from rnnlab.cells import CELLS as REGISTERED
 from rnnlab.cells import cell_named
 from rnnlab.data.text import CharVocab
 from rnnlab.generate import iter_sample, sample, stack_weights
@@ -14,7 +15,7 @@ from rnnlab.kernels.generation import Generation
 from rnnlab.models import LanguageModel, LanguageModelConfig
 from rnnlab.runtime import team
 
-CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+CELLS = list(REGISTERED)  # every registered cell
 
 
 @pytest.fixture(params=[1, 2, 3], ids=lambda parts: f"{parts}threads")
@@ -62,9 +63,9 @@ def test_each_drawn_token_is_fed_back_as_the_full_forward_would(
 
 def _assert_state(generation, cell, logits, state):
     np.testing.assert_allclose(generation.logits, logits, atol=1e-12)
-    final = state[0] if cell == "lstm" else state
+    final = state[0] if REGISTERED[cell].has_cell_state else state
     np.testing.assert_allclose(generation.hidden[:, 0, 0], final[:, 0], atol=1e-12)
-    if cell == "lstm":
+    if REGISTERED[cell].has_cell_state:
         np.testing.assert_allclose(generation.cell, state[1][:, 0], atol=1e-12)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cell_cases import has_cell_state, random_params
 
 import rnnlab
 from rnnlab.cells import CELLS
@@ -15,15 +16,9 @@ TOLERANCE = 1e-6
 @pytest.mark.parametrize("with_lengths", [False, True])
 def test_cell_gradients_match_finite_differences(mode, with_lengths, rng):
     T, B, I, H = 5, 3, 4, 3
-    G = CELLS[mode].blocks
-    params = {
-        "W_ih": rng.normal(size=(G * H, I)) * 0.6,
-        "W_hh": rng.normal(size=(G * H, H)) * 0.6,
-        "b_ih": rng.normal(size=G * H) * 0.3,
-        "b_hh": rng.normal(size=G * H) * 0.3,
-    }
+    params = random_params(mode, I, H, rng, scale=0.6, bias_scale=0.3)
     x = rng.normal(size=(T, B, I))
-    lstm = mode == "lstm"
+    lstm = has_cell_state(mode)
     state0 = (rng.normal(size=(B, H)), rng.normal(size=(B, H))) if lstm else rng.normal(size=(B, H))
     lengths = np.array([5, 2, 3]) if with_lengths else None
     cell = CELLS[mode]
@@ -61,6 +56,7 @@ LAYERS = {
     "rnn_relu": lambda **kw: rnnlab.RNN(3, 3, nonlinearity="relu", **kw),
     "lstm": lambda **kw: rnnlab.LSTM(3, 3, **kw),
     "gru": lambda **kw: rnnlab.GRU(3, 3, **kw),
+    "lstm_peephole": lambda **kw: rnnlab.LSTM(3, 3, peephole=True, **kw),
 }
 
 
@@ -69,10 +65,12 @@ def test_two_layer_bidirectional_layer_with_state_and_lengths_passes_gradcheck(m
     layer = LAYERS[mode](num_layers=2, bidirectional=True, dtype=np.float64, seed=5)
     x = rng.normal(size=(4, 3, 3))
     draw = lambda: rng.normal(size=(4, 3, 3))  # noqa: E731
-    state = (draw(), draw()) if mode == "lstm" else draw()
+    state = (draw(), draw()) if has_cell_state(mode) else draw()
     result = rnnlab.gradcheck(layer, x, state=state, lengths=np.array([4, 1, 3]))
     expected = (
-        set(layer.params) | {"input"} | ({"state_h", "state_c"} if mode == "lstm" else {"state"})
+        set(layer.params)
+        | {"input"}
+        | ({"state_h", "state_c"} if has_cell_state(mode) else {"state"})
     )
     assert set(result.errors) == expected
     assert result.ok(TOLERANCE), str(result)

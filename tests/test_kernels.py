@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
+from cell_cases import has_cell_state, random_params, random_state
 
 import rnnlab
 from rnnlab.backend import cell_functions, get_backend, set_backend, use_backend
@@ -59,18 +60,12 @@ def threads(request, monkeypatch):
 )
 def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_state, threads):
     rng = np.random.default_rng(7)
-    T, I, H, G = 6, 5, 7, CELLS[mode].blocks
-    params = {
-        "W_ih": rng.normal(size=(G * H, I)) * 0.5,
-        "W_hh": rng.normal(size=(G * H, H)) * 0.5,
-        "b_ih": rng.normal(size=G * H) * 0.5,
-        "b_hh": rng.normal(size=G * H) * 0.5,
-    }
-    params = {k: v.astype(dtype) for k, v in params.items()}
+    T, I, H = 6, 5, 7
+    params = random_params(mode, I, H, rng, scale=0.5, dtype=dtype)
     x = rng.normal(size=(T, batch, I)).astype(dtype)
     draw = lambda: rng.normal(size=(batch, H)).astype(dtype)  # noqa: E731
     zeros = np.zeros((batch, H), dtype)
-    if mode == "lstm":
+    if has_cell_state(mode):
         state0 = (draw(), draw()) if with_state else (zeros, zeros)
     else:
         state0 = draw() if with_state else zeros
@@ -89,7 +84,7 @@ def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_st
         np.testing.assert_allclose(a, b, rtol=0, atol=tol)
 
     d_out = rng.normal(size=out_r.shape).astype(dtype)
-    d_state = (draw(), draw()) if mode == "lstm" else draw()
+    d_state = random_state(mode, batch, H, draw)
     dx_r, grads_r, d0_r = reference.backward(params, tape_r, d_out, d_state)
     dx_k, grads_k, d0_k = kernel.backward(params, tape_k, d_out, d_state, workspace=Workspace())
     tol = GRAD_TOL[dtype]
@@ -110,12 +105,12 @@ def test_backward_adds_the_weight_gradients_into_the_arrays_it_is_given(
     """A layer passes its gradient arrays (``into``): the backward pass adds to them in
     place (the kernels' GEMMs, split, pipelined or on one thread) and returns them."""
     rng = np.random.default_rng(11)
-    T, I, H, G = 6, 5, 7, CELLS[mode].blocks
-    shapes = {"W_ih": (G * H, I), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
-    params = {name: rng.normal(size=shape) * 0.5 for name, shape in shapes.items()}
+    T, I, H = 6, 5, 7
+    params = random_params(mode, I, H, rng, scale=0.5)
+    shapes = {name: value.shape for name, value in params.items()}
     x = rng.normal(size=(T, batch, I))
     zeros = np.zeros((batch, H))
-    state0 = (zeros, zeros) if mode == "lstm" else zeros
+    state0 = random_state(mode, batch, H, lambda: zeros)
     out, _, tape_r = CELLS[mode].forward(params, x, state0)
     d_out = rng.normal(size=out.shape)
     _, expected, _ = CELLS[mode].backward(params, tape_r, d_out)
@@ -276,15 +271,10 @@ def test_the_output_is_read_only_because_the_tape_shares_it(backend):
 @pytest.mark.parametrize("mode", sorted(CELLS))
 def test_per_step_gradients_are_kept_only_when_asked(mode):
     rng = np.random.default_rng(3)
-    T, B, H, G = 5, 3, 4, CELLS[mode].blocks
-    params = {
-        "W_ih": rng.normal(size=(G * H, 2)),
-        "W_hh": rng.normal(size=(G * H, H)),
-        "b_ih": rng.normal(size=G * H),
-        "b_hh": rng.normal(size=G * H),
-    }
+    T, B, H = 5, 3, 4
+    params = random_params(mode, 2, H, rng, scale=1.0)
     x, d_out = rng.normal(size=(T, B, 2)), rng.normal(size=(T, B, H))
-    state0 = (np.zeros((B, H)),) * 2 if mode == "lstm" else np.zeros((B, H))
+    state0 = random_state(mode, B, H, lambda: np.zeros((B, H)))
     with use_backend("numba"):
         cell = cell_functions(mode)
         results = []

@@ -12,6 +12,7 @@ import pytest
 import rnnlab
 from rnnlab.cells import CELLS
 from rnnlab.models import LanguageModel, LanguageModelConfig, SequenceModel, SequenceModelConfig
+from rnnlab.models.language import make_recurrent
 from rnnlab.probe import (
     gradient_norms,
     gradient_records,
@@ -25,23 +26,20 @@ from rnnlab.probe import (
     step_norms,
 )
 
-MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+MODES = tuple(CELLS)  # every registered cell
 
 
 def make_layer(mode: str, hidden: int = 5, **kw):
-    if mode == "lstm":
-        return rnnlab.LSTM(3, hidden, dtype=np.float64, forget_bias=1.0, **kw)
-    if mode == "gru":
-        return rnnlab.GRU(3, hidden, dtype=np.float64, **kw)
-    return rnnlab.RNN(3, hidden, nonlinearity=mode[4:], dtype=np.float64, **kw)
+    """A float64 layer of cell ``mode`` (an LSTM's forget gates start at bias 1)."""
+    return make_recurrent(mode, 3, hidden, dtype=np.float64, forget_bias=1.0, **kw)
 
 
 def run_from(mode, params, x, state):
     """s_T of the reference cell from state s (a flat (B, S) array), as a flat (B, S)."""
     H = params["W_hh"].shape[1]
-    state0 = (state[:, :H], state[:, H:]) if mode == "lstm" else state
+    state0 = (state[:, :H], state[:, H:]) if CELLS[mode].has_cell_state else state
     _, final, _ = CELLS[mode].forward(params, x, state0)
-    return np.concatenate(final, axis=1) if mode == "lstm" else final
+    return np.concatenate(final, axis=1) if CELLS[mode].has_cell_state else final
 
 
 def numerical_jacobian(mode, params, x, state, eps=1e-6):
@@ -61,7 +59,7 @@ def numerical_jacobian(mode, params, x, state, eps=1e-6):
 
 def flat_state(tape, mode, t):
     h = tape["hidden"][t]
-    return np.concatenate([h, tape["cell"][t]], axis=1) if mode == "lstm" else h
+    return np.concatenate([h, tape["cell"][t]], axis=1) if CELLS[mode].has_cell_state else h
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -21,6 +21,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from rnnlab.errors import RnnlabError
+from rnnlab.options import command_options, extra_option, from_options, out_option
+from rnnlab.runs import CharRunConfig
 
 app = typer.Typer(
     help="Recurrent neural networks from first principles: train, sample and inspect.",
@@ -84,85 +86,37 @@ def _progress_bar(total: int | None) -> Progress:
     )
 
 
+_TRAIN_EXTRAS = [
+    out_option("runs/char"),
+    extra_option("resume", Path | None, None, "continue the run in this directory or checkpoint"),
+    extra_option("final_sample", int, 600, "characters printed at the end", "--sample-length"),
+    extra_option("temperature", float, 0.8, "temperature of the final sample"),
+    extra_option(
+        "distributed", bool, False, "data-parallel over MPI ranks (automatic under mpiexec)"
+    ),
+]
+
+
 @app.command()
-def train(
-    data: Annotated[str, typer.Option(help="shakespeare, python, or a UTF-8 text file")] = (
-        "shakespeare"
-    ),
-    cell: Annotated[str, typer.Option(help="lstm, gru, rnn_tanh (rnn) or rnn_relu")] = "lstm",
-    hidden: Annotated[int, typer.Option(help="hidden units per layer")] = 128,
-    layers: Annotated[int, typer.Option(help="stacked recurrent layers")] = 1,
-    dropout: Annotated[float, typer.Option(help="dropout between layers")] = 0.0,
-    embedding_dim: Annotated[int, typer.Option(help="0: one-hot input")] = 0,
-    seq_len: Annotated[int, typer.Option(help="truncated-BPTT length")] = 64,
-    batch: Annotated[int, typer.Option(help="parallel streams")] = 32,
-    optimizer: Annotated[
-        str, typer.Option(help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
-    ] = "adam",
-    lr: Annotated[float, typer.Option(help="learning rate")] = 2e-3,
-    schedule: Annotated[str, typer.Option(help="constant, step, cosine, warmup_cosine")] = (
-        "constant"
-    ),
-    clip: Annotated[float, typer.Option(help="max gradient norm; 0: no clipping")] = 5.0,
-    minutes: Annotated[float, typer.Option(help="time budget; 0: none")] = 3.0,
-    steps: Annotated[int, typer.Option(help="step budget; 0: none")] = 6000,
-    eval_every: Annotated[int, typer.Option(help="validate every N steps")] = 250,
-    sample_every: Annotated[
-        int, typer.Option(help="preview a sample every N steps; 0: never")
-    ] = 1000,
-    patience: Annotated[int, typer.Option(help="early stopping after N evaluations; 0: off")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="last fraction of the corpus held out")] = 0.1,
-    dtype: Annotated[str, typer.Option(help="float32 or float64")] = "float32",
-    out: Annotated[Path, typer.Option(help="run directory for checkpoints and metrics")] = Path(
-        "runs/char"
-    ),
-    resume: Annotated[
-        Path | None, typer.Option(help="continue the run in this directory or checkpoint")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="seed for weights, data order and samples")] = 0,
-    sample_length: Annotated[int, typer.Option(help="characters printed at the end")] = 600,
-    temperature: Annotated[float, typer.Option(help="temperature of the final sample")] = 0.8,
-    distributed: Annotated[
-        bool, typer.Option(help="data-parallel over MPI ranks (automatic under mpiexec)")
-    ] = False,
-) -> None:
+@command_options(CharRunConfig, extra=_TRAIN_EXTRAS)
+def train(**values: Any) -> None:
     """Train a character-level language model and print generated text at the end.
 
     Under ``mpiexec -n R`` (or with --distributed) each of the R processes trains on its
     share of the batch's streams and rank 0 alone writes and reports (rnnlab.distributed).
+    Every option's default is ``rnnlab.runs.CharRunConfig``'s.
     """
     from rnnlab.distributed import DataParallel, launched_by_mpi
     from rnnlab.generate import sample
 
+    out, resume, final_sample, temperature, distributed = (
+        values.pop(name) for name in ("out", "resume", "final_sample", "temperature", "distributed")
+    )
     ranks = DataParallel() if distributed or launched_by_mpi() else None
     shows = ranks is None or ranks.is_root  # rank 0 shows and writes for all
+    config = from_options(CharRunConfig, values)
     with ranks.guard() if ranks is not None else contextlib.nullcontext():
-        run, result = _train_run(
-            shows,
-            data=data,
-            cell=cell,
-            hidden=hidden,
-            layers=layers,
-            dropout=dropout,
-            embedding_dim=embedding_dim or None,
-            seq_len=seq_len,
-            batch_size=batch,
-            optimizer=optimizer,
-            lr=lr,
-            schedule=schedule,
-            clip=clip or None,
-            minutes=minutes or None,
-            steps=steps or None,
-            eval_every=eval_every,
-            sample_every=sample_every,
-            patience=patience or None,
-            val_fraction=val_fraction,
-            dtype=dtype,
-            out=out,
-            resume=resume,
-            seed=seed,
-            distributed=ranks,
-        )
+        run, result = _train_run(shows, config, out=out, resume=resume, distributed=ranks)
     if not shows:
         raise typer.Exit(1 if result.stopped == "diverged" else 0)
     if result.stopped == "diverged":
@@ -176,15 +130,20 @@ def train(
         highlight=False,
     )
     console.rule("generated text")
-    text = sample(run.trainer.model, n=sample_length, temperature=temperature, seed=seed)
+    seed = config.seed
+    text = sample(run.trainer.model, n=final_sample, temperature=temperature, seed=seed)
     console.print(text, markup=False, highlight=False)
 
 
-def _train_run(shows: bool, **options: Any) -> tuple[Any, Any]:
-    """Prepare the run and fit it, with the summary and progress display if ``shows``."""
+def _train_run(shows: bool, config: CharRunConfig, **options: Any) -> tuple[Any, Any]:
+    """Prepare the run and fit it, with the summary and progress display if ``shows``. A
+    resumed run takes everything from its checkpoint but the budgets."""
     from rnnlab.runs import prepare_run
 
-    run = prepare_run(**options)
+    if options.get("resume") is None:
+        run = prepare_run(config, **options)
+    else:
+        run = prepare_run(**options, steps=config.steps, minutes=config.minutes)
     if not shows:
         return run, run.trainer.fit()
     console.print(run.summary, highlight=False)

@@ -269,13 +269,13 @@ def jacobian_log_norms(
     ∂s_T/∂s_t = J_T J_{T−1} ⋯ J_{t+1}, built from t = T down; the product is rescaled
     after every step and its scale kept as a logarithm, so thousands of steps neither
     underflow nor overflow. ``block="hidden"`` takes ∂h_T/∂h_t (the h rows and columns;
-    for the LSTM, at fixed c_t); ``"state"`` the whole of ∂s_T/∂s_t.
+    for a cell with a cell state, at fixed c_t); ``"state"`` the whole of ∂s_T/∂s_t.
     """
     if block not in ("state", "hidden"):
         raise ConfigError(f"block must be 'state' or 'hidden', got {block!r}")
     hidden = tape["hidden"]
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
-    S = 2 * H if mode == "lstm" else H
+    S = H * len(cell_named(mode).states)
     size = H if block == "hidden" else S
     product = np.broadcast_to(np.eye(S), (B, S, S)).copy()
     log_scale = np.zeros(B)

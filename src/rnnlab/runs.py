@@ -11,18 +11,20 @@ job (``mpiexec -n R rnnlab train``): every rank prepares the same run, the train
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rnnlab.cells import cell_named
 from rnnlab.data.batching import split_train_val
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.text import CharVocab, vocab_from_json
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.io import load_checkpoint
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
+from rnnlab.options import cell_option, hidden_option, layers_option, option, redefault
 from rnnlab.train import TrainConfig, Trainer
 
 
@@ -51,47 +53,69 @@ def _resume_path(resume: Path) -> Path:
     return resume
 
 
+_MODEL = LanguageModelConfig.__dataclass_fields__  # the model's defaults, written there
+
+
+@dataclass
+class CharRunConfig(TrainConfig):
+    """Every option of a character-model run (what ``rnnlab train`` does): the trainer's
+    (``TrainConfig``, with the main job's budget: 6,000 steps or 3 minutes) and the data's
+    and the model's. The command line's options are made from these fields."""
+
+    steps: int | None = redefault(TrainConfig, "steps", 6000)
+    minutes: float | None = redefault(TrainConfig, "minutes", 3.0)
+    data: str = option("shakespeare", "shakespeare, python, or a UTF-8 text file")
+    cell: str = cell_option(_MODEL["cell"].default)
+    hidden: int = hidden_option(_MODEL["hidden_size"].default)
+    layers: int = layers_option(_MODEL["num_layers"].default)
+    dropout: float = option(_MODEL["dropout"].default, "dropout between layers")
+    embedding_dim: int | None = option(None, "embedding size; 0: one-hot input", none=0)
+    val_fraction: float = option(0.1, "last fraction of the corpus held out")
+    dtype: str = option(_MODEL["dtype"].default, "float32 or float64")
+
+    def train_config(self) -> TrainConfig:
+        """The trainer's part of the run, as checkpoints store it."""
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
+
+
 def prepare_run(
+    config: CharRunConfig | None = None,
     *,
-    data: str = "shakespeare",
-    cell: str = "lstm",
-    hidden: int = 128,
-    layers: int = 1,
-    dropout: float = 0.0,
-    embedding_dim: int | None = None,
-    val_fraction: float = 0.1,
-    dtype: str = "float32",
     out: Path | None = None,
     resume: Path | None = None,
-    seed: int = 0,
     distributed: Any = None,
-    **train_options: Any,
+    **options: Any,
 ) -> Run:
-    """A Trainer for a char model; ``train_options`` are TrainConfig fields."""
+    """A Trainer for a char model from ``config``, or from ``options``: the fields of
+    ``CharRunConfig`` (``prepare_run(cell="gru", steps=2000)``). A resumed run takes
+    everything from its checkpoint but the budgets ``steps`` and ``minutes`` (when given
+    in ``options``)."""
     if resume is not None:
-        return _resume_run(Path(resume), train_options, distributed)
+        return _resume_run(Path(resume), options, distributed)
+    config = config if config is not None else CharRunConfig(**options)
+    data, seed, train_config = config.data, config.seed, config.train_config()
     text = load_corpus(data)
     vocab = CharVocab.from_text(text)
-    train_ids, val_ids = _split(vocab, text, val_fraction, data)
-    config = LanguageModelConfig(
+    train_ids, val_ids = _split(vocab, text, config.val_fraction, data)
+    model_config = LanguageModelConfig(
         vocab_size=len(vocab),
-        cell=cell,
-        hidden_size=hidden,
-        num_layers=layers,
-        dropout=dropout,
-        embedding_dim=embedding_dim,
-        dtype=dtype,
+        cell=config.cell,
+        hidden_size=config.hidden,
+        num_layers=config.layers,
+        dropout=config.dropout,
+        embedding_dim=config.embedding_dim,
+        dtype=config.dtype,
     )
-    model = LanguageModel(config, seed=seed, vocab=vocab)
-    train_config = TrainConfig(seed=seed, **train_options)
-    source = {"data": data, "val_fraction": val_fraction}
+    model = LanguageModel(model_config, seed=seed, vocab=vocab)
+    source = {"data": data, "val_fraction": config.val_fraction}
     trainer = Trainer(
         model, train_ids, val_ids, train_config, out, data_source=source, distributed=distributed
     )
     summary = (
         f"{data}: {len(text):,} characters, {len(vocab)} distinct; "
         f"{len(train_ids):,} for training, {len(val_ids):,} for validation\n"
-        f"model: {config.cell.upper()} {config.num_layers}×{config.hidden_size}, "
+        f"model: {cell_named(model_config.cell).title} "
+        f"{model_config.num_layers}×{model_config.hidden_size}, "
         f"{model.num_parameters():,} parameters; {train_config.optimizer} lr {train_config.lr}, "
         f"batch {train_config.batch_size}×{train_config.seq_len}"
     )

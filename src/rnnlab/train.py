@@ -44,6 +44,7 @@ from rnnlab.optim import (
     make_optimizer,
     make_schedule,
 )
+from rnnlab.options import clip_option, lr_option, option, schedule_option, seed_option
 
 LN2 = math.log(2)
 
@@ -52,24 +53,27 @@ LN2 = math.log(2)
 class TrainConfig:
     """Every option of a run, with defaults that work (stored in checkpoints as JSON)."""
 
-    steps: int | None = 4000  #: stop after this many updates (None: only the time budget)
-    minutes: float | None = None  #: stop after this much wall time in this invocation
-    batch_size: int = 32
-    seq_len: int = 64  #: truncated-BPTT length
-    optimizer: str = "adam"
-    lr: float = 2e-3
+    #: stop after this many updates (None: only the time budget)
+    steps: int | None = option(4000, "step budget; 0: none", none=0)
+    #: stop after this much wall time in this invocation
+    minutes: float | None = option(None, "time budget in minutes; 0: none", none=0.0)
+    batch_size: int = option(32, "parallel streams (sequences per step)", flag="--batch")
+    seq_len: int = option(64, "truncated-BPTT length")
+    optimizer: str = option("adam", "sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw")
+    lr: float = lr_option(2e-3)
     weight_decay: float = 0.0
-    schedule: str = "constant"  #: constant, step, cosine, warmup_cosine (over ``steps``)
-    clip: float | None = 5.0  #: max gradient norm (or value); None: no clipping
+    schedule: str = schedule_option("constant")  #: over ``steps``
+    clip: float | None = clip_option(5.0)  #: max gradient norm (or value)
     clip_mode: str = "norm"  #: "norm" (global L2 norm) or "value" (each element)
-    eval_every: int = 250
+    eval_every: int = option(250, "validate every N steps")
     eval_tokens: int | None = 100_000  #: cap on validation tokens during training
-    sample_every: int = 1000  #: preview a sample every so many steps (0: never)
+    sample_every: int = option(1000, "preview a sample every N steps; 0: never")
     sample_length: int = 200
     checkpoint_every: int = 500
-    patience: int | None = None  #: stop after this many evaluations without improvement
+    #: stop after this many evaluations without improvement
+    patience: int | None = option(None, "early stopping after N evaluations; 0: off", none=0)
     log_every: int = 10
-    seed: int = 0
+    seed: int = seed_option()
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:

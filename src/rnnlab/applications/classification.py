@@ -50,6 +50,16 @@ from rnnlab.models.classify import (
     predict_proba,
 )
 from rnnlab.models.sequence import SequenceModel
+from rnnlab.options import (
+    cell_option,
+    clip_option,
+    hidden_option,
+    layers_option,
+    lr_option,
+    option,
+    schedule_option,
+    seed_option,
+)
 from rnnlab.train import TrainConfig, Trainer, TrainResult
 
 DATASETS = ("digits-rows", "digits-pixels", "genre")
@@ -59,30 +69,36 @@ DATASETS = ("digits-rows", "digits-pixels", "genre")
 class ClassifyOptions:
     """Every option of a classification run; the defaults are the digits benchmark's."""
 
-    data: str = "digits-rows"  #: digits-rows, digits-pixels, genre, or a CSV path
-    text_column: str = "text"
-    label_column: str = "label"
-    cell: str = "lstm"
-    hidden: int = 64
-    layers: int = 1
-    readout: str | None = None  #: "last" or "mean"; None: last for digits, mean for text
-    bidirectional: bool = False
-    recurrent_init: str = "uniform"  #: or "orthogonal" (see rnnlab.nn.init)
+    data: str = option(
+        "digits-rows", "digits-rows, digits-pixels, genre, or a CSV of text and label"
+    )
+    text_column: str = option("text", "CSV: the text column")
+    label_column: str = option("label", "CSV: the label column")
+    cell: str = cell_option()
+    hidden: int = hidden_option(64)
+    layers: int = layers_option()
+    readout: str | None = option(
+        None, "last (final state) or mean (pooled); '': last for digits, mean for text", none=""
+    )
+    bidirectional: bool = option(False, "a bidirectional layer")
+    recurrent_init: str = option("uniform", "W_hh: uniform or orthogonal (rnnlab.nn.init)")
     #: Glorot input weights: with one input (pixel by pixel) PyTorch's ±1/√H leaves the
     #: input drive so weak that some seeds sit on the ln K plateau for a hundred steps
-    input_init: str = "xavier"
-    embedding_dim: int = 32  #: text only
-    vocab_size: int = 5000  #: text only, counting <unk>
-    tokens: int = 100  #: text only: passage length (genre), cut-off (CSV)
-    others: str = "folio"  #: genre only: "folio" or "exclude" (see rnnlab.data.labelled)
-    test_fraction: float = 0.25  #: genre: of each genre's plays; CSV: of the rows
-    split_seed: int = 0
-    epochs: int | None = None  #: None: 30 for digits, 10 for text
-    batch: int = 64
-    lr: float = 1e-2
-    schedule: str = "cosine"
-    clip: float | None = 1.0
-    seed: int = 0
+    input_init: str = option("xavier", "W_ih: xavier or uniform")
+    embedding_dim: int = option(32, "text: embedding size")
+    vocab_size: int = option(5000, "text: vocabulary size with <unk>")
+    tokens: int = option(100, "text: passage length (genre) / cut-off (CSV) in words")
+    others: str = option("folio", "genre: problems/roman/romances by the First Folio, or exclude")
+    test_fraction: float = option(0.25, "genre: of each genre's plays; CSV: of the rows")
+    split_seed: int = option(0, "genre / CSV: seed of the split")
+    epochs: int | None = option(
+        None, "passes over the training set; 0: 30 for digits, 10 for text", none=0
+    )
+    batch: int = option(64, "sequences per step")
+    lr: float = lr_option(1e-2)
+    schedule: str = schedule_option("cosine")
+    clip: float | None = clip_option(1.0)
+    seed: int = seed_option("seed for weights and order")
 
 
 @dataclass

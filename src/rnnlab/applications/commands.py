@@ -25,6 +25,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 from typer.core import TyperGroup
 
+from rnnlab.applications.classification import ClassifyOptions
+from rnnlab.applications.completion import CompleteOptions
+from rnnlab.applications.forecasting import ForecastOptions
+from rnnlab.options import command_options, extra_option, from_options, out_option
+
 console = Console()
 
 
@@ -102,6 +107,15 @@ def _print(text: str) -> None:
     console.print(text, highlight=False, markup=False)
 
 
+def _plot_options(out: str, plot: str) -> list:
+    """The options of a training command that saves a run and draws a plot."""
+    return [
+        out_option(out),
+        extra_option("plot", Path | None, None, f"PNG path (default OUT/{plot})"),
+        extra_option("no_plot", bool, False, "draw no plot", "--no-plot"),
+    ]
+
+
 def _plot_path(plot: Path | None, out: Path, name: str, no_plot: bool) -> Path | None:
     if no_plot:
         return None
@@ -112,57 +126,15 @@ def _plot_path(plot: Path | None, out: Path, name: str, no_plot: bool) -> Path |
 
 
 @forecast_app.command("train")
-def forecast_train(
-    series: Annotated[
-        str, typer.Option(help="mackey-glass, sines, sunspots, or a CSV file (with --column)")
-    ] = "mackey-glass",
-    column: Annotated[str | None, typer.Option(help="the CSV column to forecast")] = None,
-    length: Annotated[int, typer.Option(help="points of a generated series")] = 5000,
-    train_points: Annotated[int, typer.Option(help="first N points train; 0: 80 %")] = 0,
-    test_points: Annotated[int, typer.Option(help="next N points test; 0: the rest")] = 0,
-    window: Annotated[int, typer.Option(help="values the model sees per forecast")] = 50,
-    readout: Annotated[
-        str, typer.Option(help="last (many-to-one) or all (sequence-to-sequence)")
-    ] = "last",
-    cell: Annotated[str, typer.Option(help="lstm, gru, rnn_tanh or rnn_relu")] = "lstm",
-    hidden: Annotated[int, typer.Option(help="hidden units")] = 32,
-    layers: Annotated[int, typer.Option(help="stacked layers")] = 1,
-    steps: Annotated[int, typer.Option(help="training steps")] = 2000,
-    batch: Annotated[int, typer.Option(help="windows per step")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate")] = 3e-3,
-    schedule: Annotated[str, typer.Option(help="constant, step, cosine, warmup_cosine")] = (
-        "constant"
-    ),
-    clip: Annotated[float, typer.Option(help="max gradient norm; 0: none")] = 1.0,
-    horizon: Annotated[int, typer.Option(help="closed-loop steps")] = 84,
-    out: Annotated[Path, typer.Option(help="run directory")] = Path("runs/forecast"),
-    plot: Annotated[Path | None, typer.Option(help="PNG path (default OUT/forecast.png)")] = None,
-    no_plot: Annotated[bool, typer.Option("--no-plot", help="draw no plot")] = False,
-    seed: Annotated[int, typer.Option(help="seed for the series, weights and order")] = 0,
-) -> None:
+@command_options(ForecastOptions, extra=_plot_options("runs/forecast", "forecast.png"))
+def forecast_train(**values: Any) -> None:
     """Train a forecaster; report test NRMSE next to persistence, and plot it."""
-    from rnnlab.applications.forecasting import ForecastOptions, run_forecast
+    from rnnlab.applications.forecasting import run_forecast
     from rnnlab.applications.plots import plot_forecast
 
-    options = ForecastOptions(
-        series=series,
-        column=column,
-        length=length,
-        train_points=train_points or None,
-        test_points=test_points or None,
-        window=window,
-        readout=readout,
-        cell=cell,
-        hidden=hidden,
-        layers=layers,
-        steps=steps,
-        batch=batch,
-        lr=lr,
-        schedule=schedule,
-        clip=clip or None,
-        horizon=horizon,
-        seed=seed,
-    )
+    out, plot, no_plot = (values.pop(name) for name in ("out", "plot", "no_plot"))
+    options = from_options(ForecastOptions, values)
+    steps = options.steps
     with _Progress(steps) as progress:
         outcome = run_forecast(options, out=out, report=progress)
     config, stats = outcome.model.config, outcome.model.config.normalisation
@@ -263,76 +235,15 @@ def _confusion_table(matrix: Any, labels: list[str]) -> Table:
 
 
 @classify_app.command("train")
-def classify_train(
-    data: Annotated[
-        str, typer.Option(help="digits-rows, digits-pixels, genre, or a CSV of text and label")
-    ] = "digits-rows",
-    text_column: Annotated[str, typer.Option(help="CSV: the text column")] = "text",
-    label_column: Annotated[str, typer.Option(help="CSV: the label column")] = "label",
-    cell: Annotated[str, typer.Option(help="lstm, gru, rnn_tanh or rnn_relu")] = "lstm",
-    hidden: Annotated[int, typer.Option(help="hidden units")] = 64,
-    layers: Annotated[int, typer.Option(help="stacked layers")] = 1,
-    readout: Annotated[
-        str,
-        typer.Option(
-            help="last (final state) or mean (pooled); '': last for digits, mean for text"
-        ),
-    ] = "",
-    bidirectional: Annotated[bool, typer.Option(help="a bidirectional layer")] = False,
-    recurrent_init: Annotated[str, typer.Option(help="W_hh: uniform or orthogonal")] = "uniform",
-    input_init: Annotated[str, typer.Option(help="W_ih: xavier or uniform")] = "xavier",
-    embedding_dim: Annotated[int, typer.Option(help="text: embedding size")] = 32,
-    vocab_size: Annotated[int, typer.Option(help="text: vocabulary size with <unk>")] = 5000,
-    tokens: Annotated[int, typer.Option(help="text: passage length / cut-off in words")] = 100,
-    others: Annotated[
-        str, typer.Option(help="genre: problems/roman/romances by the First Folio, or exclude")
-    ] = "folio",
-    test_fraction: Annotated[
-        float, typer.Option(help="genre: of each genre's plays; CSV: of the rows")
-    ] = 0.25,
-    split_seed: Annotated[int, typer.Option(help="genre / CSV: seed of the split")] = 0,
-    epochs: Annotated[
-        int, typer.Option(help="passes over the training set; 0: 30 for digits, 10 for text")
-    ] = 0,
-    batch: Annotated[int, typer.Option(help="sequences per step")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate")] = 1e-2,
-    schedule: Annotated[str, typer.Option(help="constant, step, cosine, warmup_cosine")] = (
-        "cosine"
-    ),
-    clip: Annotated[float, typer.Option(help="max gradient norm; 0: none")] = 1.0,
-    out: Annotated[Path, typer.Option(help="run directory")] = Path("runs/classify"),
-    plot: Annotated[Path | None, typer.Option(help="PNG (default OUT/confusion.png)")] = None,
-    no_plot: Annotated[bool, typer.Option("--no-plot", help="draw no plot")] = False,
-    seed: Annotated[int, typer.Option(help="seed for weights and order")] = 0,
-) -> None:
+@command_options(ClassifyOptions, extra=_plot_options("runs/classify", "confusion.png"))
+def classify_train(**values: Any) -> None:
     """Train a sequence classifier; report accuracy, majority rate and confusion matrix."""
-    from rnnlab.applications.classification import ClassifyOptions, load_split, run_classify
+    from rnnlab.applications.classification import load_split, run_classify
     from rnnlab.applications.plots import plot_confusion
 
-    options = ClassifyOptions(
-        data=data,
-        text_column=text_column,
-        label_column=label_column,
-        cell=cell,
-        hidden=hidden,
-        layers=layers,
-        readout=readout or None,
-        bidirectional=bidirectional,
-        recurrent_init=recurrent_init,
-        input_init=input_init,
-        embedding_dim=embedding_dim,
-        vocab_size=vocab_size,
-        tokens=tokens,
-        others=others,
-        test_fraction=test_fraction,
-        split_seed=split_seed,
-        epochs=epochs or None,
-        batch=batch,
-        lr=lr,
-        schedule=schedule,
-        clip=clip or None,
-        seed=seed,
-    )
+    out, plot, no_plot = (values.pop(name) for name in ("out", "plot", "no_plot"))
+    options = from_options(ClassifyOptions, values)
+    batch, data = options.batch, options.data
     split = load_split(options)
     _print(split.description)
     epochs = options.epochs or (10 if split.vocab is not None else 30)
@@ -392,56 +303,21 @@ def classify_predict(
 # ----------------------------------------------------------------------------- complete
 
 
-@complete_app.command("train")
-def complete_train(
-    data: Annotated[str, typer.Option(help="shakespeare, python, or a UTF-8 text file")] = (
-        "shakespeare"
-    ),
-    vocab_size: Annotated[int, typer.Option(help="words kept, with <unk>")] = 5000,
-    cell: Annotated[str, typer.Option(help="lstm, gru, rnn_tanh or rnn_relu")] = "lstm",
-    hidden: Annotated[int, typer.Option(help="hidden units")] = 256,
-    layers: Annotated[int, typer.Option(help="stacked layers")] = 1,
-    embedding_dim: Annotated[int, typer.Option(help="word embedding size")] = 64,
-    dropout: Annotated[float, typer.Option(help="dropout between layers")] = 0.0,
-    seq_len: Annotated[int, typer.Option(help="truncated-BPTT length in words")] = 32,
-    batch: Annotated[int, typer.Option(help="parallel streams")] = 32,
-    steps: Annotated[int, typer.Option(help="step budget; 0: none")] = 3000,
-    minutes: Annotated[float, typer.Option(help="time budget; 0: none")] = 0.0,
-    lr: Annotated[float, typer.Option(help="Adam learning rate")] = 3e-3,
-    schedule: Annotated[str, typer.Option(help="constant, step, cosine, warmup_cosine")] = (
-        "cosine"
-    ),
-    clip: Annotated[float, typer.Option(help="max gradient norm; 0: none")] = 5.0,
-    val_fraction: Annotated[float, typer.Option(help="last fraction held out")] = 0.1,
-    eval_every: Annotated[int, typer.Option(help="validate every N steps")] = 500,
-    out: Annotated[Path, typer.Option(help="run directory")] = Path("runs/words"),
-    prompt: Annotated[str, typer.Option(help="a prompt completed at the end")] = (
-        "To be, or not to ___"
-    ),
-    seed: Annotated[int, typer.Option(help="seed for weights and samples")] = 0,
-) -> None:
-    """Train a word language model; report its perplexity against a unigram model's."""
-    from rnnlab.applications.completion import CompleteOptions, complete, run_complete
+_COMPLETE_EXTRAS = [
+    out_option("runs/words"),
+    extra_option("prompt", str, "To be, or not to ___", "a prompt completed at the end"),
+]
 
-    options = CompleteOptions(
-        data=data,
-        vocab_size=vocab_size,
-        cell=cell,
-        hidden=hidden,
-        layers=layers,
-        embedding_dim=embedding_dim,
-        dropout=dropout,
-        seq_len=seq_len,
-        batch=batch,
-        steps=steps or None,
-        minutes=minutes or None,
-        lr=lr,
-        schedule=schedule,
-        clip=clip or None,
-        val_fraction=val_fraction,
-        eval_every=eval_every,
-        seed=seed,
-    )
+
+@complete_app.command("train")
+@command_options(CompleteOptions, extra=_COMPLETE_EXTRAS)
+def complete_train(**values: Any) -> None:
+    """Train a word language model; report its perplexity against a unigram model's."""
+    from rnnlab.applications.completion import complete, run_complete
+
+    out, prompt = values.pop("out"), values.pop("prompt")
+    options = from_options(CompleteOptions, values)
+    data, seed = options.data, options.seed
     with _Progress(options.steps, unit="word") as progress:
         outcome = run_complete(options, out=out, report=progress)
     model = outcome.model

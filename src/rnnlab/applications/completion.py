@@ -36,6 +36,16 @@ from rnnlab.errors import ConfigError, DataError, check_positive_int
 from rnnlab.generate import next_distribution, sampling_distribution
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.nn.module import inference
+from rnnlab.options import (
+    cell_option,
+    clip_option,
+    hidden_option,
+    layers_option,
+    lr_option,
+    option,
+    schedule_option,
+    seed_option,
+)
 from rnnlab.train import TrainConfig, Trainer, TrainResult, evaluate
 
 _BLANK = re.compile(r"(?:\s|_|…|\.\.\.)+$")
@@ -45,25 +55,25 @@ _BLANK = re.compile(r"(?:\s|_|…|\.\.\.)+$")
 class CompleteOptions:
     """Every option of a word-model run, with defaults that train in ~5 minutes on 2 cores."""
 
-    data: str = "shakespeare"  #: shakespeare, python, or a UTF-8 text file
-    vocab_size: int = 5000  #: tokens kept, counting <unk>
-    cell: str = "lstm"
-    hidden: int = 256
-    layers: int = 1
-    embedding_dim: int = 64
-    dropout: float = 0.0
-    seq_len: int = 32
-    batch: int = 32
-    steps: int | None = 3000
-    minutes: float | None = None
-    lr: float = 3e-3
-    schedule: str = "cosine"
-    clip: float | None = 5.0
-    val_fraction: float = 0.1
-    eval_every: int = 500
+    data: str = option("shakespeare", "shakespeare, python, or a UTF-8 text file")
+    vocab_size: int = option(5000, "words kept, with <unk>")
+    cell: str = cell_option()
+    hidden: int = hidden_option(256)
+    layers: int = layers_option()
+    embedding_dim: int = option(64, "word embedding size")
+    dropout: float = option(0.0, "dropout between layers")
+    seq_len: int = option(32, "truncated-BPTT length in words")
+    batch: int = option(32, "parallel streams")
+    steps: int | None = option(3000, "step budget; 0: none", none=0)
+    minutes: float | None = option(None, "time budget in minutes; 0: none", none=0.0)
+    lr: float = lr_option(3e-3)
+    schedule: str = schedule_option("cosine")
+    clip: float | None = clip_option(5.0)
+    val_fraction: float = option(0.1, "last fraction held out")
+    eval_every: int = option(500, "validate every N steps")
     eval_tokens: int | None = 50_000  #: cap while training; the final score uses all
     sample_every: int = 0
-    seed: int = 0
+    seed: int = seed_option("seed for weights and samples")
 
 
 @dataclass

@@ -37,6 +37,16 @@ from rnnlab.models.forecast import (
     persistence,
 )
 from rnnlab.models.sequence import SequenceModel
+from rnnlab.options import (
+    cell_option,
+    clip_option,
+    hidden_option,
+    layers_option,
+    lr_option,
+    option,
+    schedule_option,
+    seed_option,
+)
 from rnnlab.train import TrainConfig, Trainer, TrainResult
 
 
@@ -44,23 +54,27 @@ from rnnlab.train import TrainConfig, Trainer, TrainResult
 class ForecastOptions:
     """Every option of a forecasting run, with the defaults of the Mackey-Glass benchmark."""
 
-    series: str = "mackey-glass"  #: mackey-glass, sines, sunspots, or a CSV path
-    column: str | None = None  #: the CSV column to forecast
-    length: int = 5000  #: points of a generated series
-    train_points: int | None = None  #: None: the first 80 % (4,000 of 5,000)
-    test_points: int | None = None  #: None: every point after the training part
-    window: int = 50
-    readout: str = "last"  #: "last" (many-to-one) or "all" (sequence-to-sequence)
-    cell: str = "lstm"
-    hidden: int = 32
-    layers: int = 1
-    steps: int = 2000
-    batch: int = 64
-    lr: float = 3e-3
-    schedule: str = "constant"
-    clip: float | None = 1.0
-    horizon: int = 84  #: closed-loop steps
-    seed: int = 0
+    series: str = option(
+        "mackey-glass", "mackey-glass, sines, sunspots, or a CSV file (with --column)"
+    )
+    column: str | None = option(None, "the CSV column to forecast")
+    length: int = option(5000, "points of a generated series")
+    #: None: the first 80 % (4,000 of 5,000)
+    train_points: int | None = option(None, "first N points train; 0: 80 %", none=0)
+    #: None: every point after the training part
+    test_points: int | None = option(None, "next N points test; 0: the rest", none=0)
+    window: int = option(50, "values the model sees per forecast")
+    readout: str = option("last", "last (many-to-one) or all (sequence-to-sequence)")
+    cell: str = cell_option()
+    hidden: int = hidden_option(32)
+    layers: int = layers_option()
+    steps: int = option(2000, "training steps")
+    batch: int = option(64, "windows per step")
+    lr: float = lr_option(3e-3)
+    schedule: str = schedule_option("constant")
+    clip: float | None = clip_option(1.0)
+    horizon: int = option(84, "closed-loop steps")
+    seed: int = seed_option("seed for the series, weights and order")
 
 
 @dataclass

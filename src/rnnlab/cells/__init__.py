@@ -9,7 +9,7 @@ cell is its file, its test and one line here.
 
 from __future__ import annotations
 
-from rnnlab.cells import gru, lstm, rnn
+from rnnlab.cells import gru, lstm, peephole, rnn
 from rnnlab.cells.cell import Cell, TorchLayer, cell_for_layer, registry
 from rnnlab.errors import ConfigError
 
@@ -17,6 +17,7 @@ CELLS = registry(
     rnn.RNN_TANH,
     rnn.RNN_RELU,
     lstm.LSTM,
+    peephole.LSTM_PEEPHOLE,
     gru.GRU,
 )
 

@@ -4,32 +4,15 @@ Each is a plain Python function (what it computes) with a compiled implementatio
 numba inlines into the loops. Numba reads a float literal as float64, which would turn
 float32 arithmetic into float64 (and tanh into the libm call), so a step writes 1 − z as
 ``complement(z)`` and uses these functions rather than literals: their constants carry
-the argument's type. Without numba (the reference backend) the module still imports.
+the argument's type. ``register_compiled`` gives numba the implementations; the compiled
+loops call it before they compile, so importing the cells needs no numba.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
-
-try:
-    from numba import types
-    from numba.core.extending import overload
-except ImportError:  # pragma: no cover - the NumPy reference needs none of this
-    types = overload = None
-
-_OPTIONS = {"cache": True, "error_model": "numpy"}
-
-
-def _compiled_as(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Register the decorated factory as numba's implementation of ``function``."""
-    if overload is None:  # pragma: no cover
-        return lambda factory: factory
-    return overload(function, inline="always", jit_options=_OPTIONS)
-
 
 # tanh in float32 as a rational function (the minimax fit used by Eigen's fast tanh):
 # tanh(a) ≈ a·P(a²) / Q(a²) on |a| ≤ 7.9053, where tanh(a) rounds to ±1 in float32.
@@ -64,8 +47,40 @@ def tanh(a):  # pragma: no cover - compiled only
     return math.tanh(a)
 
 
-@_compiled_as(tanh)
+def sigmoid(a):  # pragma: no cover - compiled only
+    """σ(a) = 1 / (1 + e^(−a)), as (1 + tanh(a/2)) / 2: no overflow for any a."""
+    return 0.5 + 0.5 * math.tanh(0.5 * a)
+
+
+def dsigmoid(y):  # pragma: no cover - compiled only
+    """σ'(a) given y = σ(a): y (1 − y)."""
+    return y * (1.0 - y)
+
+
+def dtanh(y):  # pragma: no cover - compiled only
+    """tanh'(a) given y = tanh(a): 1 − y²."""
+    return 1.0 - y * y
+
+
+def complement(y):  # pragma: no cover - compiled only
+    """1 − y in the type of y."""
+    return 1.0 - y
+
+
+def relu(a):  # pragma: no cover - compiled only
+    """max(a, 0) in the type of a."""
+    return max(a, 0.0)
+
+
+def drelu(y):  # pragma: no cover - compiled only
+    """relu' given y = relu(a): 1 where y > 0 (0 at a = 0, as PyTorch)."""
+    return 1.0 if y > 0 else 0.0
+
+
 def _tanh_impl(a):
+    """float32: the rational fit; float64: libm's tanh."""
+    from numba import types
+
     if a != types.float32:
         return lambda a: math.tanh(a)
     a1, a3, a5, a7, a9, a11, a13 = _ALPHA
@@ -82,68 +97,63 @@ def _tanh_impl(a):
     return rational
 
 
-def sigmoid(a):  # pragma: no cover - compiled only
-    """σ(a) = 1 / (1 + e^(−a)), as (1 + tanh(a/2)) / 2: no overflow for any a."""
-    return 0.5 + 0.5 * math.tanh(0.5 * a)
+def _typed(value: float, argument) -> float:
+    """``value`` as a float32 constant for a float32 argument, else a float."""
+    from numba import types
+
+    return np.float32(value) if argument == types.float32 else value
 
 
-def dsigmoid(y):  # pragma: no cover - compiled only
-    """σ'(a) given y = σ(a): y (1 − y)."""
-    return y * (1.0 - y)
-
-
-def dtanh(y):  # pragma: no cover - compiled only
-    """tanh'(a) given y = tanh(a): 1 − y²."""
-    return 1.0 - y * y
-
-
-@_compiled_as(sigmoid)
 def _sigmoid_impl(a):
-    half = np.float32(0.5) if a == types.float32 else 0.5
+    half = _typed(0.5, a)
     return lambda a: half + half * tanh(half * a)
 
 
-@_compiled_as(dsigmoid)
 def _dsigmoid_impl(y):
-    one = np.float32(1) if y == types.float32 else 1.0
+    one = _typed(1.0, y)
     return lambda y: y * (one - y)
 
 
-@_compiled_as(dtanh)
 def _dtanh_impl(y):
-    one = np.float32(1) if y == types.float32 else 1.0
+    one = _typed(1.0, y)
     return lambda y: one - y * y
 
 
-def complement(y):  # pragma: no cover - compiled only
-    """1 − y in the type of y."""
-    return 1.0 - y
-
-
-@_compiled_as(complement)
 def _complement_impl(y):
-    one = np.float32(1) if y == types.float32 else 1.0
+    one = _typed(1.0, y)
     return lambda y: one - y
 
 
-def relu(a):  # pragma: no cover - compiled only
-    """max(a, 0) in the type of a."""
-    return max(a, 0.0)
-
-
-@_compiled_as(relu)
 def _relu_impl(a):
-    zero = np.float32(0) if a == types.float32 else 0.0
+    zero = _typed(0.0, a)
     return lambda a: max(a, zero)
 
 
-def drelu(y):  # pragma: no cover - compiled only
-    """relu' given y = relu(a): 1 where y > 0 (0 at a = 0, as PyTorch)."""
-    return 1.0 if y > 0 else 0.0
-
-
-@_compiled_as(drelu)
 def _drelu_impl(y):
-    zero = np.float32(0) if y == types.float32 else 0.0
-    one = np.float32(1) if y == types.float32 else 1.0
+    zero, one = _typed(0.0, y), _typed(1.0, y)
     return lambda y: one if y > zero else zero
+
+
+_COMPILED = {
+    tanh: _tanh_impl,
+    sigmoid: _sigmoid_impl,
+    dsigmoid: _dsigmoid_impl,
+    dtanh: _dtanh_impl,
+    complement: _complement_impl,
+    relu: _relu_impl,
+    drelu: _drelu_impl,
+}
+_registered: list[bool] = []
+
+
+def register_compiled() -> None:
+    """Give numba the compiled implementations of the functions above (once), inlined
+    wherever a compiled step calls them."""
+    if _registered:
+        return
+    from numba.core.extending import overload
+
+    options = {"cache": True, "error_model": "numpy"}
+    for function, implementation in _COMPILED.items():
+        overload(function, inline="always", jit_options=options)(implementation)
+    _registered.append(True)

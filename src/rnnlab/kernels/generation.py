@@ -1,30 +1,9 @@
 """A run of generated tokens in one compiled call, split over rnnlab's threads.
 
-Generating a token is a step at batch 1: a matrix-vector product per layer, too little
-work to share out over threads call by call (a team call starts in tens of µs). A
-whole run of tokens is one call instead, and there it pays to split every step. The
-first layer's input product of a token is a row of a table made once,
-``table[v] = W_ih e_v + b_ih``: a lookup instead of a product. Each
-thread owns a block of every layer's hidden units, u₀ … u₁ − 1 (a thread that runs
-alone, as when the team is busy, takes every block in turn), and with them the rows
-of W_hh (and of W_ih above the first layer) that compute those units' gates; it keeps
-them packed as column panels of its own (``rnnlab.runtime.panels``), so they stay in its
-core's cache from step to step (read forwards at one step and backwards at the next,
-so that what a step read last, still cached, comes first at the next; this matters
-when a thread's rows fill its cache, as LSTM-512's 2 MB per thread on 2 cores). A
-layer's step is then
-
-    pre = W_hh[rows] h_{t−1}  →  the gates of units u₀ … u₁ − 1  →  h_t[u₀ : u₁],
-
-and the threads meet once per layer, when h_t is complete. Every thread then computes
-the whole output layer and draws the next token from the same uniform number; the draw
-is a pure function (``rnnlab.kernels.sampling.draw_token``), so all threads draw the
-same token and the token needs no meeting of its own (the output layer is not split:
-for a character vocabulary it is a small part of a step; for a large word vocabulary,
-V·H ≫ G·H², it is most of it, and a second thread gains little there). h is kept
-twice per layer (the step reads one copy and writes the other), so no thread
-overwrites what another still reads. Each unit's sum runs over k in order, so a split
-changes no number: 1 thread and 2 give the same tokens.
+Each thread owns a block of every layer's hidden units and the rows of W_hh (and W_ih)
+that compute their gates, packed as panels of its own; the threads meet once per layer
+per token, and all draw the same token from the same uniform number. A split changes no
+number. Why it is built so: docs/fast-path.md, "Generation".
 """
 
 from __future__ import annotations
@@ -131,29 +110,7 @@ def layer_step(layer, block, token, slot, weights, hidden, cell, scratch):
     c[:] = c_new[: c.size]
 
 
-def generate_part(
-    part,
-    parts,
-    counter,
-    tokens,
-    uniforms,
-    logits,
-    advance_last,
-    temperature,
-    top_k,
-    top_p,
-    table,
-    inputs,
-    b_ih,
-    recurrent,
-    b_hh,
-    own,
-    keep_width,
-    head,
-    head_b,
-    hidden,
-    cell,
-):
+def generate_part(part, parts, counter, tokens, uniforms, logits, options, stack, head, state):
     """Draw len(tokens) tokens, feeding each back; this thread is ``part`` of ``parts``.
 
     logits (V,): in, the next token's logits; out, those after the run. uniforms (n,):
@@ -169,6 +126,9 @@ def generate_part(
     head (P, H, LANES): the output layer's W packed, head_b (V,). The state steps after
     the last token only with ``advance_last``.
     """
+    advance_last, temperature, top_k, top_p = options
+    table, inputs, b_ih, recurrent, b_hh, own, keep_width = stack
+    (head_W, head_b), (hidden, cell) = head, state
     L, blocks, H = hidden.shape[0], recurrent[0].shape[0], hidden.shape[3]
     first, stop = share(blocks, part, parts)
     dtype = hidden.dtype
@@ -195,7 +155,7 @@ def generate_part(
                 layer_step(layer, block, token, slot, weights, hidden, cell, scratch)
             passed = barrier(counter, parts, passed)  # this layer's h_t is complete
         slot = 1 - slot
-        panel_product(hidden[L - 1, slot], head, mine, False)
+        panel_product(hidden[L - 1, slot], head_W, mine, False)
         mine[0] += head_b
     if slot == 1:  # every read of slot 0 was before the last barrier
         start, end = H * first // blocks, H * stop // blocks
@@ -269,9 +229,9 @@ class Generation:
         if tokens.size:
             args = (tokens, np.asarray(uniforms, dtype=np.float64), self.logits)
             options = (bool(advance_last), float(temperature), int(top_k), float(top_p))
-            stack = (self.table, self.inputs, self.b_ih, self.recurrent, self.b_hh, self.own)
-            keep_width = self.cell_type.keep_width
+            weights = (self.table, self.inputs, self.b_ih, self.recurrent, self.b_hh, self.own)
+            stack = (*weights, self.cell_type.keep_width)
             head, state = (self.head, self.head_b), (self.hidden, self.cell)
             generate = compiled_generation(self.cell_type)
-            team_run(self.parts, generate, *args, *options, *stack, keep_width, *head, *state)
+            team_run(self.parts, generate, *args, options, stack, head, state)
         return tokens

@@ -14,10 +14,10 @@ from __future__ import annotations
 from functools import cache
 from types import SimpleNamespace
 
-from numba import prange
+from numba import njit, prange
 
 from rnnlab.cells import Cell
-from rnnlab.kernels.specialise import compiled_steps, specialise
+from rnnlab.kernels.specialise import OPTIONS, compiled_steps, specialise
 from rnnlab.runtime.pipeline import PROGRESS, gradient_side
 from rnnlab.runtime.products import add_rows, matmul_rows, pack_own_panels
 from rnnlab.runtime.sync import atomic_store, barrier
@@ -115,8 +115,8 @@ def backward_loop(
     sums of d_pre, d_own and ∂L/∂p. counter[PROGRESS] ← the steps finished, from the
     last (``rnnlab.runtime.pipeline``). Run by ``parts`` threads; this one is ``part``.
     """
-    T, B, GH = d_pre.shape
-    H, own = hidden.shape[2], d_own.shape[2]
+    T, B, _ = d_pre.shape
+    H = hidden.shape[2]
     pack_own_panels(W_hh, False, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
@@ -135,17 +135,27 @@ def backward_loop(
                 d_own[t, b] = 0
         add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_a is in cache
         add_rows(d_own[t, first:stop], d_own_bias[part])
-        rows = d_pre[t]
-        if own > 0:  # the recurrent side's gradient: d_pre's first blocks, then d_own
-            for b in range(first, stop):
-                d_rec[b, : GH - own] = d_pre[t, b, : GH - own]
-                d_rec[b, GH - own :] = d_own[t, b]
-            rows = d_rec
+        rows = recurrent_rows(d_pre[t], d_own[t], d_rec, first, stop)
         generation = barrier(counter, parts, generation)  # rows complete, dh's direct part too
         matmul_rows(rows, packed, plain, dh, True, part, parts)  # dh_{t−1} += W_hhᵀ ∂L/∂a
         generation = barrier(counter, parts, generation)  # dh complete
         if part == 0:
             atomic_store(counter[PROGRESS:], T - t)  # d_pre[t], d_own[t] are complete
+
+
+@njit(**OPTIONS)
+def recurrent_rows(d_pre, d_own, d_rec, first, stop):
+    """The rows W_hhᵀ multiplies at a step: ∂L/∂a (B, G·H) itself, or, for a cell whose
+    last blocks have their own recurrent gradient d_own (B, O), rows first … stop − 1 of
+    d_rec (B, G·H) made of d_pre's first blocks and d_own."""
+    own = d_own.shape[1]
+    if own == 0:
+        return d_pre
+    GH = d_pre.shape[1]
+    for b in range(first, stop):
+        d_rec[b, : GH - own] = d_pre[b, : GH - own]
+        d_rec[b, GH - own :] = d_own[b]
+    return d_rec
 
 
 def pipelined_backward(part, parts, counter, loop, gradient_terms):

@@ -24,7 +24,9 @@ from typing import Any
 from numba import njit
 
 from rnnlab.cells import Cell
+from rnnlab.cells.pointwise import register_compiled
 
+register_compiled()  # the scalar functions the cells' steps call, for numba
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: compile options of every loop: no Python lock, numpy's float semantics (no
 #: ZeroDivisionError checks in the inner loops)

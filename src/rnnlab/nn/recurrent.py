@@ -30,7 +30,7 @@ from rnnlab.cells.masking import reverse_padded
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
 from rnnlab.nn.checks import check_float_input, check_last_dim, check_lengths, check_shape
 from rnnlab.nn.dropout import dropout_mask
-from rnnlab.nn.init import check_init_names, initial_weights
+from rnnlab.nn.init import check_init_names, initial_weights, uniform
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
 
 _CELL_KEYS = (
@@ -113,14 +113,17 @@ class RecurrentLayer(Module):
                 for key, torch_name in _CELL_KEYS:
                     if self.bias or key.startswith("W"):
                         self.add_param(torch_name + suffix, weights[key].astype(self.dtype))
+                for name in CELLS[self.mode].parameters:  # the cell's own, (H,) each
+                    self.add_param(name + suffix, uniform((H,), H, self.rng).astype(self.dtype))
 
     def cell_params(self, layer: int, direction: int) -> dict[str, np.ndarray]:
-        """The cell's parameter dict (W_ih, W_hh, b_ih, b_hh) of one layer and direction.
+        """The cell's parameter dict (W_ih, W_hh, b_ih, b_hh and the cell's own, such as
+        the peepholes) of one layer and direction.
 
         Without bias the biases are zeros, which the cells treat like any other bias.
         """
         suffix = self._suffix(layer, direction)
-        params = {}
+        params = {name: self._params[name + suffix] for name in CELLS[self.mode].parameters}
         for key, torch_name in _CELL_KEYS:
             name = torch_name + suffix
             if name in self._params:
@@ -133,7 +136,8 @@ class RecurrentLayer(Module):
         """The gradient arrays of one cell by the cells' names (W_ih, W_hh, and b_ih, b_hh
         when the layer has biases), which its backward pass adds to."""
         suffix = self._suffix(layer, direction)
-        names = ((key, torch_name + suffix) for key, torch_name in _CELL_KEYS)
+        names = [(key, torch_name + suffix) for key, torch_name in _CELL_KEYS]
+        names += [(name, name + suffix) for name in CELLS[self.mode].parameters]
         return {key: self._grads[name] for key, name in names if name in self._grads}
 
     def _workspace(self, k: int) -> object:
@@ -421,10 +425,31 @@ class LSTM(RecurrentLayer):
 
     ``forget_bias=None`` (the default) keeps PyTorch's initialisation exactly, so a model
     ported from PyTorch starts the same way; language models in ``rnnlab.models`` pass
-    ``forget_bias=1.0``, the usual choice (Jozefowicz et al. 2015).
+    ``forget_bias=1.0``, the usual choice (Jozefowicz et al. 2015). ``peephole=True``
+    lets the gates see the cell state (``rnnlab.cells.peephole``): parameters
+    ``weight_ci_l0``, ``weight_cf_l0``, ``weight_co_l0`` (H,) are added per cell.
     """
 
-    mode = "lstm"
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        peephole: bool = False,
+        **options: object,
+    ) -> None:
+        self.peephole = bool(peephole)
+        self.mode = cell_for_layer(CELLS, "LSTM", peephole=self.peephole).name
+        layout = (num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__(input_size, hidden_size, *layout, **options)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", peephole=True" if self.peephole else "")
 
 
 class GRU(RecurrentLayer):

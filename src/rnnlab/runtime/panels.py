@@ -1,19 +1,9 @@
-"""The per-step product out ← rows · M, with M packed once per sequence into column panels.
-
-At every step the loops multiply a few rows (h_{t−1}, B × K) by the same recurrent
-matrix M (K × N). OpenBLAS repacks M at each call, which at small B costs more than
-the product itself (it reads 16 MB per step for an LSTM with H = 1024). Here M is
-packed once per call of a layer, into panels of ``LANES`` columns,
+"""The per-step product out ← rows · M, with M packed once per sequence into column panels,
 
     packed[p, k, c] = M[k, p·LANES + c]     (zeros past column N),
 
-and a register-blocked kernel streams the panels: for a tile of R rows and C panels it
-keeps R·C vector accumulators in registers, and for every k adds rows[r, k] · packed[p, k]
-to them (one vector load of the panel, R broadcasts, R·C fused multiply-adds). The
-kernel is generated as LLVM IR with explicit vector types, so it does not depend on
-the auto-vectoriser; it is inlined into the step loops and cached like any other code.
-The sum over k runs in order, as in a dot product, so float64 results agree with
-numpy's to rounding.
+and a register-blocked tile kernel generated as LLVM IR with explicit vector types
+(``panel_product``). Why and how: docs/fast-path.md, "The per-step product".
 """
 
 from __future__ import annotations
@@ -38,6 +28,85 @@ def _fma(builder: ir.IRBuilder, vector: ir.VectorType, a, b, c):
     return builder.call(function, [a, b, c])
 
 
+class _Emitter:
+    """What the IR of one tile needs at hand: the builder, the vector type, constants."""
+
+    def __init__(self, context, builder: ir.IRBuilder, real: ir.Type) -> None:
+        self.builder, self.real = builder, real
+        self.vector = ir.VectorType(real, LANES)
+        self.intp = context.get_value_type(types.intp)
+        self.int32 = ir.IntType(32)
+
+    def const(self, value: int) -> ir.Constant:
+        return ir.Constant(self.intp, value)
+
+
+def _operand_pointers(e: _Emitter, rows_a, packed_a, row0, count, panel0, K, R: int, C: int):
+    """Pointers to the tile's R rows (rows past ``count`` re-read the last valid one:
+    their results are not stored) and to its C panels, as vectors."""
+    b = e.builder
+    last = b.sub(count, e.const(1))
+    row_pointers = []
+    for r in range(R):
+        index = b.select(b.icmp_signed("<", e.const(r), count), e.const(r), last)
+        row_pointers.append(b.gep(rows_a.data, [b.mul(b.add(row0, index), K)]))
+    panel_pointers = []
+    for c in range(C):
+        start = b.mul(b.mul(b.add(panel0, e.const(c)), K), e.const(LANES))
+        panel_pointers.append(b.bitcast(b.gep(packed_a.data, [start]), e.vector.as_pointer()))
+    return row_pointers, panel_pointers
+
+
+def _accumulate(e: _Emitter, row_pointers, panel_pointers, K):
+    """The loop over k: sums[r][c] += rows[r, k] · panel_c[k], in R·C vector registers."""
+    b = e.builder
+    R, C = len(row_pointers), len(panel_pointers)
+    zero = ir.Constant(e.vector, [ir.Constant(e.real, 0.0)] * LANES)
+    undef = ir.Constant(e.vector, ir.Undefined)
+    broadcast = ir.Constant(ir.VectorType(e.int32, LANES), [0] * LANES)
+    entry = b.block
+    head, body = b.append_basic_block("tile.head"), b.append_basic_block("tile.body")
+    tail = b.append_basic_block("tile.tail")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(e.intp)
+    k.add_incoming(e.const(0), entry)
+    sums = [[b.phi(e.vector) for _ in range(C)] for _ in range(R)]
+    for s in (s for row in sums for s in row):
+        s.add_incoming(zero, entry)
+    b.cbranch(b.icmp_signed("<", k, K), body, tail)
+    b.position_at_end(body)
+    panels = [b.load(b.gep(p, [k]), align=4) for p in panel_pointers]
+    for r in range(R):
+        value = b.load(b.gep(row_pointers[r], [k]), align=4)
+        first = b.insert_element(undef, value, ir.Constant(e.int32, 0))
+        spread = b.shuffle_vector(first, undef, broadcast)
+        for c in range(C):
+            sums[r][c].add_incoming(_fma(b, e.vector, spread, panels[c], sums[r][c]), b.block)
+    k.add_incoming(b.add(k, e.const(1)), b.block)
+    b.branch(head)
+    b.position_at_end(tail)
+    return sums
+
+
+def _store(e: _Emitter, total, pointer, remaining, accumulate) -> None:
+    """out[pointer : pointer + LANES] ← total (or += total); only the first ``remaining``
+    lanes where the panel runs past out's last column."""
+    b = e.builder
+    with b.if_else(b.icmp_signed(">=", remaining, e.const(LANES))) as (whole, part):
+        with whole:  # one vector store
+            target = b.bitcast(pointer, e.vector.as_pointer())
+            added = b.fadd(total, b.load(target, align=4))
+            b.store(b.select(accumulate, added, total), target, align=4)
+        with part:  # the last, partial panel: lane by lane
+            for lane in range(LANES):
+                with b.if_then(b.icmp_signed("<", e.const(lane), remaining)):
+                    target = b.gep(pointer, [e.const(lane)])
+                    value = b.extract_element(total, ir.Constant(e.int32, lane))
+                    added = b.fadd(value, b.load(target))
+                    b.store(b.select(accumulate, added, value), target)
+
+
 def _tile_intrinsic(R: int, C: int):
     """An intrinsic computing an R-row, C-panel tile of out ← rows · M (or out += …).
 
@@ -47,108 +116,32 @@ def _tile_intrinsic(R: int, C: int):
     columns ≥ N of the last panel are not stored.
     """
 
+    def codegen(context, builder, sig, args):
+        rows_v, row0, count, packed_v, panel0, out_v, accumulate = args
+        rows_t, _, _, packed_t, _, out_t, _ = sig.args
+        e = _Emitter(context, builder, context.get_data_type(rows_t.dtype))
+        rows_a = context.make_array(rows_t)(context, builder, rows_v)
+        packed_a = context.make_array(packed_t)(context, builder, packed_v)
+        out_a = context.make_array(out_t)(context, builder, out_v)
+        K = cgutils.unpack_tuple(builder, rows_a.shape, 2)[1]
+        N = cgutils.unpack_tuple(builder, out_a.shape, 2)[1]
+        pointers = _operand_pointers(e, rows_a, packed_a, row0, count, panel0, K, R, C)
+        sums = _accumulate(e, *pointers, K)
+        for c in range(C):
+            column = builder.mul(builder.add(panel0, e.const(c)), e.const(LANES))
+            remaining = builder.sub(N, column)  # columns of this panel inside out
+            for r in range(R):
+                with builder.if_then(builder.icmp_signed("<", e.const(r), count)):
+                    start = builder.add(builder.mul(builder.add(row0, e.const(r)), N), column)
+                    pointer = builder.gep(out_a.data, [start])
+                    _store(e, sums[r][c], pointer, remaining, accumulate)
+        return context.get_dummy_value()
+
     @intrinsic
     def tile(typingctx, rows, row0, count, packed, panel0, out, accumulate):
         if any(array.layout != "C" for array in (rows, packed, out)):
             raise TypingError("the panel tile reads and writes C-contiguous arrays only")
         signature = types.void(rows, types.intp, types.intp, packed, types.intp, out, types.boolean)
-
-        def codegen(context, builder, sig, args):
-            rows_v, row0_v, count_v, packed_v, panel0_v, out_v, accumulate_v = args
-            rows_t, _, _, packed_t, _, out_t, _ = sig.args
-            real = context.get_data_type(rows_t.dtype)
-            vector = ir.VectorType(real, LANES)
-            intp = context.get_value_type(types.intp)
-            int32 = ir.IntType(32)
-
-            def const(value):
-                return ir.Constant(intp, value)
-
-            rows_a = context.make_array(rows_t)(context, builder, rows_v)
-            packed_a = context.make_array(packed_t)(context, builder, packed_v)
-            out_a = context.make_array(out_t)(context, builder, out_v)
-            K = cgutils.unpack_tuple(builder, rows_a.shape, 2)[1]
-            N = cgutils.unpack_tuple(builder, out_a.shape, 2)[1]
-            # rows past count re-read the last valid row (their results are not stored)
-            last = builder.sub(count_v, const(1))
-            row_pointers = []
-            for r in range(R):
-                index = builder.select(builder.icmp_signed("<", const(r), count_v), const(r), last)
-                start = builder.mul(builder.add(row0_v, index), K)
-                row_pointers.append(builder.gep(rows_a.data, [start]))
-            panel_pointers = []
-            for c in range(C):
-                start = builder.mul(builder.mul(builder.add(panel0_v, const(c)), K), const(LANES))
-                panel_pointers.append(
-                    builder.bitcast(builder.gep(packed_a.data, [start]), vector.as_pointer())
-                )
-            zero = ir.Constant(vector, [ir.Constant(real, 0.0)] * LANES)
-            undef = ir.Constant(vector, ir.Undefined)
-            broadcast = ir.Constant(ir.VectorType(int32, LANES), [0] * LANES)
-
-            entry = builder.block
-            head = builder.append_basic_block("tile.head")
-            body = builder.append_basic_block("tile.body")
-            tail = builder.append_basic_block("tile.tail")
-            builder.branch(head)
-            builder.position_at_end(head)
-            k = builder.phi(intp)
-            k.add_incoming(const(0), entry)
-            sums = [[builder.phi(vector) for _ in range(C)] for _ in range(R)]
-            for row in sums:
-                for s in row:
-                    s.add_incoming(zero, entry)
-            builder.cbranch(builder.icmp_signed("<", k, K), body, tail)
-
-            builder.position_at_end(body)
-            panels = [builder.load(builder.gep(p, [k]), align=4) for p in panel_pointers]
-            updated = []
-            for r in range(R):
-                value = builder.load(builder.gep(row_pointers[r], [k]), align=4)
-                spread = builder.shuffle_vector(
-                    builder.insert_element(undef, value, ir.Constant(int32, 0)), undef, broadcast
-                )
-                updated.append(
-                    [_fma(builder, vector, spread, panels[c], sums[r][c]) for c in range(C)]
-                )
-            k.add_incoming(builder.add(k, const(1)), builder.block)
-            for r in range(R):
-                for c in range(C):
-                    sums[r][c].add_incoming(updated[r][c], builder.block)
-            builder.branch(head)
-
-            builder.position_at_end(tail)
-            for c in range(C):
-                column = builder.mul(builder.add(panel0_v, const(c)), const(LANES))
-                remaining = builder.sub(N, column)  # columns of this panel inside out
-                for r in range(R):
-                    with builder.if_then(builder.icmp_signed("<", const(r), count_v)):
-                        start = builder.add(builder.mul(builder.add(row0_v, const(r)), N), column)
-                        pointer = builder.gep(out_a.data, [start])
-                        total = sums[r][c]
-                        full = builder.icmp_signed(">=", remaining, const(LANES))
-                        with builder.if_else(full) as (whole, part):
-                            with whole:  # one vector store
-                                target = builder.bitcast(pointer, vector.as_pointer())
-                                previous = builder.load(target, align=4)
-                                added = builder.fadd(total, previous)
-                                builder.store(
-                                    builder.select(accumulate_v, added, total), target, align=4
-                                )
-                            with part:  # the last, partial panel: lane by lane
-                                for lane in range(LANES):
-                                    inside = builder.icmp_signed("<", const(lane), remaining)
-                                    with builder.if_then(inside):
-                                        target = builder.gep(pointer, [const(lane)])
-                                        value = builder.extract_element(
-                                            total, ir.Constant(int32, lane)
-                                        )
-                                        added = builder.fadd(value, builder.load(target))
-                                        builder.store(
-                                            builder.select(accumulate_v, added, value), target
-                                        )
-            return context.get_dummy_value()
-
         return signature, codegen
 
     return tile

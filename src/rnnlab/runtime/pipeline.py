@@ -1,21 +1,9 @@
 """A backward pass on two threads as a pipeline: the loop on one, the GEMMs on the other.
 
-The backward loop is sequential (step t needs ∂L/∂h_t from step t + 1); split over two
-cores, at a batch of 16 and H ≤ 256 the cores spend much of each step passing the
-products between them and waiting at barriers. The weight gradients after it,
-Σ_t ∂L/∂a_t x_tᵀ and Σ_t ∂L/∂a_t h_{t−1}ᵀ, and ∂L/∂x_t = W_ihᵀ ∂L/∂a_t, are large GEMMs
-with no order among their steps. So the pipeline gives each core a whole job: part 0
-runs the loop alone (no barrier, nothing to pass) while part 1 adds each chunk of
-finished steps to the gradients,
-
-    part 0:  steps T … 1, publishing how many are finished
-    part 1:  chunk by chunk from the last, as soon as it is finished: its GEMM terms
-
-and when part 0 is through it takes the first half of the rows of every chunk that
-part 1 has not started. They pass only counts (``rnnlab.runtime.sync.atomic_store`` /
-``wait_until``, in slots of the team's counter). The chunks are fixed and every sum runs
-over them in the same order, whoever computes which rows, so the result does not depend
-on timing. On one thread (the team busy) part 0 does the two in turn.
+Part 0 runs the backward loop alone, publishing how many steps are finished; part 1
+adds each finished chunk's terms to the weight gradients and ∂L/∂x; when part 0 is
+through it takes half of the chunks left. The chunks are fixed and every sum runs over
+them in order, so the result does not depend on timing: docs/fast-path.md, "Pipeline".
 """
 
 from __future__ import annotations

@@ -1,36 +1,10 @@
 """rnnlab's own threads: one compiled loop split over the cores, meeting at barriers.
 
-The step loop cannot hand its per-step product to OpenBLAS's threads at small batches
-(waking them costs more than the product), so with one core per loop it ran on one
-core while PyTorch's LSTM used all of them. A team runs the same compiled function
-once per thread, ``function(part, parts, counter, *args)``: each part takes its share
-of every step (a block of the product's column panels, a block of the batch's rows
-for the gates) and the parts meet at a spin barrier (``rnnlab.runtime.sync``) on
-``counter``, once or twice per step.
-
-Two things make that pay:
-
-- Each thread is pinned to its own core for the call. Left to the scheduler, two
-  threads that wake together often land on one core, and a spin barrier between them
-  then costs a scheduler time slice per step.
-- OpenBLAS's own threads stay asleep. After a threaded product they spin for about
-  2²⁸ cycles before sleeping and share the cores with the team (which then runs 2–6×
-  slower). So while a team runs, OpenBLAS is held to one thread, and the large
-  products before and after the loops are split over the team too (``matmul``), each
-  thread calling single-threaded OpenBLAS on its block of rows.
-
-Where a call has a driver (``run(..., driver=...)``: the same parts in a compiled
-``prange``), its parts start on numba's threads instead (``numba_threads``): on the
-OpenMP layer they spin for a few milliseconds after a call, so the next one starts in
-about 2 µs, where waking this team's threads and handing Python's lock between them
-costs about 100 µs on the machine we measure on. That made it pay to split loops of
-2¹⁶ multiply-adds a step, B = 1 included (``rnnlab.runtime.products.loop_parts``).
-numba's threads are not pinned; spinning, they do not sleep and wake together, which is
-what pinning is for.
-
-The team is as large as the number of threads numpy's OpenBLAS is allowed
-(OPENBLAS_NUM_THREADS, threadpoolctl, or the cores), at most the cores this process
-may run on. Work below ``_SPLIT_WORK`` runs as one part on the calling thread.
+``run(parts, function, *args, driver=...)`` runs ``function(part, parts, counter, *args)``
+once per thread (on numba's threads through the compiled ``driver`` where it can, else
+on a pinned team of Python threads), holding OpenBLAS to one thread meanwhile; ``each``
+runs independent tasks one per core; ``matmul`` and ``product`` split GEMMs over the
+team. Why it is built so, with the measurements: docs/fast-path.md, "Threads".
 """
 
 from __future__ import annotations

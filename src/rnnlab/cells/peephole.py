@@ -1,0 +1,188 @@
+"""The peephole LSTM (Gers, Schraudolph & Schmidhuber 2002), forward and backward.
+
+The gates also look at the cell state, through diagonal weights: i and f at c_{t−1},
+o at the new c_t.
+
+    i = σ(W_ii x_t + b_ii + W_hi h_{t−1} + b_hi + w_ci ⊙ c_{t−1})     input gate
+    f = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf + w_cf ⊙ c_{t−1})     forget gate
+    g = tanh(W_ig x_t + b_ig + W_hg h_{t−1} + b_hg)                    candidate
+    c_t = f ⊙ c_{t−1} + i ⊙ g
+    o = σ(W_io x_t + b_io + W_ho h_{t−1} + b_ho + w_co ⊙ c_t)         output gate
+    h_t = o ⊙ tanh(c_t)
+
+Parameters: those of ``rnnlab.cells.lstm`` (gate rows i, f, g, o) and the peepholes
+``weight_ci``, ``weight_cf``, ``weight_co`` (H,) each. PyTorch has no such layer. The
+tape is the LSTM's: ``gates`` (T, B, 4H), ``cell`` and ``hidden`` (T + 1, B, H).
+
+``forward`` and ``backward`` are the reference over a whole sequence; ``forward_step``
+and ``backward_step`` the same equations for one sequence's step, which the compiled
+loops run (``rnnlab.cells.cell`` gives their contract).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.cells import pointwise as pw
+from rnnlab.cells.cell import Cell
+from rnnlab.cells.masking import step_mask
+from rnnlab.ops import dsigmoid, dtanh, sigmoid
+
+PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
+
+
+def forward(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    state0: tuple[np.ndarray, np.ndarray],
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
+    """Run the cell over a sequence.
+
+    x: (T, B, I), state0 (h_0, c_0): (B, H) each, lengths: (B,) or None
+    → out: (T, B, H) (zero past each length), stateT (h_T, c_T), tape.
+    """
+    W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
+    w_ci, w_cf, w_co = (params[name] for name in PEEPHOLES)
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    mask = step_mask(lengths, T, B)
+
+    x_proj = x @ W_ih.T + b_ih
+    gates = np.empty_like(x_proj)
+    hidden = np.empty((T + 1, B, H), dtype=x_proj.dtype)
+    cell = np.empty_like(hidden)
+    hidden[0], cell[0] = state0
+    for t in range(T):
+        a = x_proj[t] + hidden[t] @ W_hh.T + b_hh
+        i = sigmoid(a[:, :H] + w_ci * cell[t])
+        f = sigmoid(a[:, H : 2 * H] + w_cf * cell[t])
+        g = np.tanh(a[:, 2 * H : 3 * H])
+        c_t = f * cell[t] + i * g
+        o = sigmoid(a[:, 3 * H :] + w_co * c_t)
+        h_t = o * np.tanh(c_t)
+        gates[t] = np.concatenate([i, f, g, o], axis=1)
+        if mask is None:
+            cell[t + 1], hidden[t + 1] = c_t, h_t
+        else:
+            cell[t + 1] = np.where(mask[t], c_t, cell[t])
+            hidden[t + 1] = np.where(mask[t], h_t, hidden[t])
+
+    out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
+    return out, (hidden[T].copy(), cell[T].copy()), tape
+
+
+def backward(
+    params: dict[str, np.ndarray],
+    tape: dict,
+    d_out: np.ndarray,
+    d_stateT: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Backpropagation through time.
+
+    d_out: (T, B, H), d_stateT (∂L/∂h_T, ∂L/∂c_T) or None
+    → dx: (T, B, I), grads (keys of ``params``), d_state0 (∂L/∂h_0, ∂L/∂c_0).
+    Also leaves ``tape["d_hidden"]`` and ``tape["d_cell"]`` (T, B, H): ∂L/∂h_t, ∂L/∂c_t.
+    """
+    W_hh = params["W_hh"]
+    w_ci, w_cf, w_co = (params[name] for name in PEEPHOLES)
+    x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    dh_T, dc_T = d_stateT if d_stateT is not None else (None, None)
+    dh = np.zeros_like(hidden[0]) if dh_T is None else dh_T.astype(hidden.dtype)
+    dc = np.zeros_like(cell[0]) if dc_T is None else dc_T.astype(cell.dtype)
+
+    d_pre = np.empty_like(gates)
+    d_hidden = np.empty_like(hidden[1:])
+    d_cell = np.empty_like(cell[1:])
+    d_peep = {name: np.zeros(H, dtype=hidden.dtype) for name in PEEPHOLES}
+    for t in reversed(range(T)):
+        i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
+        valid = 1.0 if mask is None else mask[t]
+        dh_in = dh + d_out[t] * valid
+        d_hidden[t] = dh_in
+        tanh_c = np.tanh(cell[t + 1])
+        d_a_o = dh_in * tanh_c * dsigmoid(o)  # h_t = o ⊙ tanh(c_t)
+        dc_in = dc + dh_in * o * dtanh(tanh_c) + d_a_o * w_co  # c_t reaches o too
+        d_cell[t] = dc_in
+        d_a_i = dc_in * g * dsigmoid(i)  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        d_a_f = dc_in * cell[t] * dsigmoid(f)
+        d_a_g = dc_in * i * dtanh(g)
+        d_a = np.concatenate([d_a_i, d_a_f, d_a_g, d_a_o], axis=1) * valid
+        d_pre[t] = d_a
+        for name, d_gate, c in zip(
+            PEEPHOLES, (d_a_i, d_a_f, d_a_o), (cell[t], cell[t], cell[t + 1]), strict=True
+        ):
+            d_peep[name] += (d_gate * c * valid).sum(axis=0)  # w ⊙ c: ∂/∂w = Σ_b ∂L/∂a ⊙ c
+        dc_prev = dc_in * f + d_a_i * w_ci + d_a_f * w_cf  # c_{t−1} reaches i and f too
+        if mask is None:
+            dh, dc = d_a @ W_hh, dc_prev
+        else:  # a padded step passed h_{t−1} and c_{t−1} through unchanged
+            dh = d_a @ W_hh + np.where(mask[t], 0, dh_in)
+            dc = np.where(mask[t], dc_prev, dc)
+
+    flat_pre = d_pre.reshape(T * B, 4 * H)
+    grads = {
+        "W_ih": flat_pre.T @ x.reshape(T * B, -1),
+        "W_hh": flat_pre.T @ hidden[:-1].reshape(T * B, H),
+        "b_ih": flat_pre.sum(axis=0),
+        "b_hh": flat_pre.sum(axis=0),
+        **d_peep,
+    }
+    dx = d_pre @ params["W_ih"]
+    tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
+    return dx, grads, (dh, dc)
+
+
+def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """a = a_x + b_ih + a_h + b_hh (4H), peepholes p = (w_ci, w_cf, w_co) → i, f, g, o
+    (kept), c_t, h_t."""
+    for j in range(H):
+        i = pw.sigmoid(a_x[j] + b_ih[j] + a_h[j] + b_hh[j] + p[0, j] * c_prev[j])
+        f = pw.sigmoid(a_x[H + j] + b_ih[H + j] + a_h[H + j] + b_hh[H + j] + p[1, j] * c_prev[j])
+        g = pw.tanh(a_x[2 * H + j] + b_ih[2 * H + j] + a_h[2 * H + j] + b_hh[2 * H + j])
+        c[j] = f * c_prev[j] + i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        a_o = a_x[3 * H + j] + b_ih[3 * H + j] + a_h[3 * H + j] + b_hh[3 * H + j]
+        o = pw.sigmoid(a_o + p[2, j] * c[j])
+        h[j] = o * pw.tanh(c[j])  # h_t = o ⊙ tanh(c_t)
+        keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j] = i, f, g, o
+
+
+def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
+    """∂L/∂h_t, ∂L/∂c_t → ∂L/∂a (4H), ∂L/∂c_{t−1} (through f and the peepholes of i and
+    f) and the peepholes' gradients; h_{t−1} reaches h_t only through W_hh."""
+    for j in range(H):
+        i, f, g, o = keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j]
+        tanh_c = pw.tanh(c[j])
+        d_a_o = dh[j] * tanh_c * pw.dsigmoid(o)  # h_t = o ⊙ tanh(c_t)
+        dc_t = dc[j] + dh[j] * o * pw.dtanh(tanh_c) + d_a_o * p[2, j]
+        d_c[j] = dc_t
+        d_a_i = dc_t * g * pw.dsigmoid(i)  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        d_a_f = dc_t * c_prev[j] * pw.dsigmoid(f)
+        d_x[j], d_x[H + j], d_x[3 * H + j] = d_a_i, d_a_f, d_a_o
+        d_x[2 * H + j] = dc_t * i * pw.dtanh(g)
+        dc[j] = dc_t * f + d_a_i * p[0, j] + d_a_f * p[1, j]
+        dp[0, j] += d_a_i * c_prev[j]
+        dp[1, j] += d_a_f * c_prev[j]
+        dp[2, j] += d_a_o * c[j]
+        dh_prev[j] = 0
+
+
+LSTM_PEEPHOLE = Cell(
+    name="lstm_peephole",
+    title="LSTM (peephole)",
+    layer="LSTM",
+    layer_options={"peephole": True},
+    blocks=4,
+    gates=("i", "f", "g", "o"),
+    states=("h", "c"),
+    forward=forward,
+    backward=backward,
+    forward_step=forward_step,
+    backward_step=backward_step,
+    keep=(("gates", 4),),
+    parameters=PEEPHOLES,
+    activations={"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "c": "tanh"},
+)

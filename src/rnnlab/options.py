@@ -1,0 +1,147 @@
+"""Configuration written once: config dataclasses whose fields carry their command-line help.
+
+A field made with ``option(default, help)`` is an option of every command made from its
+dataclass (``command_options``); its default is the dataclass's, so the Python API, the
+command line and the checkpoint (which stores the dataclass as JSON) cannot disagree.
+``none=0`` (or ``""``) names the command-line value that stands for None ("0: no
+limit"). The options several commands share are made here once (``cell_option``, …).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+_UNSET = object()
+
+
+def option(default: Any, help: str, *, flag: str | None = None, none: Any = _UNSET) -> Any:
+    """A dataclass field shown on the command line as ``--name`` (or ``flag``) with ``help``;
+    ``none``: the command-line value that means None for an optional field."""
+    metadata = {"help": help, "flag": flag, "none": none}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def redefault(config: type, name: str, default: Any) -> Any:
+    """Field ``name`` of dataclass ``config`` (its help and flag) with another default."""
+    return dataclasses.field(default=default, metadata=config.__dataclass_fields__[name].metadata)
+
+
+# -- options several commands share ---------------------------------------------------------
+def cell_option(default: str = "lstm") -> Any:
+    from rnnlab.cells import CELLS
+
+    return option(default, f"the cell: {', '.join(CELLS)} (rnn: rnn_tanh)")
+
+
+def hidden_option(default: int) -> Any:
+    return option(default, "hidden units per layer")
+
+
+def layers_option(default: int = 1) -> Any:
+    return option(default, "stacked recurrent layers")
+
+
+def lr_option(default: float) -> Any:
+    return option(default, "learning rate")
+
+
+def schedule_option(default: str) -> Any:
+    return option(default, "learning-rate schedule: constant, step, cosine, warmup_cosine")
+
+
+def clip_option(default: float | None) -> Any:
+    return option(default, "max gradient norm; 0: no clipping", none=0.0)
+
+
+def seed_option(help: str = "seed for weights, data order and samples") -> Any:
+    return option(0, help)
+
+
+# -- from dataclasses to commands -------------------------------------------------------------
+def _command_type(field: dataclasses.Field, hint: Any) -> Any:
+    """The type of a field's option: its own, without None where a value stands for None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        others = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if field.metadata["none"] is not _UNSET and len(others) == 1:
+            return others[0]
+    return hint
+
+
+def option_parameters(config: type) -> list[inspect.Parameter]:
+    """The command-line parameters of dataclass ``config``'s ``option`` fields."""
+    import typer
+
+    hints = typing.get_type_hints(config)
+    parameters = []
+    for field in dataclasses.fields(config):
+        if "help" not in field.metadata:
+            continue
+        kind = _command_type(field, hints[field.name])
+        default = field.default
+        if default is None and field.metadata["none"] is not _UNSET:
+            default = field.metadata["none"]
+        flags = [field.metadata["flag"]] if field.metadata["flag"] else []
+        info = typer.Option(*flags, help=field.metadata["help"])
+        annotation = Annotated[kind, info]
+        parameters.append(
+            inspect.Parameter(field.name, _KEYWORD, default=default, annotation=annotation)
+        )
+    return parameters
+
+
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+
+def from_options(config: type, values: dict[str, Any]) -> Any:
+    """An instance of dataclass ``config`` from command-line ``values`` (its fields only;
+    the values that stand for None turned into None)."""
+    chosen = {}
+    for field in dataclasses.fields(config):
+        if field.name not in values:
+            continue
+        value = values[field.name]
+        none = field.metadata.get("none", _UNSET)
+        chosen[field.name] = None if none is not _UNSET and value == none else value
+    return config(**chosen)
+
+
+def command_options(
+    config: type, extra: list[inspect.Parameter] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command ``function(**values)`` the options of ``config``'s fields and the
+    ``extra`` parameters (arguments first), so that typer shows and parses them."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        parameters = [*option_parameters(config), *(extra or [])]
+        parameters.sort(key=lambda p: p.kind)  # positional arguments before the options
+        function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        function.__annotations__ = {p.name: p.annotation for p in parameters}
+        return function
+
+    return decorate
+
+
+def extra_option(name: str, kind: Any, default: Any, help: str, *flags: str) -> inspect.Parameter:
+    """A command's own option, one that belongs to no config (``--plot``, ``--out``)."""
+    import typer
+
+    annotation = Annotated[kind, typer.Option(*flags, help=help)]
+    return inspect.Parameter(name, _KEYWORD, default=default, annotation=annotation)
+
+
+def extra_argument(name: str, kind: Any, help: str) -> inspect.Parameter:
+    """A command's positional argument (``RUN``)."""
+    import typer
+
+    annotation = Annotated[kind, typer.Argument(help=help)]
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation)
+
+
+def out_option(default: str) -> inspect.Parameter:
+    return extra_option("out", Path, Path(default), "run directory for checkpoints and metrics")
