@@ -100,9 +100,14 @@ def test_a_peephole_language_model_trains_saves_and_loads(tmp_path):
     first, _ = model(ids)
     save_checkpoint(tmp_path / "m.safetensors", model)
     loaded = load_model(tmp_path / "m.safetensors")
-    assert loaded.rnn.peephole and loaded.config.cell == "lstm_peephole"
+    assert loaded.rnn.mode == "lstm_peephole" and loaded.config.cell == "lstm_peephole"
     again, _ = loaded(ids)
     np.testing.assert_array_equal(again, first)
+
+
+def test_a_layer_refuses_options_no_registered_cell_takes():
+    with pytest.raises(ConfigError, match="LSTM has no cell for the options"):
+        rnnlab.LSTM(3, 4, peepholes=True)
 
 
 def test_a_peephole_layer_has_no_pytorch_counterpart():

@@ -22,6 +22,7 @@ with warnings.catch_warnings():  # starlette's note about its httpx client, not 
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
+from rnnlab.cells import CELLS
 from rnnlab.data.corpora import shakespeare
 from rnnlab.data.text import CharVocab
 from rnnlab.generate import sample
@@ -85,7 +86,9 @@ def test_page_and_its_modules_are_served_with_security_headers(client):
 def test_lab_reports_its_limits_cells_and_tasks(client):
     info = client.get("/api/lab").json()
     assert info["limits"]["max_hidden"] == limits.MAX_HIDDEN
-    assert set(info["cells"]) == {"rnn_tanh", "rnn_relu", "lstm", "gru"}
+    assert info["cells"] == list(CELLS)  # the registry's, in its order
+    assert {"rnn_tanh", "rnn_relu", "lstm", "gru"} <= set(info["cells"])
+    assert info["cell_info"]["lstm"] == {"title": "LSTM", "gates": ["i", "f", "g", "o"]}
     assert set(info["tasks"]) == {"text", "sine", "parity", "adding"}
     assert info["checkpoint"] is None
 

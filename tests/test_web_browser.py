@@ -20,6 +20,7 @@ pytest.importorskip("playwright")
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
+from rnnlab.cells import CELLS
 from rnnlab.data.corpora import shakespeare
 from rnnlab.data.text import CharVocab
 from rnnlab.io import save_checkpoint
@@ -145,7 +146,7 @@ def choose_cell(page: Page, cell: str) -> None:
     page.locator(f"#cell-choice label:has(input[value={cell}])").click()
     page.wait_for_function(
         "cell => document.querySelector('#equation-where').textContent.startsWith(cell)",
-        arg={"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN (tanh)"}[cell],
+        arg=CELLS[cell].title,
         timeout=TIMEOUT,
     )
 
@@ -200,6 +201,19 @@ def test_lstm_shows_four_gate_heatmaps_and_gru_three(page):
     assert page.locator("canvas.heatmap[data-kind=cell]").count() == 1
     choose_cell(page, "rnn_tanh")
     assert gates.count() == 0
+    assert errors == []
+
+
+def test_a_registered_cell_is_in_the_lab_with_its_gates_and_equations(page):
+    """The peephole LSTM came with its file and registration line; the lab lists it, shows
+    its four gates and writes its gates' peephole terms with this step's numbers."""
+    page, errors = page
+    choose_cell(page, "lstm_peephole")
+    gates = page.locator("canvas.heatmap[data-kind=gate]")
+    assert gates.evaluate_all("cs => cs.map(c => c.dataset.gate)") == ["i", "f", "g", "o"]
+    text = page.locator("#equations").inner_text()
+    assert "wci ⊙ ct−1" in text and "wco ⊙ ct" in text, text
+    shoot(page, "equations", "equations-peephole")
     assert errors == []
 
 

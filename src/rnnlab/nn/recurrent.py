@@ -44,10 +44,13 @@ _CELL_KEYS = (
 class RecurrentLayer(Module):
     """The machinery common to RNN, LSTM and GRU; use one of those.
 
-    A subclass names its cell in ``mode``, a name of ``rnnlab.cells.CELLS``.
+    The cell comes from the registry (``rnnlab.cells.CELLS``): the one that this layer
+    class (``RNN``, ``LSTM``, ``GRU``) runs with the given ``cell_options`` (its
+    ``layer_options``, e.g. ``LSTM(..., peephole=True)``); its name is ``mode``.
     """
 
     mode: str
+    cell_layer: str  #: the layer name cells give (``rnnlab.cells.Cell.layer``)
 
     def __init__(
         self,
@@ -64,9 +67,11 @@ class RecurrentLayer(Module):
         recurrent_init: str = "uniform",
         input_init: str = "uniform",
         forget_bias: float | None = None,
+        **cell_options: object,
     ) -> None:
         super().__init__()
-        mode = self.mode
+        self.mode = mode = _cell_of_layer(self.cell_layer, cell_options)
+        self.cell_options = {k: v for k, v in cell_options.items() if v not in (None, False)}
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
@@ -382,11 +387,16 @@ class RecurrentLayer(Module):
         ):
             if getattr(self, option) != default:
                 text += f", {option}={getattr(self, option)}"
+        for option, value in self.cell_options.items():
+            if option != "nonlinearity" or value != "tanh":
+                text += f", {option}={value!r}"
         return text
 
 
 class RNN(RecurrentLayer):
     """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh), act = tanh or relu."""
+
+    cell_layer = "RNN"
 
     def __init__(
         self,
@@ -403,21 +413,8 @@ class RNN(RecurrentLayer):
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        self.mode = cell_for_layer(CELLS, "RNN", nonlinearity=nonlinearity).name
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            **options,
-        )
-
-    def extra_repr(self) -> str:
-        extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
-        return super().extra_repr() + extra
+        layout = (num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__(input_size, hidden_size, *layout, nonlinearity=nonlinearity, **options)
 
 
 class LSTM(RecurrentLayer):
@@ -430,32 +427,24 @@ class LSTM(RecurrentLayer):
     ``weight_ci_l0``, ``weight_cf_l0``, ``weight_co_l0`` (H,) are added per cell.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        peephole: bool = False,
-        **options: object,
-    ) -> None:
-        self.peephole = bool(peephole)
-        self.mode = cell_for_layer(CELLS, "LSTM", peephole=self.peephole).name
-        layout = (num_layers, bias, batch_first, dropout, bidirectional)
-        super().__init__(input_size, hidden_size, *layout, **options)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + (", peephole=True" if self.peephole else "")
+    cell_layer = "LSTM"
 
 
 class GRU(RecurrentLayer):
     """Gated recurrent unit, h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n. See ``rnnlab.cells.gru``."""
 
-    mode = "gru"
+    cell_layer = "GRU"
+
+
+def _cell_of_layer(layer: str, options: dict[str, object]) -> str:
+    """The name of the registered cell that ``layer`` runs with ``options``."""
+    try:
+        return cell_for_layer(CELLS, layer, **options).name
+    except ValueError:
+        offered = [cell.layer_options for cell in CELLS.values() if cell.layer == layer]
+        raise ConfigError(
+            f"{layer} has no cell for the options {options}; its cells take {offered}"
+        ) from None
 
 
 #: the layers by the name a cell gives (``rnnlab.cells.Cell.layer``)

@@ -143,7 +143,8 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
 
     For each gate (or the single pre-activation ``a`` of an RNN): the input term
     (W_ih x_t)_j, the recurrent term (W_hh h_{t−1})_j and both biases; with the gate
-    values, h_{t−1}, h_t and, for an LSTM, c_{t−1} and c_t, the page writes out
+    values, h_{t−1}, h_t, the cell's own weights of this unit (the peepholes) and, for an
+    LSTM, c_{t−1} and c_t, the page writes out
     h_t = act(...) with numbers and the reader can check the arithmetic.
     inputs: (T, F) what the layer read; rec: its LayerRecord.
     """
@@ -166,6 +167,8 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
         "h_prev": rounded(h_prev[:, unit]),
         "h_t": rounded(h[:, unit]),
     }
+    own = CELLS[rnn.mode].parameters  # per-unit weights of the cell's own (peepholes)
+    terms["own"] = {name: round(float(params[name][unit]), DIGITS) for name in own}
     if rec.cell is not None:
         c = rec.cell[:, 0, unit]
         terms["c_t"] = rounded(c)

@@ -18,12 +18,28 @@ export function math(text) {
   return out;
 }
 
-function pre(terms, gate, t) {
-  return terms.x[gate][t] + terms.b_ih[gate] + terms.h[gate][t] + terms.b_hh[gate];
+// The peephole LSTM's gates also see the cell state: i and f c_{t−1}, o the new c_t.
+const PEEPHOLES = { i: ["weight_ci", "c_prev"], f: ["weight_cf", "c_prev"], o: ["weight_co", "c_t"] };
+
+/** [weight, cell value] of gate's peephole term at step t, or null. */
+function peephole(run, gate, t) {
+  if (run.cell !== "lstm_peephole" || !(gate in PEEPHOLES)) return null;
+  const [weight, state] = PEEPHOLES[gate];
+  return [run.terms.own[weight], run.terms[state][t]];
 }
 
-function sum(terms, gate, t) {
-  return `${fmt(terms.x[gate][t])} + ${term(terms.b_ih[gate])} + ${term(terms.h[gate][t])} + ${term(terms.b_hh[gate])}`;
+function pre(run, gate, t) {
+  const terms = run.terms;
+  const peep = peephole(run, gate, t);
+  const a = terms.x[gate][t] + terms.b_ih[gate] + terms.h[gate][t] + terms.b_hh[gate];
+  return peep ? a + peep[0] * peep[1] : a;
+}
+
+function sum(run, gate, t) {
+  const terms = run.terms;
+  const peep = peephole(run, gate, t);
+  const text = `${fmt(terms.x[gate][t])} + ${term(terms.b_ih[gate])} + ${term(terms.h[gate][t])} + ${term(terms.b_hh[gate])}`;
+  return peep ? `${text} + ${fmt(peep[0])} × ${term(peep[1])}` : text;
 }
 
 const GATES = {
@@ -32,6 +48,12 @@ const GATES = {
     f: ["forget gate", SIGMA, "f_{t} = σ(W_{if} x_{t} + b_{if} + W_{hf} h_{t−1} + b_{hf})"],
     g: ["candidate", "tanh", "g_{t} = tanh(W_{ig} x_{t} + b_{ig} + W_{hg} h_{t−1} + b_{hg})"],
     o: ["output gate", SIGMA, "o_{t} = σ(W_{io} x_{t} + b_{io} + W_{ho} h_{t−1} + b_{ho})"],
+  },
+  lstm_peephole: {
+    i: ["input gate", SIGMA, "i_{t} = σ(W_{ii} x_{t} + b_{ii} + W_{hi} h_{t−1} + b_{hi} + w_{ci} ⊙ c_{t−1})"],
+    f: ["forget gate", SIGMA, "f_{t} = σ(W_{if} x_{t} + b_{if} + W_{hf} h_{t−1} + b_{hf} + w_{cf} ⊙ c_{t−1})"],
+    g: ["candidate", "tanh", "g_{t} = tanh(W_{ig} x_{t} + b_{ig} + W_{hg} h_{t−1} + b_{hg})"],
+    o: ["output gate", SIGMA, "o_{t} = σ(W_{io} x_{t} + b_{io} + W_{ho} h_{t−1} + b_{ho} + w_{co} ⊙ c_{t})"],
   },
   gru: {
     r: ["reset gate", SIGMA, "r_{t} = σ(W_{ir} x_{t} + b_{ir} + W_{hr} h_{t−1} + b_{hr})"],
@@ -47,22 +69,22 @@ export function stepEquations(run, t) {
   const lines = [];
   if (run.cell.startsWith("rnn")) {
     const act = run.cell === "rnn_tanh" ? "tanh" : "relu";
-    const a = pre(T, "a", t);
+    const a = pre(run, "a", t);
     lines.push({
       general: `h_{t} = ${act}(W_{ih} x_{t} + b_{ih} + W_{hh} h_{t−1} + b_{hh})`,
-      live: `h_{${t + 1}}${at} = ${act}(${sum(T, "a", t)}) = ${act}(${fmt(a)}) = ${fmt(T.h_t[t])}`,
+      live: `h_{${t + 1}}${at} = ${act}(${sum(run, "a", t)}) = ${act}(${fmt(a)}) = ${fmt(T.h_t[t])}`,
       key: true,
     });
   } else {
     for (const [gate, [name, act, general]] of Object.entries(GATES[run.cell])) {
       lines.push({
         general,
-        live: `${gate}_{${t + 1}}${at} = ${act}(${sum(T, gate, t)}) = ${act}(${fmt(pre(T, gate, t))}) = ${fmt(T.value[gate][t])}`,
+        live: `${gate}_{${t + 1}}${at} = ${act}(${sum(run, gate, t)}) = ${act}(${fmt(pre(run, gate, t))}) = ${fmt(T.value[gate][t])}`,
         note: name,
       });
     }
   }
-  if (run.cell === "lstm") {
+  if (run.cell.startsWith("lstm")) {
     const [f, i, g, o] = ["f", "i", "g", "o"].map((k) => T.value[k][t]);
     lines.push({
       general: "c_{t} = f_{t} ⊙ c_{t−1} + i_{t} ⊙ g_{t}",
@@ -126,7 +148,7 @@ export function init(context) {
     const where = clear(document.getElementById("equation-where"));
     where.append(math(`${CELL_NAMES[run.cell]} · ` + whereText(run, t)));
     const notes = [];
-    if (t === 0) notes.push("At the first step the previous state is zero: h_{0} = 0" + (run.cell === "lstm" ? ", c_{0} = 0." : "."));
+    if (t === 0) notes.push("At the first step the previous state is zero: h_{0} = 0" + (run.cell.startsWith("lstm") ? ", c_{0} = 0." : "."));
     if (run.layer > 0) notes.push(`In layer ${run.layer + 1}, x_{t} is the hidden state of layer ${run.layer} at the same step.`);
     else if (run.kind === "text" && run.one_hot) notes.push("x_{t} is one-hot, so W_{ih} x_{t} is simply the column of W_{ih} for this character.");
     const box = clear(document.getElementById("equations"));

@@ -66,7 +66,7 @@ function render() {
   host.setAttribute("viewBox", `0 0 ${width} 290`);
   clear(host);
   const max = run.cell === "rnn_relu" ? maxAbs(run.hidden) : 1;
-  const lstm = run.cell === "lstm";
+  const lstm = run.cell.startsWith("lstm");
   const left = 62;
   // where the state comes from: zero at the start, or the step before the window
   const incoming = start === 0 ? (lstm ? "h₀, c₀ = 0" : "h₀ = 0") : `… h${start}`;

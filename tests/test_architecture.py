@@ -1,0 +1,117 @@
+"""The house keeps its shape: imports point downward (docs/architecture.md) and every
+registered cell gives what the compiled loops, the layers and the lab read from it."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+import rnnlab
+from rnnlab.cells import CELLS, cell_named
+from rnnlab.errors import ConfigError
+from rnnlab.nn.recurrent import LAYERS
+
+PACKAGE = Path(rnnlab.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    """Every rnnlab module a file imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            found.update(names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("rnnlab")}
+
+
+def _files(*parts: str) -> list[Path]:
+    files = []
+    for part in parts:
+        target = PACKAGE / part
+        files += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    return files
+
+
+ABOVE_THE_DOOR = ("nn", "models", "web", "applications", "experiments", "benchmark")
+ABOVE_THE_DOOR_FILES = ("generate.py", "probe.py", "train.py", "cli.py", "io.py", "interop.py")
+
+
+@pytest.mark.parametrize("path", _files(*ABOVE_THE_DOOR, *ABOVE_THE_DOOR_FILES), ids=str)
+def test_the_library_reaches_the_fast_path_only_through_the_backend(path):
+    reached = {
+        name for name in _imports(path) if name.startswith(("rnnlab.kernels", "rnnlab.runtime"))
+    }
+    assert not reached, f"{path.relative_to(PACKAGE)} imports {sorted(reached)}"
+
+
+@pytest.mark.parametrize("path", _files("runtime"), ids=str)
+def test_the_runtime_imports_nothing_of_rnnlab_but_itself(path):
+    allowed = ("rnnlab.runtime", "rnnlab.errors")  # errors: imported by all
+    others = {name for name in _imports(path) if not name.startswith(allowed)}
+    assert not others, f"{path.relative_to(PACKAGE)} imports {sorted(others)}"
+
+
+@pytest.mark.parametrize("path", _files("kernels"), ids=str)
+def test_the_kernels_import_only_the_cells_and_the_runtime(path):
+    allowed = ("rnnlab.kernels", "rnnlab.runtime", "rnnlab.cells", "rnnlab.errors")
+    others = {name for name in _imports(path) if not name.startswith(allowed)}
+    assert not others, f"{path.relative_to(PACKAGE)} imports {sorted(others)}"
+
+
+@pytest.mark.parametrize("path", _files("cells"), ids=str)
+def test_a_cell_file_holds_equations_only_no_loops_threads_or_compiler(path):
+    allowed = ("rnnlab.cells", "rnnlab.ops", "rnnlab.errors")
+    others = {name for name in _imports(path) if not name.startswith(allowed)}
+    assert not others, f"{path.relative_to(PACKAGE)} imports {sorted(others)}"
+    top_level = set()
+    for node in ast.parse(path.read_text()).body:  # what importing the cells costs
+        if isinstance(node, ast.Import):
+            top_level.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            top_level.add(node.module.split(".")[0])
+    assert "numba" not in top_level
+
+
+FORWARD = ["a_x", "a_h", "b_ih", "b_hh", "p", "h_prev", "c_prev", "h", "c", "keep", "H"]
+BACKWARD = [
+    "keep",
+    "p",
+    "h_prev",
+    "c_prev",
+    "h",
+    "c",
+    "dh",
+    "dc",
+    "d_c",
+    "d_x",
+    "d_own",
+    "dh_prev",
+    "dp",
+    "H",
+]
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_every_registered_cell_gives_what_the_house_reads(name):
+    cell = CELLS[name]
+    assert list(inspect.signature(cell.forward_step).parameters) == FORWARD
+    assert list(inspect.signature(cell.backward_step).parameters) == BACKWARD
+    assert cell.blocks == max(1, len(cell.gates))
+    assert cell.states in (("h",), ("h", "c"))
+    assert set(cell.gates) <= set(cell.activations)
+    assert 0 <= cell.own_blocks < cell.blocks
+    assert cell.layer in LAYERS
+    layer = LAYERS[cell.layer](3, 4, **cell.layer_options)
+    assert layer.mode == name  # the layer's options choose exactly this cell
+    assert {f"{p}_l0" for p in cell.parameters} <= set(layer.params)
+
+
+def test_names_outside_the_registry_are_refused_with_the_list():
+    with pytest.raises(ConfigError, match="lstm_peephole"):
+        cell_named("lstm_peepholes")
+    assert cell_named("rnn") is CELLS["rnn_tanh"]
