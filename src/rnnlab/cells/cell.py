@@ -25,7 +25,7 @@ and W = ``keep_width`` · H:
         pre-activations W_ih x_t + b_ih (and of W_hh h_{t−1} + b_hh, except for the last
         ``own_blocks`` blocks, whose recurrent part gets its own gradient d_own
         (own_blocks·H)), dh_prev (H) = the part of ∂L/∂h_{t−1} that does not pass through
-        W_hh, and adds ∂L/∂p to dp (K, H).
+        W_hh (written only by a cell with ``direct_path``), and adds ∂L/∂p to dp (K, H).
 
 A step works unit by unit (entry j of every block belongs to unit j), so the generation
 kernel can give each thread a block of units. Write float constants through
@@ -71,6 +71,8 @@ class Cell:
     #: the order of the step's ``keep`` row
     keep: tuple[tuple[str, int], ...] = ()
     own_blocks: int = 0  #: last blocks whose recurrent part has a gradient of its own
+    #: whether h_{t−1} reaches h_t other than through W_hh (the step's dh_prev is not 0)
+    direct_path: bool = False
     parameters: tuple[str, ...] = ()  #: the cell's own per-unit parameters (H each)
     #: the activation of each gate ("sigmoid" or "tanh") and of the state the cell shows
     activations: dict[str, str] = field(default_factory=dict)

@@ -161,6 +161,7 @@ GRU = Cell(
     backward_step=backward_step,
     keep=(("gates", 3), ("hidden_n", 1)),
     own_blocks=1,
+    direct_path=True,  # h_t = (1 − z) ⊙ h_{t−1} + …
     activations={"r": "sigmoid", "z": "sigmoid", "n": "tanh"},
     torch=TorchLayer("GRU", negated_blocks=(1,)),  # PyTorch's z' = 1 − z (DESIGN.md)
 )

@@ -141,7 +141,7 @@ def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
 
 
 def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
-    """∂L/∂h_t, ∂L/∂c_t → ∂L/∂a (4H) and ∂L/∂c_{t−1}; h_{t−1} reaches h_t only through W_hh."""
+    """∂L/∂h_t, ∂L/∂c_t → ∂L/∂a (4H) and ∂L/∂c_{t−1} (h_{t−1} reaches h_t only through W_hh)."""
     for j in range(H):
         i, f, g, o = keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j]
         tanh_c = pw.tanh(c[j])
@@ -152,7 +152,6 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
         d_x[2 * H + j] = dc_t * i * pw.dtanh(g)
         d_x[3 * H + j] = dh[j] * tanh_c * pw.dsigmoid(o)
         dc[j] = dc_t * f
-        dh_prev[j] = 0
 
 
 LSTM = Cell(

@@ -167,7 +167,6 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
         dp[0, j] += d_a_i * c_prev[j]
         dp[1, j] += d_a_f * c_prev[j]
         dp[2, j] += d_a_o * c[j]
-        dh_prev[j] = 0
 
 
 LSTM_PEEPHOLE = Cell(

@@ -108,7 +108,6 @@ def tanh_backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, d
     """∂L/∂a = ∂L/∂h_t ⊙ (1 − h_t²); h_{t−1} reaches h_t only through W_hh."""
     for j in range(H):
         d_x[j] = dh[j] * pw.dtanh(h[j])
-        dh_prev[j] = 0
 
 
 def relu_forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
@@ -121,7 +120,6 @@ def relu_backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, d
     """∂L/∂a = ∂L/∂h_t where h_t > 0, else 0."""
     for j in range(H):
         d_x[j] = dh[j] * pw.drelu(h[j])
-        dh_prev[j] = 0
 
 
 RNN_TANH = Cell(

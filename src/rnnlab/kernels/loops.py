@@ -34,6 +34,12 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
     raise NotImplementedError("a template's step: use compiled_loops(cell)")
 
 
+#: whether the cell's last blocks have a recurrent gradient of their own (``own_blocks``)
+#: and whether h_{t−1} reaches h_t outside W_hh (``direct_path``): constants of each
+#: cell's loops, so a cell compiles only what it uses
+OWN_RECURRENT = DIRECT_PATH = True
+
+
 def forward_loop(
     part,
     parts,
@@ -105,18 +111,11 @@ def backward_loop(
     d_own_bias,
     dp,
 ):
-    """Walks t = T … 1 carrying dh (B, H) and dc (B, C); fills d_pre (T, B, G·H) = ∂L/∂a_t,
-    d_own (T, B, O), the last blocks' own recurrent gradient, and d_hidden, d_cell:
-    ∂L/∂h_t, ∂L/∂c_t of every step (T, B, ·), or (1, B, ·) when they are not kept.
-
-    packed, plain: W_hh as ``recurrent_operand`` gives it. d_rec (B, G·H) scratch for a
-    cell with O > 0: the step's ∂L/∂(W_hh h_{t−1} + b_hh). d_bias (parts, G·H),
-    d_own_bias (parts, O), dp (parts, K, H), float64 zeros: row ``part`` ← this thread's
-    sums of d_pre, d_own and ∂L/∂p. counter[PROGRESS] ← the steps finished, from the
-    last (``rnnlab.runtime.pipeline``). Run by ``parts`` threads; this one is ``part``.
-    """
-    T, B, _ = d_pre.shape
-    H = hidden.shape[2]
+    """Walks t = T … 1 carrying dh (B, H), dc (B, C); fills d_pre (T, B, G·H) = ∂L/∂a_t,
+    d_own (T, B, O), d_hidden and d_cell (T or 1, B, ·); d_rec: scratch (B, G·H). Rows
+    ``part`` of d_bias, d_own_bias, dp (float64) ← this thread's sums; counter[PROGRESS]
+    ← the steps finished (``rnnlab.runtime.pipeline``). docs/architecture.md has more."""
+    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
     pack_own_panels(W_hh, False, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
@@ -125,9 +124,11 @@ def backward_loop(
         for b in range(first, stop):
             if t < lengths[b]:
                 d_hidden[k, b] = dh[b] + d_out[t, b]
-                states = (hidden[t, b], cell[t, b], hidden[t + 1, b], cell[t + 1, b])
-                grads = (d_hidden[k, b], dc[b], d_cell[k, b], d_pre[t, b], d_own[t, b])
-                backward_step(keep[t, b], p, *states, *grads, dh[b], dp[part], H)
+                backward_step(
+                    keep[t, b], p, hidden[t, b], cell[t, b], hidden[t + 1, b], cell[t + 1, b],
+                    d_hidden[k, b], dc[b], d_cell[k, b], d_pre[t, b], d_own[t, b], dh[b],
+                    dp[part], H,
+                )  # fmt: skip
             else:  # padded step: h and c were carried, so are their gradients
                 d_hidden[k, b] = dh[b]
                 d_cell[k, b] = dc[b]
@@ -135,27 +136,28 @@ def backward_loop(
                 d_own[t, b] = 0
         add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_a is in cache
         add_rows(d_own[t, first:stop], d_own_bias[part])
-        rows = recurrent_rows(d_pre[t], d_own[t], d_rec, first, stop)
+        if OWN_RECURRENT:  # the recurrent side's rows: d_pre's, with d_own in its place
+            recurrent_rows(d_pre[t], d_own[t], d_rec, first, stop)
         generation = barrier(counter, parts, generation)  # rows complete, dh's direct part too
-        matmul_rows(rows, packed, plain, dh, True, part, parts)  # dh_{t−1} += W_hhᵀ ∂L/∂a
+        rows = d_rec if OWN_RECURRENT else d_pre[t]  # dh_{t−1} (+)= W_hhᵀ ∂L/∂a:
+        matmul_rows(rows, packed, plain, dh, DIRECT_PATH, part, parts)
         generation = barrier(counter, parts, generation)  # dh complete
+        for b in range(first, stop):
+            if t >= lengths[b]:  # padded: h was carried, so is ∂L/∂h
+                dh[b] = d_hidden[k, b]
         if part == 0:
             atomic_store(counter[PROGRESS:], T - t)  # d_pre[t], d_own[t] are complete
 
 
 @njit(**OPTIONS)
 def recurrent_rows(d_pre, d_own, d_rec, first, stop):
-    """The rows W_hhᵀ multiplies at a step: ∂L/∂a (B, G·H) itself, or, for a cell whose
-    last blocks have their own recurrent gradient d_own (B, O), rows first … stop − 1 of
-    d_rec (B, G·H) made of d_pre's first blocks and d_own."""
-    own = d_own.shape[1]
-    if own == 0:
-        return d_pre
-    GH = d_pre.shape[1]
+    """Rows first … stop − 1 of d_rec (B, G·H), the rows W_hhᵀ multiplies at a step for a
+    cell whose last blocks have their own recurrent gradient d_own (B, O): d_pre's
+    (B, G·H) first blocks, then d_own."""
+    GH, own = d_pre.shape[1], d_own.shape[1]
     for b in range(first, stop):
         d_rec[b, : GH - own] = d_pre[b, : GH - own]
         d_rec[b, GH - own :] = d_own[b]
-    return d_rec
 
 
 def pipelined_backward(part, parts, counter, loop, gradient_terms):
@@ -188,9 +190,11 @@ def pipelined_parts(parts, counter, loop, gradient_terms):
 def compiled_loops(cell: Cell) -> SimpleNamespace:
     """The loops above made for ``cell`` (compiled at their first call, or loaded from
     numba's cache): forward_loop, backward_loop, pipelined_backward and their parts."""
-    names = dict(compiled_steps(cell))
+    constants = {"OWN_RECURRENT": cell.own_blocks > 0, "DIRECT_PATH": cell.direct_path}
+    names = {**compiled_steps(cell), **constants}
     for template in (forward_loop, backward_loop, pipelined_backward):
         names[template.__name__] = specialise(template, cell, names)
     for template in (forward_parts, backward_parts, pipelined_parts):
         names[template.__name__] = specialise(template, cell, names, parallel=True)
-    return SimpleNamespace(**{name: names[name] for name in names if not name.endswith("_step")})
+    loops = {name: value for name, value in names.items() if name.endswith(("_loop", "_parts"))}
+    return SimpleNamespace(**loops, pipelined_backward=names["pipelined_backward"])
