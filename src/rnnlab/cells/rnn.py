@@ -16,6 +16,7 @@ functions the same equations for one sequence's step, which the compiled loops r
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -122,34 +123,24 @@ def relu_backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, d
         d_x[j] = dh[j] * pw.drelu(h[j])
 
 
-RNN_TANH = Cell(
-    name="rnn_tanh",
-    title="RNN (tanh)",
-    layer="RNN",
-    layer_options={"nonlinearity": "tanh"},
-    blocks=1,
-    gates=(),
-    states=("h",),
-    forward=partial(forward, nonlinearity="tanh"),
-    backward=partial(backward, nonlinearity="tanh"),
-    forward_step=tanh_forward_step,
-    backward_step=tanh_backward_step,
-    activations={"h": "tanh"},
-    torch=TorchLayer("RNN", {"nonlinearity": "tanh"}),
-)
+def _elman(act: str, title: str, forward_step: Any, backward_step: Any) -> Cell:
+    """The Elman cell with activation ``act`` ("tanh" or "relu")."""
+    return Cell(
+        name=f"rnn_{act}",
+        title=title,
+        layer="RNN",
+        layer_options={"nonlinearity": act},
+        blocks=1,
+        gates=(),
+        states=("h",),
+        forward=partial(forward, nonlinearity=act),
+        backward=partial(backward, nonlinearity=act),
+        forward_step=forward_step,
+        backward_step=backward_step,
+        activations={"h": act},
+        torch=TorchLayer("RNN", {"nonlinearity": act}),
+    )
 
-RNN_RELU = Cell(
-    name="rnn_relu",
-    title="RNN (ReLU)",
-    layer="RNN",
-    layer_options={"nonlinearity": "relu"},
-    blocks=1,
-    gates=(),
-    states=("h",),
-    forward=partial(forward, nonlinearity="relu"),
-    backward=partial(backward, nonlinearity="relu"),
-    forward_step=relu_forward_step,
-    backward_step=relu_backward_step,
-    activations={"h": "relu"},
-    torch=TorchLayer("RNN", {"nonlinearity": "relu"}),
-)
+
+RNN_TANH = _elman("tanh", "RNN (tanh)", tanh_forward_step, tanh_backward_step)
+RNN_RELU = _elman("relu", "RNN (ReLU)", relu_forward_step, relu_backward_step)

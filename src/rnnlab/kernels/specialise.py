@@ -46,10 +46,11 @@ def source_digest() -> str:
 
 @cache
 def compiled_steps(cell: Cell) -> dict[str, Any]:
-    """The cell's steps compiled, under the names the templates call them by."""
+    """The cell's steps compiled, under the names the templates call them by; inlined
+    into the loops (a call per row costs as much as a small cell's arithmetic)."""
     return {
-        "forward_step": njit(**OPTIONS)(cell.forward_step),
-        "backward_step": njit(**OPTIONS)(cell.backward_step),
+        "forward_step": njit(inline="always", **OPTIONS)(cell.forward_step),
+        "backward_step": njit(inline="always", **OPTIONS)(cell.backward_step),
     }
 
 

@@ -159,6 +159,7 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     pairs = list(zip(names, rows, strict=True))
     terms: dict[str, Any] = {
         "gates": list(names),
+        "activations": CELLS[rnn.mode].activations,
         "x": {n: rounded(x_terms[:, g]) for g, n in enumerate(names)},
         "h": {n: rounded(h_terms[:, g]) for g, n in enumerate(names)},
         "b_ih": {n: round(float(params["b_ih"][r]), DIGITS) for n, r in pairs},

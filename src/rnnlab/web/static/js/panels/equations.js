@@ -61,6 +61,19 @@ const GATES = {
   },
 };
 
+/** The gates' [name, activation, general form]: the page's words for the cells it knows,
+ * the common form σ(W_i x + b_i + W_h h + b_h) for any other registered cell. */
+function gateTable(run) {
+  if (GATES[run.cell]) return GATES[run.cell];
+  const act = (g) => (run.terms.activations[g] === "sigmoid" ? SIGMA : run.terms.activations[g]);
+  return Object.fromEntries(
+    run.terms.gates.map((g) => [
+      g,
+      [`gate ${g}`, act(g), `${g}_{t} = ${act(g)}(W_{i${g}} x_{t} + b_{i${g}} + W_{h${g}} h_{t−1} + b_{h${g}})`],
+    ]),
+  );
+}
+
 /** [{general, live, note, key}] for step t of a run, for unit run.unit. */
 export function stepEquations(run, t) {
   const T = run.terms;
@@ -76,7 +89,7 @@ export function stepEquations(run, t) {
       key: true,
     });
   } else {
-    for (const [gate, [name, act, general]] of Object.entries(GATES[run.cell])) {
+    for (const [gate, [name, act, general]] of Object.entries(gateTable(run))) {
       lines.push({
         general,
         live: `${gate}_{${t + 1}}${at} = ${act}(${sum(run, gate, t)}) = ${act}(${fmt(pre(run, gate, t))}) = ${fmt(T.value[gate][t])}`,
