@@ -11,7 +11,7 @@ job (``mpiexec -n R rnnlab train``): every rank prepares the same run, the train
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +86,14 @@ def prepare_run(
     distributed: Any = None,
     **options: Any,
 ) -> Run:
-    """A Trainer for a char model from ``config``, or from ``options``: the fields of
-    ``CharRunConfig`` (``prepare_run(cell="gru", steps=2000)``). A resumed run takes
+    """A Trainer for a char model from ``config`` and ``options``, the fields of
+    ``CharRunConfig`` that differ from it (or from the defaults, without ``config``:
+    ``prepare_run(cell="gru", steps=2000)``). A resumed run takes
     everything from its checkpoint but the budgets ``steps`` and ``minutes`` (when given
     in ``options``)."""
     if resume is not None:
         return _resume_run(Path(resume), options, distributed)
-    config = config if config is not None else CharRunConfig(**options)
+    config = CharRunConfig(**options) if config is None else replace(config, **options)
     data, seed, train_config = config.data, config.seed, config.train_config()
     text = load_corpus(data)
     vocab = CharVocab.from_text(text)
