@@ -106,8 +106,12 @@ def test_a_peephole_language_model_trains_saves_and_loads(tmp_path):
 
 
 def test_a_layer_refuses_options_no_registered_cell_takes():
-    with pytest.raises(ConfigError, match="LSTM has no cell for the options"):
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'peepholes'"):
         rnnlab.LSTM(3, 4, peepholes=True)
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'dropuot'"):
+        rnnlab.LSTM(3, 4, dropuot=0.0)  # a misspelt option is refused even when falsy
+    with pytest.raises(ConfigError, match="LSTM has no cell for the options"):
+        rnnlab.LSTM(3, 4, peephole="yes")
 
 
 def test_a_peephole_layer_has_no_pytorch_counterpart():

@@ -97,6 +97,21 @@ def test_kernel_matches_reference_cell(mode, dtype, batch, with_lengths, with_st
 
 
 @pytest.mark.parametrize("mode", sorted(CELLS))
+def test_no_initial_state_is_a_zero_state_on_both_backends(mode):
+    rng = np.random.default_rng(5)
+    params, x = random_params(mode, 3, 4, rng), rng.normal(size=(5, 2, 3))
+    zeros = random_state(mode, 2, 4, lambda: np.zeros((2, 4)))
+    expected, _, _ = CELLS[mode].forward(params, x, zeros)
+    for backend in ("numpy", "numba"):
+        with use_backend(backend):
+            out, _, _ = cell_functions(mode).forward(params, x, zeros)
+            np.testing.assert_allclose(out, expected, atol=1e-12)
+    with use_backend("numba"):
+        out, _, _ = cell_functions(mode).forward(params, x, None)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", sorted(CELLS))
 @pytest.mark.parametrize("batch", [1, 4, 11])
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_backward_adds_the_weight_gradients_into_the_arrays_it_is_given(

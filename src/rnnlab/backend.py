@@ -39,6 +39,11 @@ def set_backend(name: str) -> None:
     _choice = name
 
 
+def compiled() -> bool:
+    """Whether the compiled kernels are in force."""
+    return get_backend() == "numba"
+
+
 def get_backend() -> str:
     """The backend in force: "numpy" or "numba" ("auto" resolved)."""
     if _choice == "numpy":

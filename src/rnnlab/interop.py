@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.cells import CELLS, Cell
+from rnnlab.cells import ALIASES, CELLS, Cell, cell_named
 from rnnlab.errors import ConfigError
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
@@ -27,25 +27,23 @@ from rnnlab.nn.recurrent import LAYERS, RecurrentLayer
 KINDS = ("rnn", "lstm", "gru")
 
 
-def _negated_blocks(kind: str) -> tuple[int, ...]:
-    """The gate blocks whose rows change sign between rnnlab and PyTorch for ``kind``: a
-    KIND or a registered cell's name (``rnnlab.cells.Cell.torch``)."""
-    if kind in KINDS:
-        kind = {"rnn": "rnn_tanh"}.get(kind, kind)
-    if kind not in CELLS:
+def _cell_of_kind(kind: str) -> Cell:
+    """The registered cell of ``kind``: a KIND or a cell's name (``rnnlab.cells``)."""
+    if ALIASES.get(kind, kind) not in CELLS:
         raise ConfigError(f"kind must be one of {KINDS} or a cell of {tuple(CELLS)}, got {kind!r}")
-    layer = CELLS[kind].torch
-    if layer is None:
-        raise ConfigError(f"the {CELLS[kind].title} cell has no PyTorch counterpart")
-    return layer.negated_blocks
+    cell = cell_named(kind)
+    if cell.torch is None:
+        raise ConfigError(f"the {cell.title} cell has no PyTorch counterpart")
+    return cell
 
 
 def _negate(arrays: Mapping[str, np.ndarray], kind: str) -> dict[str, np.ndarray]:
-    """Copies of ``arrays`` with the rows of ``kind``'s negated blocks of every weight and
-    bias of a cell (weight_ih, weight_hh, bias_ih, bias_hh) negated: the map is its own
-    inverse (σ(−a) = 1 − σ(a); ∂L/∂(−w) = −∂L/∂w)."""
-    blocks = _negated_blocks(kind)
-    gates = CELLS[{"rnn": "rnn_tanh"}.get(kind, kind)].blocks
+    """Copies of ``arrays`` with the rows of ``kind``'s negated gate blocks
+    (``Cell.torch.negated_blocks``) of every weight and bias of a cell (weight_ih,
+    weight_hh, bias_ih, bias_hh) negated: the map is its own inverse (σ(−a) = 1 − σ(a);
+    ∂L/∂(−w) = −∂L/∂w)."""
+    cell = _cell_of_kind(kind)
+    blocks, gates = cell.torch.negated_blocks, cell.blocks
     converted = {}
     for name, value in arrays.items():
         value = np.array(value, copy=True)
@@ -137,12 +135,16 @@ def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Mo
 
 def _cell_of_torch(module: Any) -> Cell:
     """The registered cell whose PyTorch layer ``module`` is (``Cell.torch``)."""
-    name = type(module).__name__
+    import torch
+
     options = {"nonlinearity": module.nonlinearity} if hasattr(module, "nonlinearity") else {}
     for cell in CELLS.values():
-        if cell.torch is not None and (cell.torch.module, cell.torch.options) == (name, options):
+        layer = cell.torch
+        if layer is None or layer.options != options:
+            continue
+        if isinstance(module, getattr(torch.nn, layer.module)):  # subclasses too
             return cell
-    raise ConfigError(f"from_torch: unsupported recurrent module {name}")
+    raise ConfigError(f"from_torch: unsupported recurrent module {type(module).__name__}")
 
 
 def recurrent_kind(layer: RecurrentLayer) -> str:

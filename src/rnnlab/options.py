@@ -115,11 +115,10 @@ def command_options(
     config: type, extra: list[inspect.Parameter] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command ``function(**values)`` the options of ``config``'s fields and the
-    ``extra`` parameters (arguments first), so that typer shows and parses them."""
+    ``extra`` options after them, so that typer shows and parses them."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         parameters = [*option_parameters(config), *(extra or [])]
-        parameters.sort(key=lambda p: p.kind)  # positional arguments before the options
         function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         function.__annotations__ = {p.name: p.annotation for p in parameters}
         return function
@@ -133,14 +132,6 @@ def extra_option(name: str, kind: Any, default: Any, help: str, *flags: str) -> 
 
     annotation = Annotated[kind, typer.Option(*flags, help=help)]
     return inspect.Parameter(name, _KEYWORD, default=default, annotation=annotation)
-
-
-def extra_argument(name: str, kind: Any, help: str) -> inspect.Parameter:
-    """A command's positional argument (``RUN``)."""
-    import typer
-
-    annotation = Annotated[kind, typer.Argument(help=help)]
-    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation)
 
 
 def out_option(default: str) -> inspect.Parameter:

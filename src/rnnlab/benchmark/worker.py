@@ -132,7 +132,8 @@ def _sampler(impl: str, hidden: int, vocab: int) -> tuple[Any, int]:
     model = LanguageModel(LanguageModelConfig(vocab_size=vocab, hidden_size=hidden), seed=0)
     zeros = np.zeros((1, 1, hidden), np.float32)
     weights, logits = stack_weights(model), np.zeros(vocab, np.float32)
-    generation = backend.generation("lstm", weights, (zeros, zeros), logits)
+    with backend.use_backend("numba"):  # the compiled generation, whatever RNNLAB_BACKEND says
+        generation = backend.generation("lstm", weights, (zeros, zeros), logits)
     rng = np.random.default_rng(0)
 
     def rnnlab_run() -> None:  # what rnnlab.generate does per run of characters

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, check_positive_int
 
 NAMES = ("vanishing", "adding", "copy", "clipping")
@@ -107,7 +108,7 @@ def experiment_command(
     ] = None,
     cell: Annotated[
         list[str] | None,
-        typer.Option(help="cells to run: lstm, gru, rnn_tanh, rnn_relu (repeat or comma-separate)"),
+        typer.Option(help=f"cells to run: {', '.join(CELLS)} (repeat or comma-separate)"),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="directory for the JSON and PNGs")] = None,
     length: Annotated[int | None, typer.Option(help="sequence length / delay T")] = None,

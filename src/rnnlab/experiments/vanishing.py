@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.cells import CELLS
+from rnnlab.cells import cell_named
 from rnnlab.data import synthetic
 from rnnlab.experiments.common import (
     TEST_SEED,
@@ -157,7 +157,7 @@ def table_vanishing(results: dict[str, Any]) -> None:
         saturated = max(trained["saturation"].values()) if trained["saturation"] else 0.0
         rows.append(
             [
-                f"{CELLS[m['cell']].title}, {m['label']}",
+                f"{cell_named(m['cell']).title}, {m['label']}",
                 f"{m['radius']:.2f}",
                 f"{init['slope']:+.3f}",
                 f"{fit_r2(init['gradient_norm']):.3f}",
@@ -210,7 +210,7 @@ def plot_vanishing(results: dict[str, Any], out: Path) -> list[Path]:
                         label += f" (slope {m[stage]['slope']:+.3f})"
                     curves.append(plots.Curve(np.arange(len(values)), values, label))
                 when = "at initialisation" if stage == "init" else f"after {config['steps']} steps"
-                panels.append(plots.Panel(f"{CELLS[cell].title}, {when}", curves))
+                panels.append(plots.Panel(f"{cell_named(cell).title}, {when}", curves))
         return panels
 
     T = config["length"]
@@ -240,7 +240,7 @@ def plot_vanishing(results: dict[str, Any], out: Path) -> list[Path]:
                 plots.Curve(
                     [m["scale"] for m in scaled],
                     [m[stage]["slope"] for m in scaled],
-                    f"{CELLS[cell].title}, {'init' if stage == 'init' else 'trained'}",
+                    f"{cell_named(cell).title}, {'init' if stage == 'init' else 'trained'}",
                     dashed=dashed,
                     colour=plots.COLOURS[k],
                     marker="o",

@@ -34,7 +34,8 @@ from rnnlab.runtime.workspace import Workspace
 
 
 def _split_state(cell: Cell, state: Any) -> tuple[Any, Any]:
-    """(h, c) of a state given as h, or as (h, c) for a cell with a cell state."""
+    """(h, c) of a state given as h, or as (h, c) for a cell with a cell state; None
+    parts stay None."""
     if not cell.has_cell_state:
         return state, None
     return state if state is not None else (None, None)
@@ -75,9 +76,10 @@ def forward(
     dtype = x_proj.dtype
     hidden = np.empty((T + 1, B, H), dtype)  # per call: the output is a view of it
     cell_state = ws.array("cell", (T + 1, B, C), dtype)
-    hidden[0], c0 = _split_state(cell, state0)
+    h0, c0 = _split_state(cell, state0)
+    hidden[0] = 0 if h0 is None else h0  # no state given: zeros, as the reference
     if C:
-        cell_state[0] = c0
+        cell_state[0] = 0 if c0 is None else c0
     keep = step_buffer(ws, "keep", (T, B, cell.keep_width * H), dtype, keep_tape)
     pre = ws.array("pre", (B, cell.blocks * H), dtype)
     W_hh = np.ascontiguousarray(params["W_hh"], dtype=dtype)

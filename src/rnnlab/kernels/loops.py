@@ -135,8 +135,8 @@ def backward_loop(
                 d_pre[t, b] = 0
                 d_own[t, b] = 0
         add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_a is in cache
-        add_rows(d_own[t, first:stop], d_own_bias[part])
         if OWN_RECURRENT:  # the recurrent side's rows: d_pre's, with d_own in its place
+            add_rows(d_own[t, first:stop], d_own_bias[part])
             recurrent_rows(d_pre[t], d_own[t], d_rec, first, stop)
         generation = barrier(counter, parts, generation)  # rows complete, dh's direct part too
         rows = d_rec if OWN_RECURRENT else d_pre[t]  # dh_{t−1} (+)= W_hhᵀ ∂L/∂a:

@@ -437,7 +437,15 @@ class GRU(RecurrentLayer):
 
 
 def _cell_of_layer(layer: str, options: dict[str, object]) -> str:
-    """The name of the registered cell that ``layer`` runs with ``options``."""
+    """The name of the registered cell that ``layer`` runs with ``options``; a keyword no
+    cell of ``layer`` takes is refused as Python refuses an unexpected keyword."""
+    known = {key for cell in CELLS.values() if cell.layer == layer for key in cell.layer_options}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(
+            f"{layer} got an unexpected keyword argument {unknown[0]!r} "
+            f"(its cells' options: {sorted(known) or 'none'})"
+        )
     try:
         return cell_for_layer(CELLS, layer, **options).name
     except ValueError:
