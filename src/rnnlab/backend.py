@@ -80,6 +80,7 @@ def _kernels() -> Any:
     return entry
 
 
+@cache
 def _reference(cell: Cell) -> SimpleNamespace:
     """The reference cell with the kernels' signature (their extra options ignored)."""
 

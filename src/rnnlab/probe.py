@@ -276,6 +276,7 @@ def jacobian_log_norms(
     hidden = tape["hidden"]
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
     S = H * len(cell_named(mode).states)
+    params = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
     size = H if block == "hidden" else S
     product = np.broadcast_to(np.eye(S), (B, S, S)).copy()
     log_scale = np.zeros(B)

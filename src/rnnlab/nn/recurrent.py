@@ -138,8 +138,8 @@ class RecurrentLayer(Module):
         return params
 
     def _cell_grads(self, layer: int, direction: int) -> dict[str, np.ndarray]:
-        """The gradient arrays of one cell by the cells' names (W_ih, W_hh, and b_ih, b_hh
-        when the layer has biases), which its backward pass adds to."""
+        """The gradient arrays of one cell by the cells' names (W_ih, W_hh, b_ih and b_hh
+        when the layer has biases, and the cell's own), which its backward pass adds to."""
         suffix = self._suffix(layer, direction)
         names = [(key, torch_name + suffix) for key, torch_name in _CELL_KEYS]
         names += [(name, name + suffix) for name in CELLS[self.mode].parameters]
