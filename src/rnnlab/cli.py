@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,8 +23,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rnnlab.errors import RnnlabError
-from rnnlab.options import command_options, extra_option, from_options, out_option
+from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.options import (
+    command_options,
+    extra_option,
+    from_options,
+    given_options,
+    run_dir_options,
+)
+from rnnlab.rundir import claim
 from rnnlab.runs import CharRunConfig
 
 app = typer.Typer(
@@ -34,14 +44,72 @@ console = Console()
 LN2 = math.log(2)
 
 
-def main() -> None:
-    """Entry point: run the app, turning rnnlab errors into one readable line."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; every fault ends in one readable line and an exit status.
+
+    rnnlab's own errors and the operating system's (a full disk, a read-only directory)
+    print ``error: ...`` and exit 2; Ctrl-C exits 130 (a training run saves first). Any
+    other exception is a bug: its traceback goes to a log file whose path is printed
+    (``--debug`` or ``RNNLAB_DEBUG=1`` shows it on the terminal instead).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("RNNLAB_DEBUG", "") not in ("", "0")
+    args = [arg for arg in args if arg != "--debug"]
+    sys.exit(run_command(args, debug=debug))
+
+
+def run_command(args: list[str], debug: bool = False) -> int:
+    """Run ``rnnlab ARGS`` in this process; returns the exit status (what ``main`` exits
+    with). Nothing escapes as a traceback unless ``debug``."""
+    stderr = Console(stderr=True, soft_wrap=True)
+    try:  # typer shows usage errors and --help itself, and turns Ctrl-C into status 130
+        app(args, prog_name="rnnlab")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else int(done.code is not None)
+    except (RnnlabError, OSError, RecursionError, MemoryError) as error:
+        if debug:
+            raise
+        stderr.print(f"[bold red]error:[/] {escape(describe_error(error))}", highlight=False)
+        return 2
+    except Exception as error:  # a bug: the details go to a log, one line to the user
+        if debug:
+            raise
+        log = write_crash_log(args)
+        stderr.print(
+            f"[bold red]internal error:[/] {escape(type(error).__name__)}: {escape(str(error))}"
+            f"\nthis is a bug in rnnlab; the details are in {log}; please report it with that "
+            "file (or run the command again with --debug to see them here)",
+            highlight=False,
+        )
+        return 70
+    return 0
+
+
+def describe_error(error: BaseException) -> str:
+    """One line naming what was wrong: rnnlab's message, or an OS error's path and cause."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f"{error.filename}: " if error.filename is not None else ""
+        return f"{where}{error.strerror}"
+    if isinstance(error, RecursionError):
+        return "the input is nested too deeply to read (is it a file written by rnnlab?)"
+    if isinstance(error, MemoryError):
+        return "out of memory; try a smaller model, batch or input"
+    return str(error)
+
+
+def write_crash_log(args: list[str]) -> Path | str:
+    """Write the current exception's traceback to a log file; returns its path."""
+    text = f"rnnlab {' '.join(args)}\n\n{traceback.format_exc()}"
     try:
-        app()
-    except RnnlabError as error:
-        message = escape(str(error))  # as written: "rnnlab[mpi]" is no markup tag
-        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
-        sys.exit(2)
+        folder = Path(tempfile.gettempdir()) / "rnnlab-errors"
+        folder.mkdir(exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=folder, prefix="error-", suffix=".log", delete=False
+        ) as log:
+            log.write(text)
+        return log.name
+    except OSError:
+        return "(no log: the temporary directory is not writable)"
 
 
 # -- train -----------------------------------------------------------------------------
@@ -86,42 +154,85 @@ def _progress_bar(total: int | None) -> Progress:
     )
 
 
+#: the most tokens a command generates in one call (a bound on memory and time)
+MAX_SAMPLE = 1_000_000
+
 _TRAIN_EXTRAS = [
-    out_option("runs/char"),
-    extra_option("resume", Path | None, None, "continue the run in this directory or checkpoint"),
-    extra_option("final_sample", int, 600, "characters printed at the end", "--sample-length"),
+    *run_dir_options("runs/char"),
+    extra_option(
+        "resume",
+        Path | None,
+        None,
+        "continue the run in this directory or checkpoint, with its options and budget",
+    ),
+    extra_option(
+        "final_sample",
+        int,
+        600,
+        "characters printed at the end",
+        "--sample-length",
+        min=0,
+        max=MAX_SAMPLE,
+    ),
     extra_option("temperature", float, 0.8, "temperature of the final sample"),
     extra_option(
         "distributed", bool, False, "data-parallel over MPI ranks (automatic under mpiexec)"
     ),
 ]
+#: what a resumed run may change: its budgets (everything else is its checkpoint's)
+RESUMABLE = ("steps", "minutes")
 
 
 @app.command()
 @command_options(CharRunConfig, extra=_TRAIN_EXTRAS)
-def train(**values: Any) -> None:
+def train(ctx: typer.Context, **values: Any) -> None:
     """Train a character-level language model and print generated text at the end.
 
-    Under ``mpiexec -n R`` (or with --distributed) each of the R processes trains on its
-    share of the batch's streams and rank 0 alone writes and reports (rnnlab.distributed).
-    Every option's default is ``rnnlab.runs.CharRunConfig``'s.
+    Ctrl-C (or SIGTERM) stops at the end of the current step and saves the run;
+    ``--resume DIR`` continues it exactly. Under ``mpiexec -n R`` (or with
+    --distributed) each of the R processes trains on its share of the batch's streams
+    and rank 0 alone writes and reports (rnnlab.distributed). Every option's default is
+    ``rnnlab.runs.CharRunConfig``'s.
     """
     from rnnlab.distributed import DataParallel, launched_by_mpi
-    from rnnlab.generate import sample
+    from rnnlab.generate import check_sampling_options, sample
 
-    out, resume, final_sample, temperature, distributed = (
-        values.pop(name) for name in ("out", "resume", "final_sample", "temperature", "distributed")
+    out, force, resume, final_sample, temperature, distributed = (
+        values.pop(name)
+        for name in ("out", "force", "resume", "final_sample", "temperature", "distributed")
     )
+    check_sampling_options(temperature)  # now, not after the training
+    config = from_options(CharRunConfig, values)
+    given = given_options(ctx) & values.keys()
+    if resume is not None and given - set(RESUMABLE):
+        flags = ", ".join(sorted(_flag(ctx, name) for name in given - set(RESUMABLE)))
+        raise ConfigError(
+            f"--resume continues the run with the options it was started with; {flags} "
+            "cannot be changed (only --steps and --minutes, the budget)"
+        )
     ranks = DataParallel() if distributed or launched_by_mpi() else None
     shows = ranks is None or ranks.is_root  # rank 0 shows and writes for all
-    config = from_options(CharRunConfig, values)
     with ranks.guard() if ranks is not None else contextlib.nullcontext():
-        run, result = _train_run(shows, config, out=out, resume=resume, distributed=ranks)
+        if resume is None:
+            out = claim(out, Path("runs/char"), force) if shows else out or Path("runs/char")
+            options: dict[str, Any] = {"config": config}
+        else:
+            options = {"resume": resume, "force": force}
+            options |= {name: getattr(config, name) for name in given & set(RESUMABLE)}
+        run, result = _train_run(shows, out=out, distributed=ranks, **options)
     if not shows:
         raise typer.Exit(1 if result.stopped == "diverged" else 0)
+    out = run.trainer.out_dir
     if result.stopped == "diverged":
         Console(stderr=True).print(f"[bold red]error:[/] {result.message}", highlight=False)
         raise typer.Exit(1)
+    if result.stopped == "interrupted":
+        console.print(
+            f"interrupted at step {result.step}; saved {out / 'last.safetensors'}; "
+            f"continue with: rnnlab train --resume {out}",
+            highlight=False,
+        )
+        raise typer.Exit(130)
     console.print(
         f"stopped after {result.step} steps ({result.stopped}) in {result.seconds:.0f} s, "
         f"{result.tokens_per_second / 1000:.1f}k tokens/s; validation loss "
@@ -130,20 +241,21 @@ def train(**values: Any) -> None:
         highlight=False,
     )
     console.rule("generated text")
-    seed = config.seed
+    seed = run.trainer.config.seed
     text = sample(run.trainer.model, n=final_sample, temperature=temperature, seed=seed)
     console.print(text, markup=False, highlight=False)
 
 
-def _train_run(shows: bool, config: CharRunConfig, **options: Any) -> tuple[Any, Any]:
-    """Prepare the run and fit it, with the summary and progress display if ``shows``. A
-    resumed run takes everything from its checkpoint but the budgets."""
+def _flag(ctx: typer.Context, name: str) -> str:
+    """The command-line flag of option ``name`` (``batch_size`` → ``--batch``)."""
+    return next((p.opts[0] for p in ctx.command.params if p.name == name), f"--{name}")
+
+
+def _train_run(shows: bool, **options: Any) -> tuple[Any, Any]:
+    """Prepare the run and fit it, with the summary and progress display if ``shows``."""
     from rnnlab.runs import prepare_run
 
-    if options.get("resume") is None:
-        run = prepare_run(config, **options)
-    else:
-        run = prepare_run(**options, steps=config.steps, minutes=config.minutes)
+    run = prepare_run(**options)
     if not shows:
         return run, run.trainer.fit()
     console.print(run.summary, highlight=False)
@@ -176,8 +288,10 @@ def sample_command(
     ] = 1.0,
     top_k: Annotated[int, typer.Option(help="sample among the k most likely; 0: all")] = 0,
     top_p: Annotated[float, typer.Option(help="nucleus sampling mass; 1: all")] = 1.0,
-    n: Annotated[int, typer.Option("-n", "--length", help="tokens to generate")] = 500,
-    seed: Annotated[int | None, typer.Option(help="seed for reproducible samples")] = None,
+    n: Annotated[
+        int, typer.Option("-n", "--length", min=0, max=MAX_SAMPLE, help="tokens to generate")
+    ] = 500,
+    seed: Annotated[int | None, typer.Option(min=0, help="seed for reproducible samples")] = None,
 ) -> None:
     """Generate text from a trained model (the prime, then its continuation)."""
     from rnnlab.generate import sample
@@ -189,7 +303,7 @@ def sample_command(
         prime=prime,
         temperature=temperature,
         top_k=top_k or None,
-        top_p=top_p if top_p < 1 else None,
+        top_p=None if top_p == 1 else top_p,
         seed=seed,
     )
     console.print(prime + text, markup=False, highlight=False)

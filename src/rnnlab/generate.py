@@ -39,7 +39,9 @@ Seed = int | np.random.Generator | None
 # ----------------------------------------------------------------------------- the rule
 
 
-def _check_sampling_options(temperature: Any, top_k: Any, top_p: Any) -> None:
+def check_sampling_options(temperature: Any, top_k: Any = None, top_p: Any = None) -> None:
+    """ConfigError unless temperature ≥ 0 is finite, top_k ≥ 1 and 0 < top_p ≤ 1 (each
+    None: unused)."""
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, int | float | np.integer | np.floating)
@@ -73,7 +75,7 @@ def sampling_distribution(
     probabilities sum to at least ``top_p`` (at least one token always stays); then the
     kept probabilities are renormalised to sum to 1. Ties are ranked by token id.
     """
-    _check_sampling_options(temperature, top_k, top_p)
+    check_sampling_options(temperature, top_k, top_p)
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 1 or logits.size == 0:
         raise ShapeError(f"logits must have shape (V,) with V >= 1, got shape {logits.shape}")
@@ -281,7 +283,7 @@ def iter_sample(
         raise ConfigError(f"n must be a non-negative integer (tokens to generate), got {n!r}")
     if not isinstance(prime, str):
         raise ConfigError(f"prime must be a str, got {type(prime).__name__}")
-    _check_sampling_options(temperature, top_k, top_p)
+    check_sampling_options(temperature, top_k, top_p)
     vocab = _resolve_vocab(model, vocab)
     rng = _resolve_rng(seed)
     ids = vocab.encode(prime)  # VocabularyError names unknown characters
@@ -360,7 +362,7 @@ def next_distribution(
     if not text:
         raise ConfigError("text must not be empty: give at least one symbol to continue")
     check_positive_int("k", k)
-    _check_sampling_options(temperature, None, None)
+    check_sampling_options(temperature, None, None)
     vocab = _resolve_vocab(model, vocab)
     ids = vocab.encode(text)
     if not len(ids):

@@ -32,9 +32,12 @@ bytes) and then over the document itself (canonical JSON, without the checksum):
 catches a corrupted or edited file, which safetensors' own structural checks do not.
 
 Writing goes to a hidden temporary file in the same directory
-(``.NAME.safetensors.tmp-XXXX``, never ending in ``.safetensors``), which is flushed,
+(``.NAME.safetensors.tmp-PID-XXXX``, never ending in ``.safetensors``), which is flushed,
 fsynced and renamed onto the target: the target is always the old checkpoint or the new
-one, never a mix. Reading never executes code: safetensors, ``json.loads`` and checks.
+one, never a mix. A temporary file whose writer (PID) is gone was left by a killed
+write and is removed at the next write in that directory. Reading never executes code
+(safetensors, ``json.loads`` and checks) and never allocates more than the file and the
+model its config describes, checked against each other and against the free memory first.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +60,7 @@ from safetensors import SafetensorError
 from rnnlab.data.text import vocab_from_json
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError, describe_shape
 from rnnlab.interop import params_from_torch, params_to_torch
+from rnnlab.memory import check_fits, human, model_bytes, parameter_count
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 from rnnlab.nn.module import Module
@@ -71,6 +76,9 @@ MODEL_KINDS: dict[str, tuple[type[Module], type]] = {
     "language": (LanguageModel, LanguageModelConfig),
     "sequence": (SequenceModel, SequenceModelConfig),
 }
+#: parameters a checkpoint's config may describe beyond twice what the file holds before
+#: the model is refused unbuilt (a smaller misfit is built, then named tensor by tensor)
+SMALL_MISFIT = 1_000_000
 _PREFIXES = ("model.", "optimizer.", "extra.")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _DOC_KEYS = {"format", "version", "model_kind", "model_config", "vocab", "optimizer"}
@@ -227,7 +235,8 @@ def save_checkpoint(
 
 def _write_atomically(path: Path, tensors: dict[str, np.ndarray], metadata: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    remove_stale_temporaries(path.parent)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(_serialize(tensors, metadata))
@@ -239,6 +248,30 @@ def _write_atomically(path: Path, tensors: dict[str, np.ndarray], metadata: dict
             os.unlink(temp_name)
         raise
     _fsync_directory(path.parent)
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Remove the temporary files that killed writers left in ``directory`` (those whose
+    process, named in the file name, is gone); returns what was removed."""
+    removed = []
+    for temp in directory.glob(f".*{SUFFIX}.tmp-*"):
+        writer = temp.name.rpartition(".tmp-")[2].split("-")[0]
+        if writer.isdigit() and _alive(int(writer)):
+            continue  # being written now, by a live process
+        with contextlib.suppress(OSError):
+            temp.unlink()
+            removed.append(temp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but is someone else's
+        return True
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -273,11 +306,15 @@ def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
 
 
 def _read_file(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Tensors and document of one file, read once (a concurrent rename cannot mix two)."""
+    """Tensors and document of one file, read once (a concurrent rename cannot mix two);
+    only a regular file, and only one that fits in memory."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise CheckpointError(f"checkpoint {path} is not a regular file (a pipe or device?)")
+        check_fits(path.stat().st_size, f"reading checkpoint {path}", "is it a checkpoint?")
         data = path.read_bytes()
     except OSError as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror}") from None
     try:
         tensors = safetensors.numpy.load(data)
     except (SafetensorError, ValueError, TypeError, KeyError) as error:
@@ -285,18 +322,24 @@ def _read_file(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             f"checkpoint {path} is truncated or not a safetensors file ({error})"
         ) from None
     header_size = int.from_bytes(data[:8], "little")
-    metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
+    metadata = _parse_json(path, data[8 : 8 + header_size]).get("__metadata__") or {}
     if "rnnlab" not in metadata:
         raise CheckpointError(f"checkpoint {path} has no rnnlab metadata (not an rnnlab file)")
+    doc = _parse_json(path, metadata["rnnlab"])
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"checkpoint {path}: its metadata is not a JSON object")
+    return tensors, doc
+
+
+def _parse_json(path: Path, text: str | bytes) -> Any:
     try:
-        doc = json.loads(metadata["rnnlab"])
+        return json.loads(text)
+    except RecursionError:
+        raise CheckpointError(f"checkpoint {path}: its metadata is nested too deeply") from None
     except ValueError as error:
         raise CheckpointError(
             f"checkpoint {path}: its metadata is not valid JSON ({error})"
         ) from None
-    if not isinstance(doc, dict):
-        raise CheckpointError(f"checkpoint {path}: its metadata is not a JSON object")
-    return tensors, doc
 
 
 def _check_document(path: Path, doc: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
@@ -392,6 +435,18 @@ def _check_params(path: Path, model: Module, params: dict[str, np.ndarray]) -> N
             )
 
 
+def _check_size(path: Path, config: Any, params: dict[str, np.ndarray]) -> None:
+    """CheckpointError, before the model is built, if its config describes a model far
+    larger than the parameters the file holds (a config edited to ask for 18 GiB). A
+    smaller misfit is built and then named tensor by tensor (``_check_params``)."""
+    held, described = sum(p.size for p in params.values()), parameter_count(config)
+    if described > 2 * held + SMALL_MISFIT:
+        raise CheckpointError(
+            f"checkpoint {path}: its config describes a model of {described:,} parameters "
+            f"({human(model_bytes(config))}), but the file holds {held:,}"
+        )
+
+
 def load_model(
     path: str | os.PathLike[str], kind: str | None = None, *, seed: int | None = None
 ) -> Module:
@@ -411,9 +466,12 @@ def load_model(
     cls, config_cls = MODEL_KINDS[found]
     try:
         config = config_cls.from_json(checkpoint.model_config)
+        _check_size(path, config, checkpoint.params)
         options = {} if checkpoint.vocab is None else {"vocab": vocab_from_json(checkpoint.vocab)}
         model = cls(config, seed=seed, **options)
-    except (RnnlabError, TypeError) as error:
+    except CheckpointError:
+        raise
+    except (RnnlabError, TypeError, ValueError, KeyError) as error:
         raise CheckpointError(f"checkpoint {path} has an invalid model config: {error}") from None
     _check_params(path, model, checkpoint.params)
     model.load_state_dict(checkpoint.params)

@@ -114,11 +114,18 @@ def from_options(config: type, values: dict[str, Any]) -> Any:
 def command_options(
     config: type, extra: list[inspect.Parameter] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command ``function(**values)`` the options of ``config``'s fields and the
-    ``extra`` options after them, so that typer shows and parses them."""
+    """Give a command ``function(**values)`` (or ``function(ctx, **values)``) the options
+    of ``config``'s fields and the ``extra`` options after them, so that typer shows and
+    parses them."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        parameters = [*option_parameters(config), *(extra or [])]
+        hints = typing.get_type_hints(function)
+        own = [  # e.g. ``ctx: typer.Context``, which typer fills in
+            parameter.replace(annotation=hints[parameter.name])
+            for parameter in inspect.signature(function).parameters.values()
+            if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ]
+        parameters = [*own, *option_parameters(config), *(extra or [])]
         function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         function.__annotations__ = {p.name: p.annotation for p in parameters}
         return function
@@ -126,13 +133,37 @@ def command_options(
     return decorate
 
 
-def extra_option(name: str, kind: Any, default: Any, help: str, *flags: str) -> inspect.Parameter:
-    """A command's own option, one that belongs to no config (``--plot``, ``--out``)."""
+def extra_option(
+    name: str, kind: Any, default: Any, help: str, *flags: str, **limits: Any
+) -> inspect.Parameter:
+    """A command's own option, one that belongs to no config (``--plot``, ``--out``);
+    ``limits``: typer's ``min``/``max`` of a number."""
     import typer
 
-    annotation = Annotated[kind, typer.Option(*flags, help=help)]
+    annotation = Annotated[kind, typer.Option(*flags, help=help, **limits)]
     return inspect.Parameter(name, _KEYWORD, default=default, annotation=annotation)
 
 
-def out_option(default: str) -> inspect.Parameter:
-    return extra_option("out", Path, Path(default), "run directory for checkpoints and metrics")
+def run_dir_options(default: str) -> list[inspect.Parameter]:
+    """``--out`` and ``--force`` of a command that trains into a run directory (see
+    ``rnnlab.rundir.claim``)."""
+    return [
+        extra_option(
+            "out",
+            Path | None,
+            None,
+            f"run directory [default: {default}, or {default}-2, … if that holds a run]",
+        ),
+        extra_option("force", bool, False, "train into --out even if it holds a run (replaced)"),
+    ]
+
+
+def given_options(context: Any) -> set[str]:
+    """The names of the options a command's user set (on the command line or in the
+    environment), as opposed to those left at their defaults; ``context``: the command's
+    ``typer.Context``."""
+    return {
+        name
+        for name in context.params
+        if getattr(context.get_parameter_source(name), "name", "") in ("COMMANDLINE", "ENVIRONMENT")
+    }

@@ -20,11 +20,12 @@ import numpy as np
 from rnnlab.cells import cell_named
 from rnnlab.data.batching import split_train_val
 from rnnlab.data.corpora import load_corpus
-from rnnlab.data.text import CharVocab, vocab_from_json
-from rnnlab.errors import CheckpointError, DataError
-from rnnlab.io import load_checkpoint
+from rnnlab.data.text import CharVocab
+from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.io import load_checkpoint, load_model
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.options import cell_option, hidden_option, layers_option, option, redefault
+from rnnlab.rundir import claim
 from rnnlab.train import TrainConfig, Trainer
 
 
@@ -45,12 +46,14 @@ def _split(vocab: Any, text: str, val_fraction: float, source: str) -> tuple[np.
 
 
 def _resume_path(resume: Path) -> Path:
-    if resume.is_dir():
-        path = resume / "last.safetensors"
-        if not path.exists():
-            raise CheckpointError(f"{resume} has no last.safetensors to resume from")
-        return path
-    return resume
+    """The checkpoint to resume: a file as given, or a run directory's last checkpoint
+    (its best when there is no last)."""
+    if not resume.is_dir():
+        return resume
+    for name in ("last.safetensors", "best.safetensors"):
+        if (resume / name).is_file():
+            return resume / name
+    raise CheckpointError(f"{resume} has no checkpoint to resume from (no last or best)")
 
 
 _MODEL = LanguageModelConfig.__dataclass_fields__  # the model's defaults, written there
@@ -84,15 +87,18 @@ def prepare_run(
     out: Path | None = None,
     resume: Path | None = None,
     distributed: Any = None,
+    force: bool = False,
     **options: Any,
 ) -> Run:
     """A Trainer for a char model from ``config`` and ``options``, the fields of
     ``CharRunConfig`` that differ from it (or from the defaults, without ``config``:
-    ``prepare_run(cell="gru", steps=2000)``). A resumed run takes
-    everything from its checkpoint but the budgets ``steps`` and ``minutes`` (when given
-    in ``options``)."""
+    ``prepare_run(cell="gru", steps=2000)``), writing into ``out``.
+
+    A resumed run takes everything from its checkpoint but the budgets ``steps`` and
+    ``minutes`` (when given in ``options``), and writes where it was (or into ``out``, a
+    directory that must hold no other run unless ``force``: the original stays intact)."""
     if resume is not None:
-        return _resume_run(Path(resume), options, distributed)
+        return _resume_run(Path(resume), out, force, options, distributed)
     config = CharRunConfig(**options) if config is None else replace(config, **options)
     data, seed, train_config = config.data, config.seed, config.train_config()
     text = load_corpus(data)
@@ -123,6 +129,14 @@ def prepare_run(
     return Run(trainer, summary + _ranks(distributed, train_config.batch_size))
 
 
+def _budget(config: TrainConfig, seconds: float) -> str:
+    """'budget: 6,000 steps or 3 minutes (1.2 used)' ."""
+    parts = [f"{config.steps:,} steps"] if config.steps is not None else []
+    if config.minutes is not None:
+        parts.append(f"{config.minutes:g} minutes ({seconds / 60:.1f} used)")
+    return "budget: " + " or ".join(parts)
+
+
 def _ranks(distributed: Any, batch_size: int) -> str:
     if distributed is None:
         return ""
@@ -133,22 +147,43 @@ def _ranks(distributed: Any, batch_size: int) -> str:
     )
 
 
-def _resume_run(resume: Path, train_options: dict[str, Any], distributed: Any) -> Run:
+def _resume_run(
+    resume: Path, out: Path | None, force: bool, train_options: dict[str, Any], distributed: Any
+) -> Run:
     path = _resume_path(resume)
+    if out is None or out.resolve() == path.parent.resolve():
+        out = path.parent
+    elif distributed is None or distributed.is_root:
+        out = claim(out, out, force)
     checkpoint = load_checkpoint(path)
     state = checkpoint.train_state or {}
     if "config" not in state or "data_source" not in state:
         raise CheckpointError(f"{path} holds no training state to resume from")
     source = state["data_source"]
-    vocab = vocab_from_json(checkpoint.vocab)
-    model = LanguageModel(LanguageModelConfig.from_json(checkpoint.model_config), vocab=vocab)
-    budgets = {k: train_options[k] for k in ("steps", "minutes") if k in train_options}
-    config = TrainConfig.from_json(state["config"] | budgets)
+    if not (
+        isinstance(source, dict)
+        and isinstance(source.get("data"), str)
+        and isinstance(source.get("val_fraction"), float | int)
+    ):
+        raise CheckpointError(f"{path}: its data source is malformed ({source!r})")
+    model = load_model(path, kind="language")
+    vocab = model.vocab
+    unknown = train_options.keys() - {"steps", "minutes"}
+    if unknown:
+        raise ConfigError(
+            f"a resumed run keeps its options; only steps and minutes may change, not {unknown}"
+        )
+    try:
+        config = TrainConfig.from_json(state["config"] | train_options)
+    except TypeError as error:
+        raise CheckpointError(f"{path}: its training options are malformed ({error})") from None
     text = load_corpus(source["data"])
     train_ids, val_ids = _split(vocab, text, source["val_fraction"], source["data"])
     trainer = Trainer(
-        model, train_ids, val_ids, config, path.parent, data_source=source, distributed=distributed
+        model, train_ids, val_ids, config, out, data_source=source, distributed=distributed
     )
     trainer.restore(path)
-    summary = f"resuming {path} at step {trainer.step} (budget: {config.steps} steps)"
+    summary = f"resuming {path} at step {trainer.step} ({_budget(config, trainer.seconds)})"
+    if out != path.parent:
+        summary += f"; writing to {out}"
     return Run(trainer, summary + _ranks(distributed, config.batch_size))

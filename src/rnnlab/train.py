@@ -22,10 +22,13 @@ and reports. See ``rnnlab/distributed.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -33,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from rnnlab.data.batching import StreamBatcher, eval_chunks
-from rnnlab.errors import ConfigError, check_positive_int
+from rnnlab.errors import CheckpointError, ConfigError, RnnlabError, check_positive_int
 from rnnlab.io import load_checkpoint, save_checkpoint
+from rnnlab.memory import check_training_fits
 from rnnlab.nn.module import inference
 from rnnlab.optim import (
     Optimizer,
@@ -55,7 +59,7 @@ class TrainConfig:
 
     #: stop after this many updates (None: only the time budget)
     steps: int | None = option(4000, "step budget; 0: none", none=0)
-    #: stop after this much wall time in this invocation
+    #: stop after this much training time in all (a resumed run counts what it had done)
     minutes: float | None = option(None, "time budget in minutes; 0: none", none=0.0)
     batch_size: int = option(32, "parallel streams (sequences per step)", flag="--batch")
     seq_len: int = option(64, "truncated-BPTT length")
@@ -69,7 +73,8 @@ class TrainConfig:
     eval_tokens: int | None = 100_000  #: cap on validation tokens during training
     sample_every: int = option(1000, "preview a sample every N steps; 0: never")
     sample_length: int = 200
-    checkpoint_every: int = 500
+    checkpoint_every: int = 500  #: write ``last`` every N steps ...
+    checkpoint_seconds: float = 60.0  #: ... and at least this often (single process)
     #: stop after this many evaluations without improvement
     patience: int | None = option(None, "early stopping after N evaluations; 0: off", none=0)
     log_every: int = 10
@@ -92,6 +97,12 @@ class TrainConfig:
             raise ConfigError(f"clip_mode must be 'norm' or 'value', got {self.clip_mode!r}")
         if self.sample_every < 0:
             raise ConfigError(f"sample_every must be ≥ 0, got {self.sample_every!r}")
+        if not self.checkpoint_seconds > 0:
+            raise ConfigError(
+                f"checkpoint_seconds must be positive, got {self.checkpoint_seconds!r}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,12 +118,13 @@ class TrainResult:
     """How a run ended."""
 
     step: int
-    stopped: str  #: "steps", "time", "early stopping" or "diverged"
+    stopped: str  #: "steps", "time", "early stopping", "diverged" or "interrupted"
     best_val_loss: float | None
     last_val_loss: float | None
     seconds: float
     tokens_per_second: float
     message: str = ""
+    signal: int = 0  #: the signal that interrupted the run (SIGINT, SIGTERM), if one did
 
 
 def evaluate(
@@ -219,8 +231,15 @@ class Trainer:
         self.last_val_loss: float | None = None
         self.evals_since_best = 0
         self.tokens_seen = 0
+        #: training time in seconds before this ``fit``, over the run's earlier invocations
+        self.seconds = 0.0
+        self._fit_started: float | None = None
         self._window_tokens = 0
         self._deadline: float | None = None
+        self._interrupt = 0  #: the signal that asked the loop to stop, if one did
+        model_config = getattr(model, "config", None)
+        if hasattr(model_config, "hidden_size"):  # a step's arrays, before the first step
+            check_training_fits(model_config, config.batch_size, config.seq_len)
         if distributed is not None:  # same run on every rank, then rank 0's parameters
             size = len(train) if self.language else None
             signature = {"config": config.to_json(), "train tokens": size}
@@ -235,6 +254,7 @@ class Trainer:
             "last_val_loss": self.last_val_loss,
             "evals_since_best": self.evals_since_best,
             "tokens_seen": self.tokens_seen,
+            "seconds": self._training_seconds(),
             "rng": self.model.rng.bit_generator.state,
             "config": self.config.to_json(),
             "data_source": self.data_source,
@@ -261,19 +281,28 @@ class Trainer:
 
     def restore(self, path: str | Path) -> None:
         """Continue from a checkpoint written by ``save`` (parameters, optimiser, stream,
-        carried state, dropout generator)."""
+        carried state, dropout generator, training time); CheckpointError if its training
+        state is missing or malformed."""
         checkpoint = load_checkpoint(path)
         self.model.load_state_dict(checkpoint.params)
         if checkpoint.optimizer is not None:
             self.optimizer.load_state_dict(checkpoint.optimizer)
         state = checkpoint.train_state
-        self.step = int(state["step"])
-        self.batcher.load_state_dict(state["batcher"])
-        self.best_val_loss = state.get("best_val_loss")
-        self.last_val_loss = state.get("last_val_loss")
-        self.evals_since_best = int(state.get("evals_since_best", 0))
-        self.tokens_seen = int(state.get("tokens_seen", 0))
-        self.model.rng.bit_generator.state = state["rng"]
+        try:
+            self.step = _count(state["step"])
+            self.batcher.load_state_dict(state["batcher"])
+            self.best_val_loss = _loss(state.get("best_val_loss"))
+            self.last_val_loss = _loss(state.get("last_val_loss"))
+            self.evals_since_best = _count(state.get("evals_since_best", 0))
+            self.tokens_seen = _count(state.get("tokens_seen", 0))
+            self.seconds = float(state.get("seconds", 0.0))
+            self.model.rng.bit_generator.state = state["rng"]
+        except RnnlabError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+            raise CheckpointError(
+                f"checkpoint {checkpoint.path}: its training state is malformed ({error!r})"
+            ) from None
         self.state = _state_from_arrays(checkpoint.extra)
         if self.distributed is not None:  # this rank's streams and dropout generator
             self.state = self.distributed.restore_view(self.state, state, self.model)
@@ -305,6 +334,7 @@ class Trainer:
         grads = self.model.grads
         if self.distributed is not None:  # the mean gradient over ranks, before clipping
             out_of_time = self._deadline is not None and time.perf_counter() >= self._deadline
+            out_of_time = out_of_time or bool(self._interrupt)  # a signal stops every rank
             loss, tokens = self.distributed.exchange(
                 grads, loss, tokens, out_of_time, error, step=self.step + 1
             )
@@ -367,13 +397,47 @@ class Trainer:
         self.report({"event": "sample", "step": self.step, "text": text})
 
     def fit(self) -> TrainResult:
-        """Train until the step budget, the time budget or the patience runs out."""
+        """Train until the step budget, the time budget or the patience runs out, or a
+        SIGINT or SIGTERM asks to stop: then the step under way ends, ``last`` is saved
+        and the result says "interrupted" (a second Ctrl-C stops at once)."""
+        with self._stopping_on_signals():
+            return self._fit()
+
+    @contextlib.contextmanager
+    def _stopping_on_signals(self) -> Iterator[None]:
+        """Catch SIGINT and SIGTERM while fitting (in the main thread, where Python runs
+        signal handlers; elsewhere nothing changes)."""
+        self._interrupt = 0
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def ask_to_stop(signum: int, frame: Any) -> None:
+            if self._interrupt and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # asked twice: stop now
+            self._interrupt = signum
+
+        caught = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.signal(number, ask_to_stop) for number in caught}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _training_seconds(self) -> float:
+        """Training time of the run so far, this ``fit`` included."""
+        now = time.perf_counter()
+        return self.seconds + (0.0 if self._fit_started is None else now - self._fit_started)
+
+    def _fit(self) -> TrainResult:
         config = self.config
         self.model.train()
-        started = time.perf_counter()
+        started = self._fit_started = last_saved = time.perf_counter()
         tokens_before = self.tokens_seen
         window_start, self._window_tokens = started, 0
-        self._deadline = None if config.minutes is None else started + config.minutes * 60
+        if config.minutes is not None:  # the run's budget, less what earlier invocations used
+            self._deadline = started + config.minutes * 60 - self.seconds
         if self.distributed is not None:
             self.distributed.time_is_up = False
         if self.step == 0:
@@ -384,7 +448,7 @@ class Trainer:
                 stopped = "steps"
                 break
             if self._out_of_time():
-                stopped = "time"
+                stopped = "interrupted" if self._interrupt else "time"
                 break
             loss, norm = self.train_step()
             if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -395,7 +459,7 @@ class Trainer:
                     "--lr or a smaller --clip."
                 )
                 self._log({"event": "diverged", "step": self.step + 1, "loss": loss})
-                return self._result(stopped, started, message, tokens_before)
+                return self._result(stopped, message, tokens_before)
             if self.step % config.log_every == 0:
                 now = time.perf_counter()
                 record = {
@@ -418,22 +482,31 @@ class Trainer:
                     break
             if config.sample_every and self.step % config.sample_every == 0:
                 self._preview()
-            if self.step % config.checkpoint_every == 0:
+            now = time.perf_counter()
+            # ranks agree on steps, not on clocks: under MPI, ``last`` goes by steps only
+            by_time = self.distributed is None and now - last_saved >= config.checkpoint_seconds
+            if self.step % config.checkpoint_every == 0 or by_time:
                 self.save("last")
-        if self.last_val_loss is None or self.step % config.eval_every != 0:
+                last_saved = now
+        if stopped != "interrupted" and (
+            self.last_val_loss is None or self.step % config.eval_every != 0
+        ):
             self.validate()
         self.save("last")
-        return self._result(stopped, started, message, tokens_before)
+        return self._result(stopped, message, tokens_before)
 
     def _out_of_time(self) -> bool:
-        if self.distributed is not None:  # every rank's clock, agreed in the last exchange
+        """Out of time, or a signal asked to stop (under MPI: on any rank, agreed in the
+        last exchange)."""
+        if self.distributed is not None:
             return self.distributed.time_is_up
+        if self._interrupt:
+            return True
         return self._deadline is not None and time.perf_counter() >= self._deadline
 
-    def _result(
-        self, stopped: str, started: float, message: str, tokens_before: int
-    ) -> TrainResult:
-        seconds = time.perf_counter() - started
+    def _result(self, stopped: str, message: str, tokens_before: int) -> TrainResult:
+        seconds = time.perf_counter() - self._fit_started
+        self.seconds, self._fit_started = self._training_seconds(), None
         return TrainResult(
             step=self.step,
             stopped=stopped,
@@ -442,4 +515,21 @@ class Trainer:
             seconds=seconds,
             tokens_per_second=(self.tokens_seen - tokens_before) / max(seconds, 1e-9),
             message=message,
+            signal=self._interrupt,
         )
+
+
+def _count(value: Any) -> int:
+    """A count from a checkpoint's training state: a non-negative int, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _loss(value: Any) -> float | None:
+    """A loss from a checkpoint's training state: a number or None, else ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a loss (a number), got {value!r}")
+    return float(value)

@@ -28,7 +28,8 @@ from typer.core import TyperGroup
 from rnnlab.applications.classification import ClassifyOptions
 from rnnlab.applications.completion import CompleteOptions
 from rnnlab.applications.forecasting import ForecastOptions
-from rnnlab.options import command_options, extra_option, from_options, out_option
+from rnnlab.options import command_options, extra_option, from_options, run_dir_options
+from rnnlab.rundir import claim_from_options
 
 console = Console()
 
@@ -110,7 +111,7 @@ def _print(text: str) -> None:
 def _plot_options(out: str, plot: str) -> list:
     """The options of a training command that saves a run and draws a plot."""
     return [
-        out_option(out),
+        *run_dir_options(out),
         extra_option("plot", Path | None, None, f"PNG path (default OUT/{plot})"),
         extra_option("no_plot", bool, False, "draw no plot", "--no-plot"),
     ]
@@ -132,8 +133,9 @@ def forecast_train(**values: Any) -> None:
     from rnnlab.applications.forecasting import run_forecast
     from rnnlab.applications.plots import plot_forecast
 
-    out, plot, no_plot = (values.pop(name) for name in ("out", "plot", "no_plot"))
+    plot, no_plot = values.pop("plot"), values.pop("no_plot")
     options = from_options(ForecastOptions, values)
+    out = claim_from_options(values, "runs/forecast")
     steps = options.steps
     with _Progress(steps) as progress:
         outcome = run_forecast(options, out=out, report=progress)
@@ -241,8 +243,9 @@ def classify_train(**values: Any) -> None:
     from rnnlab.applications.classification import load_split, run_classify
     from rnnlab.applications.plots import plot_confusion
 
-    out, plot, no_plot = (values.pop(name) for name in ("out", "plot", "no_plot"))
+    plot, no_plot = values.pop("plot"), values.pop("no_plot")
     options = from_options(ClassifyOptions, values)
+    out = claim_from_options(values, "runs/classify")
     batch, data = options.batch, options.data
     split = load_split(options)
     _print(split.description)
@@ -304,7 +307,7 @@ def classify_predict(
 
 
 _COMPLETE_EXTRAS = [
-    out_option("runs/words"),
+    *run_dir_options("runs/words"),
     extra_option("prompt", str, "To be, or not to ___", "a prompt completed at the end"),
 ]
 
@@ -315,8 +318,9 @@ def complete_train(**values: Any) -> None:
     """Train a word language model; report its perplexity against a unigram model's."""
     from rnnlab.applications.completion import complete, run_complete
 
-    out, prompt = values.pop("out"), values.pop("prompt")
+    prompt = values.pop("prompt")
     options = from_options(CompleteOptions, values)
+    out = claim_from_options(values, "runs/words")
     data, seed = options.data, options.seed
     with _Progress(options.steps, unit="word") as progress:
         outcome = run_complete(options, out=out, report=progress)

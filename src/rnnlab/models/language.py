@@ -17,6 +17,7 @@ import numpy as np
 
 from rnnlab.cells import cell_named
 from rnnlab.errors import ConfigError, DTypeError, ShapeError, check_positive_int, check_probability
+from rnnlab.memory import check_model_fits
 from rnnlab.models.config import JsonConfig
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
@@ -133,6 +134,7 @@ class LanguageModel(Module):
             raise ConfigError(
                 f"vocab has {len(vocab)} symbols but config.vocab_size is {config.vocab_size}"
             )
+        check_model_fits(config)  # before anything is allocated
         self.config = config
         #: the CharVocab or WordVocab that maps text to ids (used by generation), or None
         self.vocab = vocab

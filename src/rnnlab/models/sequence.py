@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
+from rnnlab.memory import check_model_fits
 from rnnlab.models.config import JsonConfig
 from rnnlab.models.language import OneHot, canonical_cell, recurrent_from_config
 from rnnlab.nn.embedding import Embedding
@@ -96,6 +97,7 @@ class SequenceModel(Module):
         vocab: Any = None,
     ) -> None:
         super().__init__()
+        check_model_fits(config)  # before anything is allocated
         self.config = config
         #: the vocabulary that turned text into input ids, if the inputs are text
         self.vocab = vocab
