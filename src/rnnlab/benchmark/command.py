@@ -7,9 +7,17 @@ from typing import Annotated
 
 import typer
 
+from rnnlab.errors import ConfigError
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(",") if part)
+
+def _ints(text: str, name: str) -> tuple[int, ...]:
+    """'64,128' → (64, 128); ConfigError naming the option for anything else."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--{name} takes whole numbers separated by commas, got {text!r}"
+        ) from None
 
 
 def bench_command(
@@ -34,9 +42,9 @@ def bench_command(
     console = Console()
     grid = Grid(
         cells=tuple(c for c in cells.split(",") if c),
-        hidden=_ints(hidden),
-        batch=_ints(batch),
-        threads=_ints(threads),
+        hidden=_ints(hidden, "hidden"),
+        batch=_ints(batch, "batch"),
+        threads=_ints(threads, "threads"),
         steps=steps,
         bidirectional=bidirectional,
         repeats=repeats,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.cells import cell_named
+from rnnlab.errors import check_positive_int
 
 
 @dataclass
@@ -45,6 +46,15 @@ class Grid:
     gap: float = 0.02  #: idle seconds between timed steps
     sample_hidden: tuple[int, ...] = (128, 512)
     sample_chars: int = 512
+
+    def __post_init__(self) -> None:
+        for cell in self.cells:
+            cell_named(cell)  # ConfigError naming the registered cells
+        for name in ("hidden", "batch", "threads", "sample_hidden"):
+            for value in getattr(self, name):
+                check_positive_int(name, value)
+        for name in ("steps", "repeats", "sample_chars"):
+            check_positive_int(name, getattr(self, name))
 
 
 class Worker:

@@ -17,12 +17,16 @@
 Every request is validated (``rnnlab.web.schemas``) and bounded (``rnnlab.web.limits``,
 bodies over ``MAX_BODY_BYTES`` included). Every refusal is a 4xx with ``{"error": ...}``:
 422 for invalid fields, 400 for bad JSON and for what rnnlab itself refuses (unknown
-characters, a sequence of the wrong kind), 404 for an unknown model, 409 while another
-model trains, 413 for a body too large.
+characters, a sequence of the wrong kind), 403 for a state-changing request from
+another site, 404 for an unknown model, 409 while another model trains, 413 for a body
+too large. The expensive requests (``COMPUTED``) are computed ``COMPUTE_WORKERS`` at a
+time, at most ``MAX_WAITING`` wait, and more are answered 503: so ``/api/health`` and
+the page stay quick under load. HEAD is answered for every GET.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -94,6 +98,88 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+#: the paths whose requests are computed under the queue (``ComputeQueue``)
+COMPUTED = frozenset(
+    {"/api/run", "/api/gradients", "/api/next", "/api/generate", "/api/examples", "/api/models"}
+)
+#: methods that change nothing, and so need no same-origin check
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ComputeQueue:
+    """Let ``workers`` requests to ``paths`` compute at once and ``max_waiting`` wait;
+    answer any more with 503 and Retry-After. The others pass untouched."""
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str], workers: int, max_waiting: int) -> None:
+        self.app, self.paths, self.max_waiting = app, paths, max_waiting
+        self.slots = asyncio.Semaphore(workers)
+        self.waiting = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        if self.slots.locked() and self.waiting >= self.max_waiting:
+            response = _error(503, "the lab is busy with other requests; try again shortly")
+            response.headers["Retry-After"] = "1"
+            await response(scope, receive, send)
+            return
+        self.waiting += 1
+        try:
+            await self.slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:  # held until the answer is sent, streamed ones too
+            await self.app(scope, receive, send)
+        finally:
+            self.slots.release()
+
+
+class SameOrigin:
+    """Answer 403 to a state-changing request (POST, …) that a page of another site made
+    the browser send (a cross-site form or fetch): the browser says so in Sec-Fetch-Site,
+    or its Origin names another host than the request's Host. Requests with neither
+    header (curl, scripts) are not from a browser page and pass."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+        origin = headers.get(b"origin", b"").decode("latin-1").lower()
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        if site not in ("", "same-origin", "none") or (
+            origin and origin.split("://", 1)[-1] != host
+        ):
+            response = _error(403, "a request from another site cannot change the lab")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    """Answer HEAD as the GET of the same path would be answered, without the body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class HostCheck:
     """Answer 400 unless the Host header names one of ``allowed`` (any port).
 
@@ -150,6 +236,14 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
         title="rnnlab web lab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.lab = lab
+    app.add_middleware(
+        ComputeQueue,
+        paths=COMPUTED,
+        workers=limits.COMPUTE_WORKERS,
+        max_waiting=limits.MAX_WAITING,
+    )
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SameOrigin)
     if allowed_hosts:
         app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.add_middleware(BodyLimit, max_bytes=limits.MAX_BODY_BYTES)

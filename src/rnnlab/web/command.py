@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,6 +49,60 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+def timely_protocol(seconds: float | None = None) -> type:
+    """uvicorn's HTTP/1.1 protocol with a deadline: a client must send each whole request
+    (line, headers and body) within ``seconds`` (``limits.REQUEST_SECONDS``) of
+    connecting or of the previous answer, or it is disconnected. uvicorn's own
+    keep-alive timer stops at the first byte, so a client sending a byte now and then
+    (slowloris) would otherwise hold its connection for ever."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from rnnlab.web import limits
+
+    deadline = limits.REQUEST_SECONDS if seconds is None else seconds
+
+    class TimelyH11Protocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if not self._receiving():
+                self._disarm()  # the whole request is in
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _receiving(self) -> bool:
+            """Waiting for (the rest of) a request, not answering one."""
+            return self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
+
+        def _arm(self) -> None:
+            self._disarm()
+            if self._receiving():
+                self.request_timer = self.loop.call_later(deadline, self._too_slow)
+
+        def _disarm(self) -> None:
+            timer = getattr(self, "request_timer", None)
+            if timer is not None:
+                timer.cancel()
+                self.request_timer = None
+
+        def _too_slow(self) -> None:
+            self.request_timer = None
+            if self._receiving() and not self.transport.is_closing():
+                self.transport.close()
+
+    return TimelyH11Protocol
+
+
 def serve_command(
     checkpoint: Annotated[
         Path | None,
@@ -80,7 +134,7 @@ def serve_command(
     typer.echo(f"rnnlab web lab: {url_of(sock)}  (Ctrl+C to stop)")
     if not local:
         typer.echo(f"warning: listening on {host}: anyone who can reach this machine can use it")
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http=timely_protocol())
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -26,6 +26,9 @@ MAX_TEMPERATURE = 2.0
 MIN_SCALE, MAX_SCALE = 0.05, 5.0  #: recurrent-weight scale of the gradient panel
 MAX_SEED = 2**31 - 1
 MAX_LR = 0.05
+COMPUTE_WORKERS = 2  #: expensive requests (views, gradients, sampling) computed at once
+MAX_WAITING = 16  #: expensive requests queued behind them; more are answered 503
+REQUEST_SECONDS = 30.0  #: a client must send a whole request within this (slowloris)
 
 
 def as_json() -> dict[str, float | int]:
