@@ -76,12 +76,13 @@ def parameter_count(config: Any) -> int:
     cell = cell_named(config.cell)
     width, inputs, outputs, directions = _sizes(config)
     H = config.hidden_size
-    count = inputs * config.embedding_dim if config.embedding_dim else 0
-    for layer in range(config.num_layers):
-        fan_in = width if layer == 0 else directions * H
-        per_direction = cell.blocks * H * (fan_in + H + 2) + len(cell.parameters) * H
-        count += directions * per_direction
-    return count + outputs * (directions * H + 1)
+    embedding = inputs * config.embedding_dim if config.embedding_dim else 0
+
+    def layer(fan_in: int) -> int:  # both directions
+        return directions * (cell.blocks * H * (fan_in + H + 2) + len(cell.parameters) * H)
+
+    stack = layer(width) + (config.num_layers - 1) * layer(directions * H)
+    return embedding + stack + outputs * (directions * H + 1)
 
 
 def model_bytes(config: Any) -> int:

@@ -21,7 +21,7 @@ from rnnlab.cells import cell_named
 from rnnlab.data.batching import split_train_val
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.text import CharVocab
-from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.errors import CheckpointError, ConfigError, DataError, RnnlabError
 from rnnlab.io import load_checkpoint, load_model
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.options import cell_option, hidden_option, layers_option, option, redefault
@@ -151,6 +151,18 @@ def _resume_run(
     resume: Path, out: Path | None, force: bool, train_options: dict[str, Any], distributed: Any
 ) -> Run:
     path = _resume_path(resume)
+    try:
+        return _resumed(path, out, force, train_options, distributed)
+    except RnnlabError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+        # a checkpoint whose checksum holds but whose content no rnnlab wrote
+        raise CheckpointError(f"{path}: its training state is malformed ({error!r})") from None
+
+
+def _resumed(
+    path: Path, out: Path | None, force: bool, train_options: dict[str, Any], distributed: Any
+) -> Run:
     if out is None or out.resolve() == path.parent.resolve():
         out = path.parent
     elif distributed is None or distributed.is_root:
