@@ -18,6 +18,7 @@ from rnnlab.data import corpora
 from rnnlab.data.corpora import read_text_file
 from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.io import load_checkpoint, load_model
+from rnnlab.models import size
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.models.sequence import READOUTS, SequenceModel, SequenceModelConfig
 from tests.test_cli import CORPUS, TINY, run
@@ -41,13 +42,13 @@ def test_the_parameter_count_of_a_config_is_the_models(cell):
         config = LanguageModelConfig(
             vocab_size=11, cell=cell, hidden_size=5, num_layers=3, embedding_dim=embedding
         )
-        assert memory.parameter_count(config) == LanguageModel(config).num_parameters()
+        assert size.parameter_count(config) == LanguageModel(config).num_parameters()
     for readout in READOUTS:
         config = SequenceModelConfig(
             input_size=3, output_size=4, cell=cell, hidden_size=6, num_layers=2,
             bidirectional=True, readout=readout,
         )  # fmt: skip
-        assert memory.parameter_count(config) == SequenceModel(config).num_parameters()
+        assert size.parameter_count(config) == SequenceModel(config).num_parameters()
 
 
 def test_a_model_too_large_for_memory_is_refused_before_it_is_built():
@@ -70,9 +71,9 @@ def test_train_with_a_huge_hidden_size_is_refused_in_little_memory(tmp_path):
 
 def test_a_training_step_too_large_for_memory_is_refused():
     config = LanguageModelConfig(vocab_size=65, hidden_size=512)
-    memory.check_training_fits(config, 32, 64)
+    size.check_training_fits(config, 32, 64)
     with pytest.raises(ConfigError, match="batches of 100000×100000"):
-        memory.check_training_fits(config, 100_000, 100_000)
+        size.check_training_fits(config, 100_000, 100_000)
 
 
 # -- checkpoints -------------------------------------------------------------------------

@@ -78,6 +78,43 @@ def test_train_with_random_options(options, run_dir, tmp_path, monkeypatch, caps
     assert_readable(*run(monkeypatch, capsys, *args, "--out", str(out)))
 
 
+def option_flags(*names: str) -> list[str]:
+    """Every ``--option`` of the command ``rnnlab NAMES...`` but those naming where to
+    write or the help."""
+    import typer
+
+    command = typer.main.get_command(cli.app)
+    for name in names:
+        command = command.commands[name]
+    skip = {"out", "force", "resume", "distributed", "help", "plot", "no_plot", "replot"}
+    return [p.opts[0] for p in command.params if p.name not in skip and p.opts[0][:2] == "--"]
+
+
+#: each application's training command, with options that keep a run to a second or two
+APPLICATIONS = {
+    "forecast": ["--steps", "3", "--hidden", "8", "--no-plot"],
+    "classify": ["--epochs", "1", "--hidden", "8", "--no-plot"],
+    "complete": ["--steps", "2", "--hidden", "8", "--prompt", ""],
+}
+
+
+@settings(fuzzing, max_examples=max(EXAMPLES // 3, 5))
+@given(
+    application=st.sampled_from(sorted(APPLICATIONS)),
+    picks=st.lists(st.tuples(st.integers(0, 40), VALUES), min_size=1, max_size=2),
+)
+def test_application_training_with_random_options(
+    application, picks, tmp_path, monkeypatch, capsys
+):
+    flags = option_flags(application, "train")
+    args = [application, "train", *APPLICATIONS[application]]
+    for index, value in picks:
+        flag = flags[index % len(flags)]
+        args += [flag, value] if not value.startswith("-") else [f"{flag}={value}"]
+    out = Path(tempfile.mkdtemp(dir=tmp_path)) / "run"
+    assert_readable(*run(monkeypatch, capsys, *args, "--out", str(out)))
+
+
 USE_OPTIONS = {
     "sample": ["--temperature", "--top-k", "--top-p", "-n", "--seed", "--prime"],
     "next": ["-k", "--temperature"],

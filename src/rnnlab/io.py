@@ -60,9 +60,10 @@ from safetensors import SafetensorError
 from rnnlab.data.text import vocab_from_json
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError, describe_shape
 from rnnlab.interop import params_from_torch, params_to_torch
-from rnnlab.memory import check_fits, human, model_bytes, parameter_count
+from rnnlab.memory import check_fits, human
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
+from rnnlab.models.size import model_bytes, parameter_count
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import RecurrentLayer
 
@@ -238,6 +239,7 @@ def _write_atomically(path: Path, tensors: dict[str, np.ndarray], metadata: dict
     remove_stale_temporaries(path.parent)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary new file (mkstemp makes it 0600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(_serialize(tensors, metadata))
             handle.flush()
@@ -248,6 +250,12 @@ def _write_atomically(path: Path, tensors: dict[str, np.ndarray], metadata: dict
             os.unlink(temp_name)
         raise
     _fsync_directory(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:

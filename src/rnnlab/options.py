@@ -20,10 +20,14 @@ from typing import Annotated, Any
 _UNSET = object()
 
 
-def option(default: Any, help: str, *, flag: str | None = None, none: Any = _UNSET) -> Any:
+def option(
+    default: Any, help: str, *, flag: str | None = None, none: Any = _UNSET, **limits: Any
+) -> Any:
     """A dataclass field shown on the command line as ``--name`` (or ``flag``) with ``help``;
-    ``none``: the command-line value that means None for an optional field."""
-    metadata = {"help": help, "flag": flag, "none": none}
+    ``none``: the command-line value that means None for an optional field; ``limits``:
+    typer's ``min``/``max``, checked as the command line is read (the config's own checks
+    still hold for the Python API)."""
+    metadata = {"help": help, "flag": flag, "none": none, "limits": limits}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -40,11 +44,11 @@ def cell_option(default: str = "lstm") -> Any:
 
 
 def hidden_option(default: int) -> Any:
-    return option(default, "hidden units per layer")
+    return option(default, "hidden units per layer", min=1)
 
 
 def layers_option(default: int = 1) -> Any:
-    return option(default, "stacked recurrent layers")
+    return option(default, "stacked recurrent layers", min=1)
 
 
 def lr_option(default: float) -> Any:
@@ -60,7 +64,7 @@ def clip_option(default: float | None) -> Any:
 
 
 def seed_option(help: str = "seed for weights, data order and samples") -> Any:
-    return option(0, help)
+    return option(0, help, min=0)
 
 
 # -- from dataclasses to commands -------------------------------------------------------------
@@ -87,7 +91,7 @@ def option_parameters(config: type) -> list[inspect.Parameter]:
         if default is None and field.metadata["none"] is not _UNSET:
             default = field.metadata["none"]
         flags = [field.metadata["flag"]] if field.metadata["flag"] else []
-        info = typer.Option(*flags, help=field.metadata["help"])
+        info = typer.Option(*flags, help=field.metadata["help"], **field.metadata.get("limits", {}))
         annotation = Annotated[kind, info]
         parameters.append(
             inspect.Parameter(field.name, _KEYWORD, default=default, annotation=annotation)

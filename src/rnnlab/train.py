@@ -38,7 +38,7 @@ import numpy as np
 from rnnlab.data.batching import StreamBatcher, eval_chunks
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError, check_positive_int
 from rnnlab.io import load_checkpoint, save_checkpoint
-from rnnlab.memory import check_training_fits
+from rnnlab.models.size import check_training_fits
 from rnnlab.nn.module import inference
 from rnnlab.optim import (
     Optimizer,

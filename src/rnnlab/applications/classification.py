@@ -85,16 +85,16 @@ class ClassifyOptions:
     #: Glorot input weights: with one input (pixel by pixel) PyTorch's ±1/√H leaves the
     #: input drive so weak that some seeds sit on the ln K plateau for a hundred steps
     input_init: str = option("xavier", "W_ih: xavier or uniform")
-    embedding_dim: int = option(32, "text: embedding size")
-    vocab_size: int = option(5000, "text: vocabulary size with <unk>")
-    tokens: int = option(100, "text: passage length (genre) / cut-off (CSV) in words")
+    embedding_dim: int = option(32, "text: embedding size", min=1)
+    vocab_size: int = option(5000, "text: vocabulary size with <unk>", min=2)
+    tokens: int = option(100, "text: passage length (genre) / cut-off (CSV) in words", min=1)
     others: str = option("folio", "genre: problems/roman/romances by the First Folio, or exclude")
     test_fraction: float = option(0.25, "genre: of each genre's plays; CSV: of the rows")
-    split_seed: int = option(0, "genre / CSV: seed of the split")
+    split_seed: int = option(0, "genre / CSV: seed of the split", min=0)
     epochs: int | None = option(
-        None, "passes over the training set; 0: 30 for digits, 10 for text", none=0
+        None, "passes over the training set; 0: 30 for digits, 10 for text", none=0, min=0
     )
-    batch: int = option(64, "sequences per step")
+    batch: int = option(64, "sequences per step", min=1)
     lr: float = lr_option(1e-2)
     schedule: str = schedule_option("cosine")
     clip: float | None = clip_option(1.0)

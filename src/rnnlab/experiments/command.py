@@ -102,7 +102,9 @@ def make_config(name: str, **options: Any) -> Any:
 
 def experiment_command(
     name: Annotated[str, typer.Argument(help="vanishing, adding, copy or clipping")],
-    seed: Annotated[int, typer.Option(help="seed of the models and the training batches")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="seed of the models and the training batches")
+    ] = 0,
     steps: Annotated[
         int | None, typer.Option(help="training steps (default: the experiment's)")
     ] = None,

@@ -17,8 +17,8 @@ import numpy as np
 
 from rnnlab.cells import cell_named
 from rnnlab.errors import ConfigError, DTypeError, ShapeError, check_positive_int, check_probability
-from rnnlab.memory import check_model_fits
 from rnnlab.models.config import JsonConfig
+from rnnlab.models.size import check_model_fits
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.losses import cross_entropy

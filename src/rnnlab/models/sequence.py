@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
-from rnnlab.memory import check_model_fits
 from rnnlab.models.config import JsonConfig
 from rnnlab.models.language import OneHot, canonical_cell, recurrent_from_config
+from rnnlab.models.size import check_model_fits
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.losses import cross_entropy, mse

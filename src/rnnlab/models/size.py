@@ -1,0 +1,87 @@
+"""What a model and its training need, from its configuration alone (before anything is
+allocated): parameter counts, bytes, and the checks against the free memory.
+
+The estimates count the large arrays only (parameters, their gradients and optimiser
+slots; a step's tape and logits), so they are a lower bound of what a run needs: a run
+they refuse could not have fitted. ``rnnlab.io`` also checks a checkpoint's
+configuration against the size of the tensors the file really holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnlab.cells import cell_named
+from rnnlab.memory import check_fits
+
+#: slots an optimiser keeps per parameter at most (Adam: m and v)
+OPTIMIZER_SLOTS = 2
+
+
+def _itemsize(config: Any) -> int:
+    return 8 if str(getattr(config, "dtype", "float32")) == "float64" else 4
+
+
+def _sizes(config: Any) -> tuple[int, int, int, int]:
+    """(input width, vocabulary or input size, output size, directions) of a model config
+    (``LanguageModelConfig`` or ``SequenceModelConfig``)."""
+    vocab = getattr(config, "vocab_size", None)
+    inputs = vocab if vocab is not None else config.input_size
+    outputs = vocab if vocab is not None else config.output_size
+    directions = 2 if getattr(config, "bidirectional", False) else 1
+    return config.embedding_dim or inputs, inputs, outputs, directions
+
+
+def parameter_count(config: Any) -> int:
+    """The parameters of the model a config describes: embedding, each layer and
+    direction's W_ih (G·H, I), W_hh (G·H, H), two biases and the cell's own vectors, and
+    the output layer."""
+    cell = cell_named(config.cell)
+    width, inputs, outputs, directions = _sizes(config)
+    H = config.hidden_size
+    embedding = inputs * config.embedding_dim if config.embedding_dim else 0
+
+    def layer(fan_in: int) -> int:  # both directions
+        return directions * (cell.blocks * H * (fan_in + H + 2) + len(cell.parameters) * H)
+
+    stack = layer(width) + (config.num_layers - 1) * layer(directions * H)
+    return embedding + stack + outputs * (directions * H + 1)
+
+
+def model_bytes(config: Any) -> int:
+    """Bytes of the parameters of the model a config describes."""
+    return parameter_count(config) * _itemsize(config)
+
+
+def training_bytes(config: Any, batch_size: int, seq_len: int) -> int:
+    """Bytes a training step of this model needs at least: parameters, gradients and
+    optimiser slots, and for B×T tokens the tape (each layer's gates and states) and the
+    logits with their gradient."""
+    cell = cell_named(config.cell)
+    _, _, outputs, directions = _sizes(config)
+    tokens = batch_size * seq_len
+    per_token = config.num_layers * directions * config.hidden_size
+    per_token *= cell.blocks + len(cell.states) + 1
+    per_token += 2 * outputs
+    weights = (2 + OPTIMIZER_SLOTS) * parameter_count(config)
+    return (weights + tokens * per_token) * _itemsize(config)
+
+
+def check_model_fits(config: Any) -> None:
+    """ConfigError, before anything is allocated, if the model's parameters cannot fit."""
+    check_fits(
+        model_bytes(config),
+        f"a {config.num_layers}×{config.hidden_size} {cell_named(config.cell).title} model "
+        f"({parameter_count(config):,} parameters)",
+        "choose a smaller hidden size, fewer layers or a smaller vocabulary",
+    )
+
+
+def check_training_fits(config: Any, batch_size: int, seq_len: int) -> None:
+    """ConfigError if a training step of this model at batch × seq_len cannot fit."""
+    check_fits(
+        training_bytes(config, batch_size, seq_len),
+        f"training a {config.num_layers}×{config.hidden_size} model on batches of "
+        f"{batch_size}×{seq_len}",
+        "choose a smaller --hidden, --batch or --seq-len",
+    )
