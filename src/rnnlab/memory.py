@@ -8,6 +8,8 @@ model and a training step need.
 from __future__ import annotations
 
 import os
+import resource
+from pathlib import Path
 
 from rnnlab.errors import ConfigError
 
@@ -16,18 +18,55 @@ SHARE = 0.8
 
 
 def available_bytes() -> int:
-    """The memory this process can still use: Linux's MemAvailable, else all of RAM."""
+    """The memory this process can still use: Linux's MemAvailable (else all of RAM),
+    less than that if the process's address-space limit (``ulimit -v``) or its control
+    group's memory limit leaves less."""
+    free = _meminfo("MemAvailable") or _physical()
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if limit != resource.RLIM_INFINITY:
+        free = min(free, limit - _status_bytes("VmSize"))
+    group = _cgroup_room()
+    return max(0, min(free, group) if group is not None else free)
+
+
+def _meminfo(key: str) -> int | None:
+    return _field("/proc/meminfo", key)
+
+
+def _status_bytes(key: str) -> int:
+    return _field("/proc/self/status", key) or 0
+
+
+def _field(path: str, key: str) -> int | None:
+    """The ``key: N kB`` line of a /proc file, in bytes (None if it cannot be read)."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
+        with open(path, encoding="ascii") as lines:
+            for line in lines:
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        pass
+        return None
+    return None
+
+
+def _physical() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (OSError, ValueError, AttributeError):
         return 1 << 40  # unknown: let the allocator decide
+
+
+def _cgroup_room() -> int | None:
+    """memory.max − memory.current of this process's control group (v2), if limited."""
+    try:
+        group = Path("/proc/self/cgroup").read_text().strip().rpartition(":")[2]
+        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
+        limit = (folder / "memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return int(limit) - int((folder / "memory.current").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def human(nbytes: float) -> str:

@@ -259,10 +259,11 @@ def python_source(max_chars: int | None = 5_000_000) -> str:
 # ----------------------------------------------------------------------------- files
 
 
-#: the largest text file read (a bound on memory: text, ids and vocabulary take ~30×)
+#: the largest text file read (a bound on memory and on the time to read it)
 MAX_TEXT_BYTES = 256 * 1024**2
-#: bytes of memory that reading and encoding one byte of text takes, at most
-BYTES_PER_TEXT_BYTE = 32
+#: bytes of memory that reading and encoding one byte of text takes, at most: the bytes
+#: and the text (up to 4 a character), then the ids (8) and flags (1) of the vocabulary
+BYTES_PER_TEXT_BYTE = 16
 #: byte-order marks → the encoding they announce (the UTF-32 ones first: longer)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
