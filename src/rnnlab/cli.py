@@ -232,7 +232,7 @@ def train(ctx: typer.Context, **values: Any) -> None:
             f"continue with: rnnlab train --resume {out}",
             highlight=False,
         )
-        raise typer.Exit(130)
+        raise typer.Exit(128 + result.signal)  # 130 for Ctrl-C, 143 for SIGTERM
     console.print(
         f"stopped after {result.step} steps ({result.stopped}) in {result.seconds:.0f} s, "
         f"{result.tokens_per_second / 1000:.1f}k tokens/s; validation loss "

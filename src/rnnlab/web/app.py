@@ -276,7 +276,7 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
 
     # -- lab and models ------------------------------------------------------------
     @app.get("/api/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:  # on the event loop: no worker thread to wait for
         return {"ok": True}
 
     @app.get("/api/lab")
