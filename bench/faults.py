@@ -2,6 +2,7 @@
 
     python bench/faults.py --src /tmp/old/src [--only 1,5a,11c] [--json out.json] > old.md
     python bench/faults.py --src src --json new.json > new.md
+    python bench/faults.py --compare old.json new.json      # the two side by side
 
 Issue #25 asks for "nothing lost, nothing unbounded, no traceback". Each case below is
 one fault (an overwrite, an absurd size, a FIFO, Ctrl-C, a bad option, a hostile web
@@ -1132,12 +1133,44 @@ def revision(src: Path) -> str:
     return done.stdout.strip() or "unknown"
 
 
+def outcome(row: dict[str, Any]) -> str:
+    """One cell of the before/after table: exit status, traceback, what was seen."""
+    traceback = " **traceback**" if row["traceback"] else ""
+    seen = row["observed"] or row["last_line"]
+    return f"exit {row['status']}{traceback}, {row['rss_mb']:.0f} MB: {seen}".replace("|", "\\|")
+
+
+def compare(before: Path, after: Path) -> str:
+    """The Markdown table of two ``--json`` runs side by side, case by case."""
+    old, new = (json.loads(path.read_text()) for path in (before, after))
+    rows = {row["id"]: row for row in old["rows"]}
+    lines = [
+        f"| id | case | before ({old['revision']}) | after ({new['revision']}) |",
+        "|---|---|---|---|",
+    ]
+    for row in new["rows"]:
+        was = rows.get(row["id"])
+        lines.append(
+            f"| {row['id']} | {row['description']}: `{row['command']}` | "
+            f"{outcome(was) if was else '-'} | {outcome(row)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--src", type=Path, required=True, help="the revision's src directory")
+    parser.add_argument("--src", type=Path, help="the revision's src directory")
     parser.add_argument("--only", default="", help="comma-separated case ids (default: all)")
     parser.add_argument("--json", type=Path, help="also write the rows here as JSON")
+    parser.add_argument(
+        "--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"), help="two --json files"
+    )
     args = parser.parse_args()
+    if args.compare:
+        print(compare(*args.compare), end="")
+        return
+    if args.src is None:
+        parser.error("give --src (a revision's src directory) or --compare BEFORE AFTER")
     src = args.src.resolve()
     only = {part.strip() for part in args.only.split(",") if part.strip()}
     unknown = only - {case.id for case in CASES}
