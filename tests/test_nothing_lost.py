@@ -115,6 +115,8 @@ def config(**changes) -> CharRunConfig:
         ("step", "rmsprop"),
         ("cosine", "sgd"),
         ("constant", "adamw"),
+        ("step", "nesterov"),
+        ("warmup_cosine", "adagrad"),
     ],
 )
 def test_an_interrupted_run_resumes_bit_for_bit(tmp_path, corpus, schedule, optimizer):

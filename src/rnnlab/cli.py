@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -33,6 +32,7 @@ from rnnlab.options import (
 )
 from rnnlab.rundir import claim
 from rnnlab.runs import CharRunConfig
+from rnnlab.terminal import make_console
 
 app = typer.Typer(
     help="Recurrent neural networks from first principles: train, sample and inspect.",
@@ -40,7 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+console = make_console()
 LN2 = math.log(2)
 
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
 def run_command(args: list[str], debug: bool = False) -> int:
     """Run ``rnnlab ARGS`` in this process; returns the exit status (what ``main`` exits
     with). Nothing escapes as a traceback unless ``debug``."""
-    stderr = Console(stderr=True, soft_wrap=True)
+    stderr = make_console(stderr=True)
     try:  # typer shows usage errors and --help itself, and turns Ctrl-C into status 130
         app(args, prog_name="rnnlab")
     except SystemExit as done:
@@ -224,7 +224,7 @@ def train(ctx: typer.Context, **values: Any) -> None:
         raise typer.Exit(1 if result.stopped == "diverged" else 0)
     out = run.trainer.out_dir
     if result.stopped == "diverged":
-        Console(stderr=True).print(f"[bold red]error:[/] {result.message}", highlight=False)
+        make_console(stderr=True).print(f"[bold red]error:[/] {result.message}", highlight=False)
         raise typer.Exit(1)
     if result.stopped == "interrupted":
         console.print(

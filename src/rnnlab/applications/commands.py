@@ -20,7 +20,6 @@ from typing import Annotated, Any
 
 import click
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
@@ -30,8 +29,9 @@ from rnnlab.applications.completion import CompleteOptions
 from rnnlab.applications.forecasting import ForecastOptions
 from rnnlab.options import command_options, extra_option, from_options, run_dir_options
 from rnnlab.rundir import claim_from_options
+from rnnlab.terminal import make_console
 
-console = Console()
+console = make_console()
 
 
 class DefaultGroup(TyperGroup):

@@ -35,11 +35,10 @@ def bench_command(
     ),
 ) -> None:
     """Training and inference tokens/s of rnnlab against torch.nn, side by side, as ratios."""
-    from rich.console import Console
-
     from rnnlab.benchmark.runner import Grid, run
+    from rnnlab.terminal import make_console
 
-    console = Console()
+    console = make_console()
     grid = Grid(
         cells=tuple(c for c in cells.split(",") if c),
         hidden=_ints(hidden, "hidden"),

@@ -7,17 +7,22 @@ The experiment modules (and matplotlib) are imported when the command runs, so
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, check_positive_int
+
+if TYPE_CHECKING:
+    from rnnlab.experiments.common import Watcher
 
 NAMES = ("vanishing", "adding", "copy", "clipping")
 
@@ -148,5 +153,32 @@ def experiment_command(
         repeats=repeats,
         radius=radius,
     )
-    _experiment(name).run(config, directory)
+    from rnnlab.experiments.common import watching
+
+    with _progress() as watcher, watching(watcher):
+        _experiment(name).run(config, directory)
     typer.echo(f"results and plots in {directory}")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Watcher]:
+    """A live bar per training run (label, step, ETA), for ``watching``."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from rnnlab.terminal import make_console
+
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("step {task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+    )
+    tasks: dict[str, Any] = {}
+    with Progress(*columns, console=make_console()) as progress:
+
+        def watch(label: str, step: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=step)
+
+        yield watch

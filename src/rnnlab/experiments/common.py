@@ -9,6 +9,7 @@ evaluates them on a fixed test set drawn from a seed of its own, so runs with di
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -190,6 +191,22 @@ class Run:
         }
 
 
+#: the callback told of every run's progress: (run label, step, step budget or None)
+Watcher = Callable[[str, int, int | None], None]
+_watcher: contextvars.ContextVar[Watcher | None] = contextvars.ContextVar("watcher", default=None)
+
+
+@contextmanager
+def watching(watcher: Watcher) -> Iterator[None]:
+    """Within the block, every ``train_run`` tells ``watcher`` of its progress (the
+    command line shows it; the experiments themselves take no callback)."""
+    token = _watcher.set(watcher)
+    try:
+        yield
+    finally:
+        _watcher.reset(token)
+
+
 def train_run(
     run: Run,
     model: SequenceModel,
@@ -217,11 +234,16 @@ def train_run(
             run.train_steps.append(int(event["step"]))
             run.train_loss.append(float(event["loss"]))
             run.grad_norm.append(float(event["grad_norm"]))
+            if watcher is not None:
+                watcher(run.label, int(event["step"]), config.steps)
         elif kind == "diverged":  # the step whose loss or gradient was not finite
             run.train_steps.append(int(event["step"]))
             run.train_loss.append(float(event["loss"]))
             run.grad_norm.append(math.nan)
 
+    watcher = _watcher.get()
+    if watcher is not None:
+        watcher(run.label, 0, config.steps)
     started = time.perf_counter()
     trainer = Trainer(model, stream, validate, config, report=report)
     with one_blas_thread():
@@ -334,12 +356,13 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """A rich table on standard output."""
-    from rich.console import Console
     from rich.table import Table
+
+    from rnnlab.terminal import make_console
 
     table = Table(title=title)
     for name in columns:
         table.add_column(name, justify="left" if name in columns[:1] else "right")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    make_console().print(table)
