@@ -147,6 +147,20 @@ def product(A: Any, B: Any) -> Any:
     return _kernels().product(A, B)
 
 
+def kernels_cached(mode: str) -> bool:
+    """Whether the kernels of cell ``mode`` are in numba's on-disk cache (a run loads
+    them in a second instead of compiling them); True where that cannot be told."""
+    try:
+        return all(path.exists() for path in _kernels().cache_index_files(CELLS[mode]))
+    except (AttributeError, TypeError):  # numba's cache laid out otherwise
+        return True
+
+
+def kernel_cache_dir() -> Any:
+    """The directory of numba's on-disk cache of the kernels."""
+    return _kernels().cache_directory()
+
+
 def generation(mode: str, weights: dict[str, Any], state: Any, logits: Any) -> Any | None:
     """A compiled generator of tokens for a stack of ``mode`` cells (see
     ``rnnlab.kernels.generation.Generation`` for the arrays it takes), or None on the

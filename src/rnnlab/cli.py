@@ -130,9 +130,10 @@ class ProgressReport:
                 speed=f"{event['tokens_per_second'] / 1000:.1f}k",
             )
         elif kind == "eval":
+            scope = "  (all of the validation text)" if event.get("scope") == "all" else ""
             self.progress.console.print(
                 f"step {event['step']:>6}  validation loss {event['val_loss']:.3f} nats/{self.unit}"
-                f" ({event['val_bpc']:.3f} bits/{self.unit})",
+                f" ({event['val_bpc']:.3f} bits/{self.unit}){scope}",
                 highlight=False,
             )
         elif kind == "sample":
@@ -233,17 +234,27 @@ def train(ctx: typer.Context, **values: Any) -> None:
             highlight=False,
         )
         raise typer.Exit(128 + result.signal)  # 130 for Ctrl-C, 143 for SIGTERM
-    console.print(
-        f"stopped after {result.step} steps ({result.stopped}) in {result.seconds:.0f} s, "
-        f"{result.tokens_per_second / 1000:.1f}k tokens/s; validation loss "
-        f"{result.last_val_loss:.3f} nats/{run.unit} ({result.last_val_loss / LN2:.3f} "
-        f"bits/{run.unit}), best {result.best_val_loss:.3f}; checkpoints in {out}",
-        highlight=False,
-    )
+    console.print(summary(result, run.unit, out), highlight=False)
     console.rule("generated text")
     seed = run.trainer.config.seed
     text = sample(run.trainer.model, n=final_sample, temperature=temperature, seed=seed)
     console.print(text, markup=False, highlight=False)
+
+
+def summary(result: Any, unit: str, out: Path) -> str:
+    """The end of a run in two lines: where the time went, and how good the model is."""
+    loss = result.full_val_loss if result.full_val_loss is not None else result.last_val_loss
+    scope = "all of the validation text" if result.full_val_loss is not None else "validation"
+    share = result.step_seconds / max(result.seconds, 1e-9)
+    return (
+        f"stopped after {result.step} steps ({result.stopped}) in {result.seconds:.0f} s: "
+        f"{result.step_seconds:.0f} s ({share:.0%}) in training steps at "
+        f"{result.step_tokens_per_second / 1000:.1f}k tokens/s, "
+        f"{result.tokens_per_second / 1000:.1f}k tokens/s overall\n"
+        f"{scope}: {loss:.3f} nats/{unit} ({loss / LN2:.3f} bits/{unit}); best "
+        f"{'sampled ' * (result.full_val_loss is not None)}validation "
+        f"{result.best_val_loss:.3f}; checkpoints in {out}"
+    )
 
 
 def _flag(ctx: typer.Context, name: str) -> str:
@@ -259,6 +270,7 @@ def _train_run(shows: bool, **options: Any) -> tuple[Any, Any]:
     if not shows:
         return run, run.trainer.fit()
     console.print(run.summary, highlight=False)
+    warmup = _warm_up(run.trainer) if options.get("distributed") is None else None
     with _progress_bar(run.trainer.config.steps) as progress:
         task = progress.add_task(
             "train",
@@ -269,7 +281,55 @@ def _train_run(shows: bool, **options: Any) -> tuple[Any, Any]:
             speed="-",
         )
         run.trainer.report = ProgressReport(progress, task, run.unit)
-        return run, run.trainer.fit()
+        result = run.trainer.fit()
+    if warmup is not None:
+        warmup.close()  # the generator is compiled before the final sample needs it
+    return run, result
+
+
+def _warm_up(trainer: Any) -> Any:
+    """On a cold kernel cache, say so and compile the run's kernels on both cores (see
+    ``rnnlab.warmup``) before its first step; None when they are cached."""
+    from rnnlab.warmup import Warmup, cached, kernel_cache
+
+    config = trainer.model.config
+    if cached(config):
+        return None
+    console.print(
+        f"compiling the {config.cell} kernels for this CPU (once: they are cached in "
+        f"{kernel_cache()})",
+        highlight=False,
+    )
+    warmup = Warmup(config, trainer.config.batch_size, trainer.config.seq_len)
+    with console.status("compiling the training loops…"):
+        warmup.compile_training()
+    with console.status("compiling the evaluation loops…"):
+        warmup.wait("evaluation")
+    return warmup
+
+
+@app.command("warmup")
+@command_options(CharRunConfig)
+def warmup_command(**values: Any) -> None:
+    """Compile now the kernels that ``rnnlab train`` with these options will use (once
+    per machine and rnnlab version: they are cached), on both cores."""
+    import time
+
+    from rnnlab.runs import prepare_run
+    from rnnlab.warmup import HELPER_PARTS, Warmup, kernel_cache
+
+    run = prepare_run(from_options(CharRunConfig, values))
+    config, trainer = run.trainer.model.config, run.trainer
+    started = time.perf_counter()
+    warmup = Warmup(config, trainer.config.batch_size, trainer.config.seq_len)
+    steps = [("training loops", warmup.compile_training)]
+    steps += [(f"{part} kernels", lambda p=part: warmup.wait(p)) for part in HELPER_PARTS]
+    for name, step in steps:
+        with console.status(f"compiling the {config.cell} {name}…"):
+            step()
+        console.print(f"{name} ready after {time.perf_counter() - started:.0f} s", highlight=False)
+    warmup.close()
+    console.print(f"the {config.cell} kernels are cached in {kernel_cache()}", highlight=False)
 
 
 # -- sampling and inspection -------------------------------------------------------------

@@ -125,6 +125,11 @@ class TrainResult:
     tokens_per_second: float
     message: str = ""
     signal: int = 0  #: the signal that interrupted the run (SIGINT, SIGTERM), if one did
+    step_seconds: float = 0.0  #: of ``seconds``, the time spent in training steps
+    step_tokens_per_second: float = 0.0  #: the rate of the training steps alone
+    #: the validation loss over all of the validation text at the end, when the
+    #: evaluations during the run scored only a sample of it (``eval_tokens``)
+    full_val_loss: float | None = None
 
 
 def evaluate(
@@ -434,6 +439,7 @@ class Trainer:
         config = self.config
         self.model.train()
         started = self._fit_started = last_saved = time.perf_counter()
+        self._step_seconds, self._full_val_loss = 0.0, None
         tokens_before = self.tokens_seen
         window_start, self._window_tokens = started, 0
         if config.minutes is not None:  # the run's budget, less what earlier invocations used
@@ -450,7 +456,9 @@ class Trainer:
             if self._out_of_time():
                 stopped = "interrupted" if self._interrupt else "time"
                 break
+            before_step = time.perf_counter()
             loss, norm = self.train_step()
+            self._step_seconds += time.perf_counter() - before_step
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 stopped = "diverged"
                 message = (
@@ -492,8 +500,24 @@ class Trainer:
             self.last_val_loss is None or self.step % config.eval_every != 0
         ):
             self.validate()
+        if stopped != "interrupted":
+            self._full_val_loss = self.validate_all()
         self.save("last")
         return self._result(stopped, message, tokens_before)
+
+    def validate_all(self) -> float | None:
+        """The validation loss over the whole validation text, if the evaluations during
+        the run scored only a sample of it (None otherwise: they scored it all)."""
+        if not self.language or self.val is None or callable(self.val):
+            return None
+        cap = self.config.eval_tokens
+        if cap is None or len(self.val) <= cap + 1:
+            return None
+        score = evaluate if self.distributed is None else self.distributed.evaluate
+        loss, _ = score(self.model, self.val, self.config.batch_size, self.config.seq_len, None)
+        record = {"event": "eval", "step": self.step, "val_loss": loss, "val_bpc": loss / LN2}
+        self._log(record | {"scope": "all"})
+        return loss
 
     def _out_of_time(self) -> bool:
         """Out of time, or a signal asked to stop (under MPI: on any rank, agreed in the
@@ -507,15 +531,19 @@ class Trainer:
     def _result(self, stopped: str, message: str, tokens_before: int) -> TrainResult:
         seconds = time.perf_counter() - self._fit_started
         self.seconds, self._fit_started = self._training_seconds(), None
+        tokens = self.tokens_seen - tokens_before
         return TrainResult(
             step=self.step,
             stopped=stopped,
             best_val_loss=self.best_val_loss,
             last_val_loss=self.last_val_loss,
             seconds=seconds,
-            tokens_per_second=(self.tokens_seen - tokens_before) / max(seconds, 1e-9),
+            tokens_per_second=tokens / max(seconds, 1e-9),
             message=message,
             signal=self._interrupt,
+            step_seconds=self._step_seconds,
+            step_tokens_per_second=tokens / max(self._step_seconds, 1e-9),
+            full_val_loss=self._full_val_loss,
         )
 
 

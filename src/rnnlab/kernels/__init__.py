@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache, partial
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,4 +36,30 @@ def run_directions(
     return each(tasks, direction_work(steps, batch, W_hh))
 
 
-__all__ = ["Generation", "cell_functions", "product", "run_directions"]
+def cache_index_files(cell: Cell) -> list[Path]:
+    """The index files of numba's on-disk cache for ``cell``'s loops and generator (they
+    exist once the kernels were compiled on this machine)."""
+    from rnnlab.kernels.generation import compiled_generation
+    from rnnlab.kernels.loops import compiled_loops
+
+    loops = compiled_loops(cell)
+    dispatchers = [loops.forward_loop, loops.backward_loop, compiled_generation(cell)]
+    return [Path(d._cache._cache_file._index_path) for d in dispatchers]  # numba's
+
+
+def cache_directory() -> Path:
+    """Where numba keeps the compiled kernels of this installation."""
+    from rnnlab.cells import CELLS
+    from rnnlab.kernels.loops import compiled_loops
+
+    return Path(compiled_loops(CELLS["lstm"]).forward_loop._cache._cache_path)
+
+
+__all__ = [
+    "Generation",
+    "cache_directory",
+    "cache_index_files",
+    "cell_functions",
+    "product",
+    "run_directions",
+]
