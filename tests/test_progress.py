@@ -86,3 +86,15 @@ def test_piped_tables_keep_every_number_whole(tmp_path):
     row = next(line for line in done.stdout.splitlines() if "lstm-64 seed 0 " in line)
     assert "…" not in row
     assert re.search(r"\b0\.\d{4}\b", row)  # the MSEs, to four decimals
+
+
+def test_an_application_shows_its_progress_on_a_terminal(tmp_path):
+    args = ["forecast", "train", "--steps", "40", "--hidden", "8", "--no-plot", "--out", "f"]
+    shown = on_a_terminal(args, tmp_path)
+    assert re.search(r"step \d+/40", shown)
+
+
+def test_the_benchmark_shows_a_line_per_measurement_on_a_terminal(tmp_path):
+    args = ["bench", "--cells", "rnn", "--hidden", "16", "--batch", "1", "--threads", "1"]
+    shown = on_a_terminal([*args, "--repeats", "1", "--out", "results"], tmp_path)
+    assert re.search(r"1 thr\s+rnn H=16\s+B=1\s+train\s+[\d,]+ tok/s", shown)

@@ -8,10 +8,12 @@ clear line and exit with status 2; nothing is printed as a traceback.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
@@ -179,6 +181,12 @@ _TRAIN_EXTRAS = [
     extra_option(
         "distributed", bool, False, "data-parallel over MPI ranks (automatic under mpiexec)"
     ),
+    extra_option(
+        "tensorboard",
+        Path | None,
+        None,
+        'also log to TensorBoard in this directory (pip install "rnnlab[tensorboard]")',
+    ),
 ]
 #: what a resumed run may change: its budgets (everything else is its checkpoint's)
 RESUMABLE = ("steps", "minutes")
@@ -198,9 +206,17 @@ def train(ctx: typer.Context, **values: Any) -> None:
     from rnnlab.distributed import DataParallel, launched_by_mpi
     from rnnlab.generate import check_sampling_options, sample
 
-    out, force, resume, final_sample, temperature, distributed = (
+    out, force, resume, final_sample, temperature, distributed, tensorboard = (
         values.pop(name)
-        for name in ("out", "force", "resume", "final_sample", "temperature", "distributed")
+        for name in (
+            "out",
+            "force",
+            "resume",
+            "final_sample",
+            "temperature",
+            "distributed",
+            "tensorboard",
+        )
     )
     check_sampling_options(temperature)  # now, not after the training
     config = from_options(CharRunConfig, values)
@@ -220,7 +236,7 @@ def train(ctx: typer.Context, **values: Any) -> None:
         else:
             options = {"resume": resume, "force": force}
             options |= {name: getattr(config, name) for name in given & set(RESUMABLE)}
-        run, result = _train_run(shows, out=out, distributed=ranks, **options)
+        run, result = _train_run(shows, tensorboard, out=out, distributed=ranks, **options)
     if not shows:
         raise typer.Exit(1 if result.stopped == "diverged" else 0)
     out = run.trainer.out_dir
@@ -262,10 +278,15 @@ def _flag(ctx: typer.Context, name: str) -> str:
     return next((p.opts[0] for p in ctx.command.params if p.name == name), f"--{name}")
 
 
-def _train_run(shows: bool, **options: Any) -> tuple[Any, Any]:
-    """Prepare the run and fit it, with the summary and progress display if ``shows``."""
+def _train_run(shows: bool, tensorboard: Path | None, **options: Any) -> tuple[Any, Any]:
+    """Prepare the run and fit it, with the summary and progress display if ``shows``
+    (and a TensorBoard log in ``tensorboard``, if given)."""
     from rnnlab.runs import prepare_run
 
+    if shows and tensorboard is not None:
+        from rnnlab.tensorboard import TensorBoardLog
+
+        log = TensorBoardLog(tensorboard)  # refused now, not after the training
     run = prepare_run(**options)
     if not shows:
         return run, run.trainer.fit()
@@ -281,7 +302,13 @@ def _train_run(shows: bool, **options: Any) -> tuple[Any, Any]:
             speed="-",
         )
         run.trainer.report = ProgressReport(progress, task, run.unit)
-        result = run.trainer.fit()
+        if tensorboard is not None:
+            log.then, run.trainer.report = run.trainer.report, log
+        try:
+            result = run.trainer.fit()
+        finally:
+            if tensorboard is not None:
+                log.close()
     if warmup is not None:
         warmup.close()  # the generator is compiled before the final sample needs it
     return run, result
@@ -300,11 +327,13 @@ def _warm_up(trainer: Any) -> Any:
         f"{kernel_cache()})",
         highlight=False,
     )
+    started = time.perf_counter()
     warmup = Warmup(config, trainer.config.batch_size, trainer.config.seq_len)
     with console.status("compiling the training loops…"):
         warmup.compile_training()
     with console.status("compiling the evaluation loops…"):
         warmup.wait("evaluation")
+    trainer.seconds += time.perf_counter() - started  # --minutes is the run's whole time
     return warmup
 
 
@@ -313,8 +342,6 @@ def _warm_up(trainer: Any) -> Any:
 def warmup_command(**values: Any) -> None:
     """Compile now the kernels that ``rnnlab train`` with these options will use (once
     per machine and rnnlab version: they are cached), on both cores."""
-    import time
-
     from rnnlab.runs import prepare_run
     from rnnlab.warmup import HELPER_PARTS, Warmup, kernel_cache
 
@@ -369,25 +396,37 @@ def sample_command(
     console.print(prime + text, markup=False, highlight=False)
 
 
+#: the ``--json`` option of the commands that print a result
+AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON, for scripts")]
+
+
+def print_json(document: Any) -> None:
+    """``document`` as indented JSON on standard output (no markup, never wrapped)."""
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
 @app.command("next")
 def next_command(
     checkpoint: Annotated[Path, typer.Argument(help="checkpoint file or run directory")],
     text: Annotated[str, typer.Argument(help="the text so far")],
     k: Annotated[int, typer.Option("-k", help="how many candidates")] = 10,
     temperature: Annotated[float, typer.Option(help="temperature applied first")] = 1.0,
+    as_json: AsJson = False,
 ) -> None:
     """The k most likely next characters (or words) after TEXT, with their probabilities."""
     from rnnlab.generate import next_distribution
 
     model = _load(checkpoint)
+    items = next_distribution(model, text, k=k, temperature=temperature)
+    if as_json:
+        print_json({"text": text, "next": [{"symbol": s, "p": p} for s, p in items]})
+        return
     table = Table(title=f"next after {text[-30:]!r}")
     table.add_column("rank", justify="right")
     table.add_column("next")
     table.add_column("probability", justify="right")
     table.add_column("")
-    for rank, (symbol, probability) in enumerate(
-        next_distribution(model, text, k=k, temperature=temperature), start=1
-    ):
+    for rank, (symbol, probability) in enumerate(items, start=1):
         table.add_row(str(rank), repr(symbol), f"{probability:.4f}", "█" * round(40 * probability))
     console.print(table)
 
@@ -396,6 +435,7 @@ def next_command(
 def evaluate_command(
     checkpoint: Annotated[Path, typer.Argument(help="checkpoint file or run directory")],
     data: Annotated[str, typer.Option(help="shakespeare, python, or a UTF-8 text file")],
+    as_json: AsJson = False,
 ) -> None:
     """The model's loss on a text, in nats and bits per character (or word)."""
     from rnnlab.data.corpora import load_corpus
@@ -408,6 +448,11 @@ def evaluate_command(
         raise DataError(f"{data} has {len(ids)} known symbols; need at least 2 to evaluate")
     loss, count = evaluate(model, ids)
     unit = "char" if type(model.vocab).__name__ == "CharVocab" else "token"
+    if as_json:
+        print_json(
+            {"nats": loss, "bits": loss / LN2, "unit": unit, "scored": count, "skipped": skipped}
+        )
+        return
     console.print(f"{loss:.2f} nats/{unit} ({loss / LN2:.2f} bits/{unit})", highlight=False)
     console.print(
         f"{count} {unit}s scored, {skipped} skipped (not in the vocabulary)", highlight=False
@@ -417,28 +462,37 @@ def evaluate_command(
 @app.command("info")
 def info_command(
     checkpoint: Annotated[Path, typer.Argument(help="checkpoint file or run directory")],
+    as_json: AsJson = False,
 ) -> None:
     """What a checkpoint holds: model configuration, size, training progress."""
     from rnnlab.io import load_checkpoint, resolve_checkpoint
 
     path = resolve_checkpoint(checkpoint)
     loaded = load_checkpoint(path)
-    table = Table(title=str(path), show_header=False)
-    table.add_column("key")
-    table.add_column("value")
-    table.add_row("model", loaded.model_kind)
-    for key, value in loaded.model_config.items():
-        table.add_row(key, str(value))
-    table.add_row("parameters", f"{sum(int(np.prod(p.shape)) for p in loaded.params.values()):,}")
+    facts: dict[str, Any] = {"path": str(path), "model": loaded.model_kind}
+    facts |= loaded.model_config
+    facts["parameters"] = sum(int(np.prod(p.shape)) for p in loaded.params.values())
     if loaded.vocab is not None:
         symbols = loaded.vocab.get("symbols") or loaded.vocab.get("tokens") or []
-        table.add_row("vocabulary", f"{loaded.vocab.get('kind')}, {len(symbols)} symbols")
+        facts["vocabulary"] = {"kind": loaded.vocab.get("kind"), "symbols": len(symbols)}
     state = loaded.train_state or {}
     for key in ("step", "tokens_seen", "best_val_loss", "last_val_loss", "data_source"):
         if state.get(key) is not None:
-            table.add_row(key, str(state[key]))
+            facts[key] = state[key]
     if loaded.optimizer is not None:
-        table.add_row("optimizer", str(loaded.optimizer.get("kind")))
+        facts["optimizer"] = loaded.optimizer.get("kind")
+    if as_json:
+        print_json(facts)
+        return
+    table = Table(title=facts.pop("path"), show_header=False)
+    table.add_column("key")
+    table.add_column("value")
+    vocabulary = facts.get("vocabulary")
+    if vocabulary is not None:
+        facts["vocabulary"] = f"{vocabulary['kind']}, {vocabulary['symbols']} symbols"
+    facts["parameters"] = f"{facts['parameters']:,}"
+    for key, value in facts.items():
+        table.add_row(key, str(value))
     console.print(table)
 
 

@@ -47,16 +47,18 @@ def check_writable(directory: Path) -> None:
         raise ConfigError(f"cannot write to --out {directory}: {error.strerror or error}") from None
 
 
-def claim(out: Path | None, default: Path, force: bool = False) -> Path:
+def claim(out: Path | None, default: Path, force: bool = False, resumable: bool = True) -> Path:
     """The directory a new run writes to: ``out`` (refused if it holds a run, unless
     ``force``, which removes that run's files) or, without ``out``, the first free one
-    of ``default``'s series; checked writable."""
+    of ``default``'s series; checked writable. ``resumable``: whether the command has
+    ``--resume`` (the refusal names it)."""
     if out is None:
         out = first_free(default)
     elif holds_run(out) and not force:
+        resume = f"continue it with --resume {out}, " if resumable else ""
         raise ConfigError(
-            f"{out} already holds a run: continue it with --resume {out}, train into "
-            f"another --out, or add --force to start a new run there (replacing its files)"
+            f"{out} already holds a run: {resume}train into another --out, or add --force "
+            "to start a new run there (replacing its files)"
         )
     check_writable(out)
     if force:
@@ -66,5 +68,6 @@ def claim(out: Path | None, default: Path, force: bool = False) -> Path:
 
 
 def claim_from_options(values: dict[str, Any], default: str) -> Path:
-    """``claim`` with the ``--out`` and ``--force`` options popped from ``values``."""
-    return claim(values.pop("out"), Path(default), values.pop("force"))
+    """``claim`` for a command without ``--resume`` (the applications' ``train``), with
+    its ``--out`` and ``--force`` options popped from ``values``."""
+    return claim(values.pop("out"), Path(default), values.pop("force"), resumable=False)

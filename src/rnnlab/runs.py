@@ -57,6 +57,11 @@ def _resume_path(resume: Path) -> Path:
 
 
 _MODEL = LanguageModelConfig.__dataclass_fields__  # the model's defaults, written there
+#: the hidden size and learning rate of ``rnnlab train``'s run, chosen by the sweep in
+#: bench/default_model.py (bench/results/default-model.md); the library's defaults are
+#: 128 and 2e-3
+DEFAULT_HIDDEN = 256
+DEFAULT_LR = 4e-3
 
 
 @dataclass
@@ -67,9 +72,10 @@ class CharRunConfig(TrainConfig):
 
     steps: int | None = redefault(TrainConfig, "steps", 6000)
     minutes: float | None = redefault(TrainConfig, "minutes", 3.0)
+    lr: float = redefault(TrainConfig, "lr", DEFAULT_LR)
     data: str = option("shakespeare", "shakespeare, python, or a UTF-8 text file")
     cell: str = cell_option(_MODEL["cell"].default)
-    hidden: int = hidden_option(_MODEL["hidden_size"].default)
+    hidden: int = hidden_option(DEFAULT_HIDDEN)
     layers: int = layers_option(_MODEL["num_layers"].default)
     dropout: float = option(_MODEL["dropout"].default, "dropout between layers")
     embedding_dim: int | None = option(None, "embedding size; 0: one-hot input", none=0)

@@ -59,7 +59,8 @@ class TrainConfig:
 
     #: stop after this many updates (None: only the time budget)
     steps: int | None = option(4000, "step budget; 0: none", none=0)
-    #: stop after this much training time in all (a resumed run counts what it had done)
+    #: stop after this much time in all: a resumed run counts what it had done, and
+    #: ``rnnlab train`` counts the compiling of the kernels on a cold cache
     minutes: float | None = option(None, "time budget in minutes; 0: none", none=0.0)
     batch_size: int = option(32, "parallel streams (sequences per step)", flag="--batch")
     seq_len: int = option(64, "truncated-BPTT length")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -33,12 +35,15 @@ def bench_command(
     out: Annotated[Path, typer.Option(help="where benchmark.md and .json go")] = Path(
         "bench/results"
     ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the report as JSON (progress goes to stderr)")
+    ] = False,
 ) -> None:
     """Training and inference tokens/s of rnnlab against torch.nn, side by side, as ratios."""
     from rnnlab.benchmark.runner import Grid, run
     from rnnlab.terminal import make_console
 
-    console = make_console()
+    console = make_console(stderr=as_json)  # with --json, stdout carries the JSON alone
     grid = Grid(
         cells=tuple(c for c in cells.split(",") if c),
         hidden=_ints(hidden, "hidden"),
@@ -61,5 +66,8 @@ def bench_command(
     report = run(grid, out, progress)
     from rnnlab.benchmark.runner import markdown
 
+    if as_json:
+        typer.echo(json.dumps(asdict(report), indent=2))
+        return
     console.print(markdown(report), markup=False, highlight=False)
     console.print(f"written to {out}/benchmark.md and benchmark.json")

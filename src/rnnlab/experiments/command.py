@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import importlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -133,6 +134,9 @@ def experiment_command(
     replot: Annotated[
         bool, typer.Option("--replot", help="only redraw the plots from --out's JSON")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the results as JSON (the rest goes to stderr)")
+    ] = False,
 ) -> None:
     """Run a long-range experiment (vanishing, adding, copy, clipping): JSON, PNGs, a table."""
     directory = out if out is not None else Path("runs") / "experiments" / name
@@ -153,10 +157,15 @@ def experiment_command(
         repeats=repeats,
         radius=radius,
     )
-    from rnnlab.experiments.common import watching
+    from rnnlab.experiments.common import jsonable, watching
 
-    with _progress() as watcher, watching(watcher):
-        _experiment(name).run(config, directory)
+    # with --json, standard output carries the JSON alone: tables and bars go to stderr
+    aside = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with aside, _progress() as watcher, watching(watcher):
+        results = _experiment(name).run(config, directory)
+    if as_json:
+        typer.echo(json.dumps(jsonable(results), indent=1))
+        return
     typer.echo(f"results and plots in {directory}")
 
 
