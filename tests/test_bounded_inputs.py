@@ -175,3 +175,17 @@ def test_sizes_read_as_people_write_them():
         "3.0 GiB",
     ]
     assert json.loads(json.dumps(np.float64(1.0).item())) == 1.0
+
+
+@pytest.mark.parametrize(
+    "files, room",
+    [
+        ({"max": "1000", "current": "700", "stat": "anon 300\ninactive_file 400\n"}, 700),
+        ({"max": "max", "current": "700", "stat": "inactive_file 400\n"}, None),
+        ({"max": "1000", "current": "900", "stat": "inactive_file 0\n"}, 100),
+    ],
+)
+def test_a_control_groups_limit_counts_without_its_reclaimable_cache(tmp_path, files, room):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert memory._room(tmp_path, "max", "current", "stat", "inactive_file") == room

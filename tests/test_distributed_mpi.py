@@ -104,10 +104,11 @@ def test_each_step_is_one_allreduce_over_one_flat_buffer(two_ranks, cell):
     result = np.load(two_ranks / cell / "result.npz")
     sizes = list(result["allreduce_sizes"])
     n_params = int(result["n_params"])
-    # one buffer per step: every gradient + (loss × tokens, tokens, failed, out of time)
-    assert sizes.count(n_params + 4) == ranks.STEPS == int(result["exchanges"])
+    # one buffer per step: every gradient + (loss × tokens, tokens, failed, out of time,
+    # interrupted)
+    assert sizes.count(n_params + 5) == ranks.STEPS == int(result["exchanges"])
     # the others are the 3 validations (step 0, 10, 20), two numbers each
-    assert sorted(set(sizes)) == [2, n_params + 4]
+    assert sorted(set(sizes)) == [2, n_params + 5]
     assert sizes.count(2) == 3
 
 

@@ -255,3 +255,28 @@ def test_temporary_files_of_killed_writes_are_removed_at_the_next_write(tmp_path
     assert not dead.exists() and not old_style.exists()
     assert live.exists()
     assert checkpoints.remove_stale_temporaries(out) == []
+
+
+def test_runs_started_together_never_share_a_directory(tmp_path):
+    from rnnlab.rundir import claim
+
+    first, second = (claim(None, tmp_path / "runs/char") for _ in range(2))
+    assert (first.name, second.name) == ("char", "char-2")  # the first is taken at once
+
+
+def test_a_run_that_cannot_start_leaves_its_directory_free(tmp_path, corpus, monkeypatch, capsys):
+    out = tmp_path / "run"
+    status, _, stderr = train(monkeypatch, capsys, corpus, "--out", str(out), "--data", "nope.txt")
+    assert status == 2 and "no such file" in stderr
+    assert train(monkeypatch, capsys, corpus, "--steps", "5", "--out", str(out))[0] == 0
+
+
+def test_force_replaces_a_run_only_once_the_new_one_can_start(
+    tmp_path, corpus, monkeypatch, capsys
+):
+    out = tmp_path / "run"
+    assert train(monkeypatch, capsys, corpus, "--steps", "10", "--out", str(out))[0] == 0
+    before = digest(out / "best.safetensors")
+    args = ["--out", str(out), "--force", "--data", "nope.txt"]
+    assert train(monkeypatch, capsys, corpus, *args)[0] == 2
+    assert digest(out / "best.safetensors") == before  # a typo did not cost the old run

@@ -32,7 +32,7 @@ from rnnlab.options import (
     given_options,
     run_dir_options,
 )
-from rnnlab.rundir import claim
+from rnnlab.rundir import claim, release, start_over
 from rnnlab.runs import CharRunConfig
 from rnnlab.terminal import make_console
 
@@ -230,13 +230,20 @@ def train(ctx: typer.Context, **values: Any) -> None:
     ranks = DataParallel() if distributed or launched_by_mpi() else None
     shows = ranks is None or ranks.is_root  # rank 0 shows and writes for all
     with ranks.guard() if ranks is not None else contextlib.nullcontext():
+        claimed = None  # a new run's directory, taken now and cleared (--force) once ready
         if resume is None:
-            out = claim(out, Path("runs/char"), force) if shows else out or Path("runs/char")
+            if shows:
+                out = claimed = claim(out, Path("runs/char"), force, clear=False)
+            else:  # only rank 0 writes; the others need a directory by name alone
+                out = out or Path("runs/char")
             options: dict[str, Any] = {"config": config}
         else:
             options = {"resume": resume, "force": force}
             options |= {name: getattr(config, name) for name in given & set(RESUMABLE)}
-        run, result = _train_run(shows, tensorboard, out=out, distributed=ranks, **options)
+        replace = force and claimed is not None  # a fresh run with --force
+        run, result = _train_run(
+            shows, tensorboard, claimed, replace, out=out, distributed=ranks, **options
+        )
     if not shows:
         raise typer.Exit(1 if result.stopped == "diverged" else 0)
     out = run.trainer.out_dir
@@ -278,20 +285,45 @@ def _flag(ctx: typer.Context, name: str) -> str:
     return next((p.opts[0] for p in ctx.command.params if p.name == name), f"--{name}")
 
 
-def _train_run(shows: bool, tensorboard: Path | None, **options: Any) -> tuple[Any, Any]:
+def _train_run(
+    shows: bool, tensorboard: Path | None, claimed: Path | None, replace: bool, **options: Any
+) -> tuple[Any, Any]:
     """Prepare the run and fit it, with the summary and progress display if ``shows``
-    (and a TensorBoard log in ``tensorboard``, if given)."""
+    (and a TensorBoard log in ``tensorboard``, if given). ``claimed``: the directory a
+    new run took with ``claim``; given back if the run cannot start, and emptied of the
+    run it held (``replace``: ``--force``) only once the new one can."""
     from rnnlab.runs import prepare_run
 
-    if shows and tensorboard is not None:
-        from rnnlab.tensorboard import TensorBoardLog
-
-        log = TensorBoardLog(tensorboard)  # refused now, not after the training
-    run = prepare_run(**options)
+    try:
+        run = prepare_run(**options)
+    except BaseException:
+        if claimed is not None:
+            release(claimed)
+        raise
+    if claimed is not None and replace:
+        start_over(claimed)  # the old run goes only now that the new one can start
     if not shows:
         return run, run.trainer.fit()
+    log = None
+    if tensorboard is not None:  # refused now, not after the training
+        from rnnlab.tensorboard import TensorBoardLog
+
+        log = TensorBoardLog(tensorboard)
     console.print(run.summary, highlight=False)
     warmup = _warm_up(run.trainer) if options.get("distributed") is None else None
+    try:
+        result = _fit_with_progress(run, log)
+    except BaseException:
+        if warmup is not None:
+            warmup.stop()
+        raise
+    if warmup is not None:  # the final sample needs the generator; an early end does not
+        warmup.close() if result.stopped in ("steps", "time", "early stopping") else warmup.stop()
+    return run, result
+
+
+def _fit_with_progress(run: Any, log: Any) -> Any:
+    """``run.trainer.fit()`` under a live progress bar (and the TensorBoard ``log``)."""
     with _progress_bar(run.trainer.config.steps) as progress:
         task = progress.add_task(
             "train",
@@ -302,16 +334,13 @@ def _train_run(shows: bool, tensorboard: Path | None, **options: Any) -> tuple[A
             speed="-",
         )
         run.trainer.report = ProgressReport(progress, task, run.unit)
-        if tensorboard is not None:
+        if log is not None:
             log.then, run.trainer.report = run.trainer.report, log
         try:
-            result = run.trainer.fit()
+            return run.trainer.fit()
         finally:
-            if tensorboard is not None:
+            if log is not None:
                 log.close()
-    if warmup is not None:
-        warmup.close()  # the generator is compiled before the final sample needs it
-    return run, result
 
 
 def _warm_up(trainer: Any) -> Any:
@@ -329,10 +358,14 @@ def _warm_up(trainer: Any) -> Any:
     )
     started = time.perf_counter()
     warmup = Warmup(config, trainer.config.batch_size, trainer.config.seq_len)
-    with console.status("compiling the training loops…"):
-        warmup.compile_training()
-    with console.status("compiling the evaluation loops…"):
-        warmup.wait("evaluation")
+    try:
+        with console.status("compiling the training loops…"):
+            warmup.compile_training()
+        with console.status("compiling the evaluation loops…"):
+            warmup.wait("evaluation")
+    except BaseException:  # Ctrl-C or a fault: the helper goes with the run
+        warmup.stop()
+        raise
     trainer.seconds += time.perf_counter() - started  # --minutes is the run's whole time
     return warmup
 

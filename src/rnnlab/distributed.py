@@ -53,7 +53,9 @@ LAUNCHER_VARIABLES = (
     "OMPI_COMM_WORLD_SIZE",
     "PMIX_RANK",
 )
-_TAIL = 4  # buffer slots after the gradients: loss × tokens, tokens, failed ranks, out of time
+#: buffer slots after the gradients: loss × tokens, tokens, failed ranks, ranks out of
+#: time, ranks that a signal asked to stop
+_TAIL = 5
 
 
 class MPIUnavailableError(RnnlabError, ImportError):
@@ -150,6 +152,8 @@ class DataParallel:
         self.exchanges = 0
         #: agreed in the last exchange: some rank has used up its time budget
         self.time_is_up = False
+        #: a rank was sent SIGINT or SIGTERM (agreed in the last exchange: every rank stops)
+        self.interrupted = False
         self._buffer: np.ndarray | None = None
 
     @property
@@ -212,10 +216,12 @@ class DataParallel:
         out_of_time: bool = False,
         error: BaseException | None = None,
         step: int | None = None,
+        interrupted: bool = False,
     ) -> tuple[float, int]:
         """The step's one Allreduce: ``grads`` (live arrays) become the mean over ranks.
 
-        Returns (global mean loss, global tokens) and sets ``time_is_up``. A rank that
+        Returns (global mean loss, global tokens) and sets ``time_is_up`` and
+        ``interrupted`` (true on every rank if true on one: all stop at one step). A rank that
         caught ``error`` in this step passes it instead of results; then every rank raises
         DistributedError, and rank 0's message says which rank failed at ``step`` and why.
         """
@@ -228,7 +234,7 @@ class DataParallel:
             for g in grads.values():
                 buffer[offset : offset + g.size] = g.ravel()
                 offset += g.size
-            buffer[n:] = (loss * tokens, tokens, 0, out_of_time)
+            buffer[n:] = (loss * tokens, tokens, 0, out_of_time, interrupted)
         else:
             buffer[:] = 0
             buffer[n + 2] = 1
@@ -240,7 +246,8 @@ class DataParallel:
             self._fail_together(error, f" at step {step}" if step is not None else "")
         buffer[:n] /= self.size
         self._unflatten(buffer[:n], grads)
-        self.time_is_up = bool(buffer[n + 3])
+        self.interrupted = bool(buffer[n + 4])
+        self.time_is_up = bool(buffer[n + 3]) or self.interrupted
         return float(buffer[n] / buffer[n + 1]), round(float(buffer[n + 1]))
 
     def _fail_together(self, error: BaseException | None, where: str) -> None:

@@ -57,14 +57,46 @@ def _physical() -> int:
 
 
 def _cgroup_room() -> int | None:
-    """memory.max − memory.current of this process's control group (v2), if limited."""
+    """The memory this process's control group may still take (its limit less its use,
+    the reclaimable file cache not counted), or None if it has no limit; cgroup v2 and
+    v1's memory controller."""
     try:
-        group = Path("/proc/self/cgroup").read_text().strip().rpartition(":")[2]
-        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
-        limit = (folder / "memory.max").read_text().strip()
-        if limit == "max":
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, group = line.split(":", 2)
+        if controllers == "":  # v2: one unified hierarchy
+            folder = Path("/sys/fs/cgroup") / group.lstrip("/")
+            names = ("memory.max", "memory.current", "memory.stat", "inactive_file")
+        elif "memory" in controllers.split(","):
+            folder = Path("/sys/fs/cgroup/memory") / group.lstrip("/")
+            names = (
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+                "memory.stat",
+                "total_inactive_file",
+            )
+        else:
+            continue
+        room = _room(folder, *names)
+        if room is not None:
+            return room
+    return None
+
+
+def _room(folder: Path, limit: str, usage: str, stat: str, cache: str) -> int | None:
+    """limit − (usage − reclaimable cache) of one cgroup folder; None if unlimited."""
+    try:
+        text = (folder / limit).read_text().strip()
+        if text == "max" or int(text) >= 1 << 60:  # v1 writes "unlimited" as a huge number
             return None
-        return int(limit) - int((folder / "memory.current").read_text())
+        used = int((folder / usage).read_text())
+        for line in (folder / stat).read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == cache:
+                used -= int(value)
+        return int(text) - max(used, 0)
     except (OSError, ValueError):
         return None
 

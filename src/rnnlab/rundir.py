@@ -10,6 +10,7 @@ directory is checked writable before any work starts, so a read-only or misnamed
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ RUN_FILES = ("best.safetensors", "last.safetensors", "metrics.jsonl")
 
 
 def holds_run(directory: Path) -> bool:
-    """True if ``directory`` has a checkpoint or a metrics log of a run."""
+    """True if ``directory`` has a checkpoint or a metrics log of a run (or has been
+    claimed by a run being started: its log is created empty)."""
     return any((directory / name).exists() for name in RUN_FILES)
 
 
@@ -47,24 +49,55 @@ def check_writable(directory: Path) -> None:
         raise ConfigError(f"cannot write to --out {directory}: {error.strerror or error}") from None
 
 
-def claim(out: Path | None, default: Path, force: bool = False, resumable: bool = True) -> Path:
+def claim(
+    out: Path | None,
+    default: Path,
+    force: bool = False,
+    resumable: bool = True,
+    clear: bool = True,
+) -> Path:
     """The directory a new run writes to: ``out`` (refused if it holds a run, unless
-    ``force``, which removes that run's files) or, without ``out``, the first free one
-    of ``default``'s series; checked writable. ``resumable``: whether the command has
-    ``--resume`` (the refusal names it)."""
-    if out is None:
-        out = first_free(default)
-    elif holds_run(out) and not force:
-        resume = f"continue it with --resume {out}, " if resumable else ""
-        raise ConfigError(
-            f"{out} already holds a run: {resume}train into another --out, or add --force "
-            "to start a new run there (replacing its files)"
-        )
-    check_writable(out)
-    if force:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-    return out
+    ``force``) or, without ``out``, the first free one of ``default``'s series; checked
+    writable, and marked as taken at once (an empty ``metrics.jsonl``, created only if
+    absent), so that two runs started together never share a directory.
+
+    ``force`` removes the run that was there, now or (``clear=False``) when the caller
+    calls ``start_over`` once its own checks have passed. ``resumable``: whether the
+    command has ``--resume`` (the refusal names it)."""
+    for _ in range(1000):  # another run may take a directory between a look and a claim
+        chosen = first_free(default) if out is None else out
+        if out is not None and holds_run(out) and not force:
+            resume = f"continue it with --resume {out}, " if resumable else ""
+            raise ConfigError(
+                f"{out} already holds a run: {resume}train into another --out, or add "
+                "--force to start a new run there (replacing its files)"
+            )
+        check_writable(chosen)
+        if force:
+            if clear:
+                start_over(chosen)
+            return chosen
+        try:
+            (chosen / "metrics.jsonl").open("x").close()
+            return chosen
+        except FileExistsError:
+            continue
+    raise ConfigError(f"no free run directory next to {default}")
+
+
+def start_over(directory: Path) -> None:
+    """Remove the run in ``directory`` (``--force``) and mark the directory as taken."""
+    for name in RUN_FILES:
+        (directory / name).unlink(missing_ok=True)
+    (directory / "metrics.jsonl").touch()
+
+
+def release(directory: Path) -> None:
+    """Give back a directory claimed by a run that failed before it logged anything."""
+    log = directory / "metrics.jsonl"
+    with contextlib.suppress(OSError):
+        if log.stat().st_size == 0 and not (directory / "last.safetensors").exists():
+            log.unlink()
 
 
 def claim_from_options(values: dict[str, Any], default: str) -> Path:

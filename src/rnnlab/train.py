@@ -340,10 +340,11 @@ class Trainer:
         grads = self.model.grads
         if self.distributed is not None:  # the mean gradient over ranks, before clipping
             out_of_time = self._deadline is not None and time.perf_counter() >= self._deadline
-            out_of_time = out_of_time or bool(self._interrupt)  # a signal stops every rank
             loss, tokens = self.distributed.exchange(
-                grads, loss, tokens, out_of_time, error, step=self.step + 1
+                grads, loss, tokens, out_of_time, error, self.step + 1, bool(self._interrupt)
             )
+            if self.distributed.interrupted and not self._interrupt:
+                self._interrupt = signal.SIGINT  # another rank's signal: stop as one
         if self.config.clip is None:
             norm = global_norm(grads)
         elif self.config.clip_mode == "norm":
@@ -447,7 +448,7 @@ class Trainer:
             self._deadline = started + config.minutes * 60 - self.seconds
         if self.distributed is not None:
             self.distributed.time_is_up = False
-        if self.step == 0:
+        if self.step == 0 and self.best_val_loss is None:  # not again for a run resumed at 0
             self.validate()
         stopped, message = "steps", ""
         while True:
@@ -455,7 +456,9 @@ class Trainer:
                 stopped = "steps"
                 break
             if self._out_of_time():
-                stopped = "interrupted" if self._interrupt else "time"
+                # under MPI from the agreed flag: every rank takes the same branch below
+                agreed = self.distributed.interrupted if self.distributed else self._interrupt
+                stopped = "interrupted" if agreed else "time"
                 break
             before_step = time.perf_counter()
             loss, norm = self.train_step()

@@ -17,8 +17,10 @@ batch and sequence length, so that the same loop variants are chosen) through it
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +83,13 @@ class Warmup:
         compile_part(self.config, self.batch_size, self.seq_len, "training")
 
     def wait(self, part: str) -> None:
-        """Return once the helper has compiled ``part`` (or has stopped: then the part
-        is compiled where it is first used)."""
+        """Return once the helper has compiled ``part``, or has stopped, or has taken
+        ``WAIT_SECONDS`` (then the part is compiled where it is first used)."""
+        deadline = time.monotonic() + WAIT_SECONDS
         while part not in self.ready and self.helper.stdout is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.helper.stdout], [], [], left)[0]:
+                break
             line = self.helper.stdout.readline()
             if not line:
                 break
@@ -94,8 +100,13 @@ class Warmup:
         try:
             self.helper.wait(WAIT_SECONDS)
         except subprocess.TimeoutExpired:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop the helper now (the run ended early: what it compiles is not needed)."""
+        if self.helper.poll() is None:
             self.helper.kill()
-            self.helper.wait()
+        self.helper.wait()
 
 
 def kernel_cache() -> Path | None:

@@ -52,9 +52,10 @@ def url_of(sock: socket.socket) -> str:
 def timely_protocol(seconds: float | None = None) -> type:
     """uvicorn's HTTP/1.1 protocol with a deadline: a client must send each whole request
     (line, headers and body) within ``seconds`` (``limits.REQUEST_SECONDS``) of
-    connecting or of the previous answer, or it is disconnected. uvicorn's own
-    keep-alive timer stops at the first byte, so a client sending a byte now and then
-    (slowloris) would otherwise hold its connection for ever."""
+    connecting or of the previous answer, or it is disconnected; time while the server
+    itself has paused reading (a queued request's body waits to be read) does not count.
+    uvicorn's own keep-alive timer stops at the first byte, so a client sending a byte
+    now and then (slowloris) would otherwise hold its connection for ever."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -97,7 +98,9 @@ def timely_protocol(seconds: float | None = None) -> type:
 
         def _too_slow(self) -> None:
             self.request_timer = None
-            if self._receiving() and not self.transport.is_closing():
+            if self.flow.read_paused:  # we stopped reading (the app has not asked yet for
+                self._arm()  # the body it will read once queued): not the client's delay
+            elif self._receiving() and not self.transport.is_closing():
                 self.transport.close()
 
     return TimelyH11Protocol
