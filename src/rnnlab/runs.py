@@ -136,7 +136,7 @@ def prepare_run(
 
 
 def _budget(config: TrainConfig, seconds: float) -> str:
-    """'budget: 6,000 steps or 3 minutes (1.2 used)' ."""
+    """The budget of a run, as 'budget: 6,000 steps or 3 minutes (1.2 used)'."""
     parts = [f"{config.steps:,} steps"] if config.steps is not None else []
     if config.minutes is not None:
         parts.append(f"{config.minutes:g} minutes ({seconds / 60:.1f} used)")
