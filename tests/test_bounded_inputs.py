@@ -21,18 +21,8 @@ from rnnlab.io import load_checkpoint, load_model
 from rnnlab.models import size
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.models.sequence import READOUTS, SequenceModel, SequenceModelConfig
-from tests.test_cli import CORPUS, TINY, run
+from tests.test_cli import CORPUS, run
 from tests.test_io import rewrite
-
-
-@pytest.fixture
-def trained(tmp_path, monkeypatch, capsys):
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(CORPUS, encoding="utf-8")
-    out = tmp_path / "run"
-    args = ["train", "--data", str(corpus), "--steps", "5", "--out", str(out), *TINY]
-    assert run(monkeypatch, capsys, *args)[0] == 0
-    return out
 
 
 # -- the estimates ---------------------------------------------------------------------------

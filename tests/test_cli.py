@@ -26,13 +26,6 @@ def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     return status, captured.out, captured.err
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(CORPUS, encoding="utf-8")
-    return path
-
-
 TINY = [
     "--hidden",
     "16",
@@ -47,25 +40,6 @@ TINY = [
     "--sample-length",
     "40",
 ]
-
-
-@pytest.fixture
-def trained(tmp_path, corpus, monkeypatch, capsys):
-    out = tmp_path / "run"
-    status, stdout, _ = run(
-        monkeypatch,
-        capsys,
-        "train",
-        "--data",
-        str(corpus),
-        "--steps",
-        "20",
-        "--out",
-        str(out),
-        *TINY,
-    )
-    assert status == 0, stdout
-    return out
 
 
 def test_train_prints_progress_validation_and_generated_text(

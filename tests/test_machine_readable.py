@@ -10,16 +10,6 @@ import pytest
 from tests.test_cli import CORPUS, TINY, run
 
 
-@pytest.fixture
-def trained(tmp_path, monkeypatch, capsys):
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(CORPUS, encoding="utf-8")
-    out = tmp_path / "run"
-    args = ["train", "--data", str(corpus), "--steps", "12", "--out", str(out), *TINY]
-    assert run(monkeypatch, capsys, *args)[0] == 0
-    return out
-
-
 def as_json(monkeypatch, capsys, *args: str):
     status, stdout, stderr = run(monkeypatch, capsys, *args, "--json")
     assert status == 0, stderr
@@ -30,7 +20,7 @@ def test_info_as_json(trained, monkeypatch, capsys):
     facts = as_json(monkeypatch, capsys, "info", str(trained))
     assert facts["model"] == "language" and facts["cell"] == "lstm"
     assert facts["hidden_size"] == 16 and facts["parameters"] > 0
-    assert facts["vocabulary"]["kind"] == "char" and facts["step"] == 12
+    assert facts["vocabulary"]["kind"] == "char" and facts["step"] == 20
 
 
 def test_next_as_json(trained, monkeypatch, capsys):

@@ -17,14 +17,7 @@ from rnnlab.cli import ProgressReport
 from rnnlab.errors import CheckpointError
 from rnnlab.io import load_checkpoint
 from rnnlab.runs import CharRunConfig, prepare_run
-from tests.test_cli import CORPUS, TINY, run
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(CORPUS, encoding="utf-8")
-    return path
+from tests.test_cli import TINY, run
 
 
 def digest(path) -> str:

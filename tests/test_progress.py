@@ -10,10 +10,6 @@ import select
 import subprocess
 import sys
 
-import pytest
-
-from tests.test_cli import CORPUS
-
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -49,13 +45,6 @@ def on_a_terminal(args: list[str], cwd, timeout: float = 300) -> str:
         os.close(leader)
     assert process.returncode == 0, b"".join(chunks)[-2000:]
     return ANSI.sub("", b"".join(chunks).decode("utf-8", "replace"))
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(CORPUS, encoding="utf-8")
-    return path
 
 
 def test_train_shows_a_progress_bar_on_a_terminal(corpus, tmp_path):
