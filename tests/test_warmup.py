@@ -3,12 +3,15 @@ cores, and later runs load them from the cache (and say nothing)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import rnnlab
 from rnnlab import backend
 from rnnlab.models.language import LanguageModelConfig
 from rnnlab.warmup import PARTS, Warmup, cached, compile_part
@@ -25,12 +28,74 @@ def test_compiling_every_part_leaves_the_kernels_cached(cell):
     assert cached(config)
 
 
+def test_a_step_with_the_drivers_set_aside_gives_the_same_bits():
+    """While a cold run's drivers compile elsewhere, the loops run on rnnlab's own threads."""
+    layer = rnnlab.LSTM(8, 24, num_layers=2, seed=1)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((13, 6, 8)).astype(np.float32)
+    dy = rng.standard_normal((13, 6, 24)).astype(np.float32)
+
+    def step():
+        layer.zero_grad()
+        y, _ = layer(x)
+        dx, _ = layer.backward(dy)
+        return [y.copy(), dx, *(grad.copy() for grad in layer.grads.values())]
+
+    backend.force_parts(2)
+    try:
+        on_drivers = step()
+        backend.defer_drivers(True)
+        set_aside = step()
+    finally:
+        backend.defer_drivers(False)
+        backend.force_parts(None)
+    for ours, theirs in zip(set_aside, on_drivers, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+CACHE_USE = """
+import json, sys
+from rnnlab import backend
+from rnnlab.cells import CELLS
+from rnnlab.kernels.loops import compiled_loops
+from rnnlab.models.language import LanguageModelConfig
+from rnnlab.warmup import compile_part
+
+config = LanguageModelConfig(vocab_size=7, cell=sys.argv[1], hidden_size=8)
+backend.defer_drivers(sys.argv[2] == "training")
+compile_part(config, batch_size=2, seq_len=5, part=sys.argv[2])
+loops = compiled_loops(CELLS[config.cell])
+backward = (loops.backward_loop, loops.pipelined_backward)
+print(json.dumps([sum(len(d.stats.cache_hits) for d in backward),
+                  sum(sum(d.stats.cache_misses.values()) for d in backward)]))
+"""
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_backward_loops_compiled_without_a_forward_pass_are_those_training_loads(
+    tmp_path, cell
+):
+    """The helper compiles them on a tape of zeros while the run compiles its forward."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    found = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", CACHE_USE, cell, part],
+                capture_output=True, text=True, env=env, check=True, timeout=600,
+            ).stdout
+        )
+        for part in ("backward", "training")
+    ]  # fmt: skip
+    assert found[0][1] >= 1  # the helper compiled them...
+    assert found[1] == [1, 0]  # ...and the run loaded them and compiled none
+
+
 def test_the_helper_process_says_when_each_part_is_ready():
     config = LanguageModelConfig(vocab_size=7, cell="lstm", hidden_size=8)
     warmup = Warmup(config, batch_size=2, seq_len=5)
     warmup.compile_training()
     warmup.wait("generation")
-    assert warmup.ready == {"evaluation", "generation"}
+    assert warmup.ready == {"backward", "drivers", "generation"}
     warmup.close()
     assert warmup.helper.returncode == 0
 

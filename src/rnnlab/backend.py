@@ -156,6 +156,28 @@ def kernels_cached(mode: str) -> bool:
         return True
 
 
+def compile_backward(mode: str, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
+    """Compile the backward loops of cell ``mode`` for these sizes without a forward pass
+    (``rnnlab.kernels.layer.compile_backward``); nothing on the reference backend."""
+    if get_backend() == "numba":
+        _kernels().compile_backward(CELLS[mode], steps, batch, hidden_size, dtype)
+
+
+def defer_drivers(deferred: bool) -> None:
+    """Run the compiled loops on rnnlab's own threads while their drivers are compiled
+    in another process (``rnnlab.warmup``), or on the drivers again; nothing on the
+    reference backend."""
+    if get_backend() == "numba":
+        _kernels().defer_drivers(deferred)
+
+
+def force_parts(parts: int | None) -> None:
+    """Split every compiled call over exactly ``parts`` threads (None: as its sizes
+    say); nothing on the reference backend."""
+    if get_backend() == "numba":
+        _kernels().force_parts(parts)
+
+
 def kernel_cache_dir() -> Any:
     """The directory of numba's on-disk cache of the kernels."""
     return _kernels().cache_directory()

@@ -344,8 +344,9 @@ def _fit_with_progress(run: Any, log: Any) -> Any:
 
 
 def _warm_up(trainer: Any) -> Any:
-    """On a cold kernel cache, say so and compile the run's kernels on both cores (see
-    ``rnnlab.warmup``) before its first step; None when they are cached."""
+    """On a cold kernel cache, say so and compile the run's loops before its first step,
+    while a helper process compiles the rest (see ``rnnlab.warmup``); None when they are
+    cached."""
     from rnnlab.warmup import Warmup, cached, kernel_cache
 
     config = trainer.model.config
@@ -361,8 +362,6 @@ def _warm_up(trainer: Any) -> Any:
     try:
         with console.status("compiling the training loops…"):
             warmup.compile_training()
-        with console.status("compiling the evaluation loops…"):
-            warmup.wait("evaluation")
     except BaseException:  # Ctrl-C or a fault: the helper goes with the run
         warmup.stop()
         raise
@@ -382,8 +381,8 @@ def warmup_command(**values: Any) -> None:
     config, trainer = run.trainer.model.config, run.trainer
     started = time.perf_counter()
     warmup = Warmup(config, trainer.config.batch_size, trainer.config.seq_len)
-    steps = [("training loops", warmup.compile_training)]
-    steps += [(f"{part} kernels", lambda p=part: warmup.wait(p)) for part in HELPER_PARTS]
+    steps = [("loops", warmup.compile_training)]
+    steps += [(f"{part}", lambda p=part: warmup.wait(p)) for part in HELPER_PARTS]
     for name, step in steps:
         with console.status(f"compiling the {config.cell} {name}…"):
             step()

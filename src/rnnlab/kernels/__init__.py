@@ -17,7 +17,7 @@ from rnnlab.cells import Cell
 from rnnlab.kernels import layer
 from rnnlab.kernels.generation import Generation
 from rnnlab.runtime.products import direction_work
-from rnnlab.runtime.team import each, product
+from rnnlab.runtime.team import defer_drivers, drivers_usable, each, force_parts, product
 
 
 @cache
@@ -26,6 +26,12 @@ def cell_functions(cell: Cell) -> SimpleNamespace:
     return SimpleNamespace(
         forward=partial(layer.forward, cell), backward=partial(layer.backward, cell)
     )
+
+
+def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
+    """``cell``'s backward loops for these sizes compiled without a forward pass
+    (``rnnlab.kernels.layer.compile_backward``)."""
+    layer.compile_backward(cell, steps, batch, hidden_size, dtype)
 
 
 def run_directions(
@@ -37,13 +43,15 @@ def run_directions(
 
 
 def cache_index_files(cell: Cell) -> list[Path]:
-    """The index files of numba's on-disk cache for ``cell``'s loops and generator (they
-    exist once the kernels were compiled on this machine)."""
+    """The index files of numba's on-disk cache for ``cell``'s loops, their drivers and
+    generator (they exist once the kernels were compiled on this machine)."""
     from rnnlab.kernels.generation import compiled_generation
     from rnnlab.kernels.loops import compiled_loops
 
     loops = compiled_loops(cell)
     dispatchers = [loops.forward_loop, loops.backward_loop, compiled_generation(cell)]
+    if drivers_usable():
+        dispatchers.append(loops.forward_parts)
     return [Path(d._cache._cache_file._index_path) for d in dispatchers]  # numba's
 
 
@@ -60,6 +68,9 @@ __all__ = [
     "cache_directory",
     "cache_index_files",
     "cell_functions",
+    "compile_backward",
+    "defer_drivers",
+    "force_parts",
     "product",
     "run_directions",
 ]

@@ -163,6 +163,23 @@ def backward(
     return dx, grads, d_state0
 
 
+def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
+    """Compile (or load from numba's cache) the loops ``backward`` runs for ``batch`` rows
+    of ``hidden_size`` units in ``dtype``, without a forward pass: on a tape of zeros. The
+    loops' types depend only on the arrays' dtypes and ranks, their choice on the sizes;
+    so another process can compile them while a run compiles its forward loop."""
+    T, B, H = steps, batch, hidden_size
+    GH, C = cell.blocks * H, (H if cell.has_cell_state else 0)
+    params = {"W_ih": np.zeros((GH, H), dtype), "W_hh": np.zeros((GH, H), dtype)}
+    params |= {name: np.zeros(GH, dtype) for name in ("b_ih", "b_hh")}
+    params |= {name: np.zeros(H, dtype) for name in cell.parameters}
+    tape = {"x": np.zeros((T, B, H), dtype), "hidden": np.zeros((T + 1, B, H), dtype)}
+    tape |= {"mask": None, "cell": np.zeros((T + 1, B, C), dtype)}
+    tape["keep"] = np.zeros((T, B, cell.keep_width * H), dtype)
+    into = {name: np.zeros_like(value) for name, value in params.items()}
+    backward(cell, params, tape, np.zeros((T, B, H), dtype), keep_gradients=False, into=into)
+
+
 def own_parameter_grads(
     cell: Cell, dp: np.ndarray, dtype: Any, into: dict[str, np.ndarray] | None
 ) -> dict[str, np.ndarray]:

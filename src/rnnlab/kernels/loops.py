@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import cache
 from types import SimpleNamespace
 
+import numpy as np
 from numba import njit, prange
 
 from rnnlab.cells import Cell
@@ -38,6 +39,21 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
 #: and whether h_{t−1} reaches h_t outside W_hh (``direct_path``): constants of each
 #: cell's loops, so a cell compiles only what it uses
 OWN_RECURRENT = DIRECT_PATH = True
+
+
+@njit(inline="always", **OPTIONS)
+def copy_row(source, target):
+    """target ← source (equal lengths), element by element: a slice assignment compiles
+    numba's shape check and its message, a second or two of every cold start."""
+    for j in range(target.shape[0]):
+        target[j] = source[j]
+
+
+@njit(inline="always", **OPTIONS)
+def add_rows_into(a, b, target):
+    """target ← a + b (equal lengths), element by element (as ``copy_row``)."""
+    for j in range(target.shape[0]):
+        target[j] = a[j] + b[j]
 
 
 def forward_loop(
@@ -81,8 +97,8 @@ def forward_loop(
                     x_proj[t, b], pre[b], b_ih, b_hh, p, h_prev, c_prev, h, c, keep[k, b], H
                 )
             else:  # padded step: the state is carried unchanged
-                hidden[t + 1, b] = hidden[t, b]
-                cell[t + 1, b] = cell[t, b]
+                copy_row(hidden[t, b], hidden[t + 1, b])
+                copy_row(cell[t, b], cell[t + 1, b])
                 keep[k, b] = 0
         generation = barrier(counter, parts, generation)  # h_t complete, pre free
 
@@ -123,15 +139,15 @@ def backward_loop(
         k = t if d_hidden.shape[0] == T else 0  # one step's worth when not kept
         for b in range(first, stop):
             if t < lengths[b]:
-                d_hidden[k, b] = dh[b] + d_out[t, b]
+                add_rows_into(dh[b], d_out[t, b], d_hidden[k, b])
                 backward_step(
                     keep[t, b], p, hidden[t, b], cell[t, b], hidden[t + 1, b], cell[t + 1, b],
                     d_hidden[k, b], dc[b], d_cell[k, b], d_pre[t, b], d_own[t, b], dh[b],
                     dp[part], H,
                 )  # fmt: skip
             else:  # padded step: h and c were carried, so are their gradients
-                d_hidden[k, b] = dh[b]
-                d_cell[k, b] = dc[b]
+                copy_row(dh[b], d_hidden[k, b])
+                copy_row(dc[b], d_cell[k, b])
                 d_pre[t, b] = 0
                 d_own[t, b] = 0
         add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_a is in cache
@@ -144,7 +160,7 @@ def backward_loop(
         generation = barrier(counter, parts, generation)  # dh complete
         for b in range(first, stop):
             if t >= lengths[b]:  # padded: h was carried, so is ∂L/∂h
-                dh[b] = d_hidden[k, b]
+                copy_row(d_hidden[k, b], dh[b])
         if part == 0:
             atomic_store(counter[PROGRESS:], T - t)  # d_pre[t], d_own[t] are complete
 
@@ -156,8 +172,10 @@ def recurrent_rows(d_pre, d_own, d_rec, first, stop):
     (B, G·H) first blocks, then d_own."""
     GH, own = d_pre.shape[1], d_own.shape[1]
     for b in range(first, stop):
-        d_rec[b, : GH - own] = d_pre[b, : GH - own]
-        d_rec[b, GH - own :] = d_own[b]
+        for j in range(GH - own):
+            d_rec[b, j] = d_pre[b, j]
+        for j in range(own):
+            d_rec[b, GH - own + j] = d_own[b, j]
 
 
 def pipelined_backward(part, parts, counter, loop, gradient_terms):
@@ -171,19 +189,19 @@ def pipelined_backward(part, parts, counter, loop, gradient_terms):
 def forward_parts(parts, counter, *args):
     """``forward_loop``'s parts on numba's threads (``rnnlab.runtime.team.Team.run``)."""
     for part in prange(parts):
-        forward_loop(part, parts, counter, *args)
+        forward_loop(np.int64(part), parts, counter, *args)
 
 
 def backward_parts(parts, counter, *args):
     """``backward_loop``'s parts on numba's threads."""
     for part in prange(parts):
-        backward_loop(part, parts, counter, *args)
+        backward_loop(np.int64(part), parts, counter, *args)
 
 
 def pipelined_parts(parts, counter, loop, gradient_terms):
     """``pipelined_backward``'s parts on numba's threads."""
     for part in prange(parts):
-        pipelined_backward(part, parts, counter, loop, gradient_terms)
+        pipelined_backward(np.int64(part), parts, counter, loop, gradient_terms)
 
 
 @cache

@@ -100,13 +100,26 @@ def parts_for_work(work: int, enough: int) -> int:
 
 
 def force_parts(parts: int | None) -> None:
-    """Run every team call on exactly ``parts`` threads (None: decide by size). For tests."""
+    """Run every team call on exactly ``parts`` threads (None: decide by size). For tests,
+    and to compile the drivers of a model too small to use them (``rnnlab.warmup``)."""
     global _forced_parts
     _forced_parts = parts
 
 
 #: a counter this large passes every barrier: how a failed call releases its other parts
 _RELEASED = 1 << 62
+#: whether calls leave their drivers aside (``defer_drivers``)
+_drivers_deferred = False
+
+
+def defer_drivers(deferred: bool) -> None:
+    """Run calls on the team's own threads instead of their drivers (``deferred``), or on
+    the drivers again. A driver compiled with its loop costs as much again as the loop
+    (numba links and re-optimises the loop into it), so a cold run starts on the loops
+    alone while another process compiles the drivers (``rnnlab.warmup``); both ways give
+    the same numbers."""
+    global _drivers_deferred
+    _drivers_deferred = deferred
 
 
 def _call_part(cpu: int, function: Callable[..., Any], part: int, parts: int, counter, args):
@@ -156,7 +169,7 @@ class Team:
             return
         try:
             with one_blas_thread():
-                if driver is not None and numba_threads(self.size):
+                if driver is not None and not _drivers_deferred and numba_threads(self.size):
                     previous = numba.get_num_threads()
                     numba.set_num_threads(self.size)
                     try:
@@ -243,6 +256,12 @@ def numba_threads(parts: int) -> bool:
     return _numba_threads_started.get(os.getpid(), False)
 
 
+def drivers_usable() -> bool:
+    """Whether calls can run on their drivers here (two threads allowed, numba's threads
+    usable): else the drivers are never compiled."""
+    return allowed_threads() >= 2 and numba_threads(2)
+
+
 #: multiply-adds of a task (for a layer's direction: T · B · G·H · H, see
 #: ``products.direction_work``) below which ``each`` runs the tasks in turn: a team call and
 #: the handing over of Python's lock between the threads cost more than they save
@@ -306,7 +325,7 @@ def _matmul_part(part, parts, counter, trans_a, trans_b, A, B, C, beta):
 def _matmul_parts(parts, counter, *args):
     """``_matmul_part``'s parts on numba's threads (``Team.run``)."""
     for part in prange(parts):
-        _matmul_part(part, parts, counter, *args)
+        _matmul_part(np.int64(part), parts, counter, *args)
 
 
 def matmul(
