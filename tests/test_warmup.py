@@ -120,3 +120,25 @@ def test_a_run_on_a_cold_cache_says_it_compiles_and_the_next_one_does_not(tmp_pa
     assert "compiling the lstm kernels for this CPU (once: they are cached in" in first.stdout
     assert str(tmp_path / "cache") in first.stdout
     assert "compiling" not in second.stdout
+
+
+def test_rnnlab_warmup_compiles_what_the_same_train_then_loads(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS, encoding="utf-8")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), COLUMNS="200")
+    options = ["--data", str(corpus), "--hidden", "8", "--batch", "2", "--seq-len", "8"]
+    warm = subprocess.run(
+        [sys.executable, "-m", "rnnlab.cli", "warmup", *options],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert warm.returncode == 0, warm.stderr
+    for name in ("training and evaluation loops", "drivers", "token generator"):
+        assert f"{name} ready after" in warm.stdout
+    assert str(tmp_path / "cache") in warm.stdout
+    train = [sys.executable, "-m", "rnnlab.cli", "train", *options, "--steps", "2"]
+    run = subprocess.run(
+        [*train, "--sample-length", "5", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "compiling" not in run.stdout

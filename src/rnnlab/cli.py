@@ -375,14 +375,15 @@ def warmup_command(**values: Any) -> None:
     """Compile now the kernels that ``rnnlab train`` with these options will use (once
     per machine and rnnlab version: they are cached), on both cores."""
     from rnnlab.runs import prepare_run
-    from rnnlab.warmup import HELPER_PARTS, Warmup, kernel_cache
+    from rnnlab.warmup import Warmup, kernel_cache
 
     run = prepare_run(from_options(CharRunConfig, values))
     config, trainer = run.trainer.model.config, run.trainer
     started = time.perf_counter()
     warmup = Warmup(config, trainer.config.batch_size, trainer.config.seq_len)
-    steps = [("loops", warmup.compile_training)]
-    steps += [(f"{part}", lambda p=part: warmup.wait(p)) for part in HELPER_PARTS]
+    steps = [("training and evaluation loops", warmup.compile_training)]  # waits for "backward"
+    steps += [("drivers", lambda: warmup.wait("drivers"))]
+    steps += [("token generator", lambda: warmup.wait("generation"))]
     for name, step in steps:
         with console.status(f"compiling the {config.cell} {name}…"):
             step()
