@@ -515,3 +515,12 @@ def test_numeric_sequences_mean_what_they_say():
     assert x.shape == (8, 15, 2) and y.shape == (8, 15, 1)
     again, _ = training_set("adding", n=8, length=15, seed=0)
     np.testing.assert_array_equal(x, again)
+
+
+def test_a_residual_stack_is_its_own_model_and_needs_two_layers(client):
+    plain = make(client, num_layers=2)
+    residual = make(client, num_layers=2, residual=True)
+    assert residual["id"] != plain["id"] and residual["residual"] and not plain["residual"]
+    assert "residual" in residual["title"]
+    message = assert_refused(client.post("/api/models", json=SMALL | {"residual": True}))
+    assert "no second layer" in message

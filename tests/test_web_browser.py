@@ -217,6 +217,21 @@ def test_a_registered_cell_is_in_the_lab_with_its_gates_and_equations(page):
     assert errors == []
 
 
+def test_residual_is_offered_from_two_layers_on_and_builds_a_residual_stack(page):
+    page, errors = page
+    residual = page.locator("#residual")
+    assert residual.is_disabled()  # one layer: nothing to add a layer's input to
+    page.locator("#layers").select_option("2")
+    page.wait_for_function("() => !document.querySelector('#residual').disabled", timeout=TIMEOUT)
+    residual.check()
+    page.wait_for_function(
+        "() => document.querySelector('#model-info').textContent.includes('2×64 residual')",
+        timeout=TIMEOUT,
+    )
+    shoot(page, "config", "config-residual")
+    assert errors == []
+
+
 def test_rnn_gradients_fall_faster_with_distance_than_lstm_ones(page):
     page, errors = page
     norms = page.locator("#grad-chart path[data-cell]").evaluate_all(

@@ -173,6 +173,11 @@ def to_torch(layer: Module) -> Any:
         counterpart = CELLS[kind].torch
         if counterpart is None:
             raise ConfigError(f"to_torch: the {CELLS[kind].title} cell has no PyTorch layer")
+        if layer.residual:
+            raise ConfigError(
+                "to_torch: a residual stack has no PyTorch layer (torch.nn's stacks add no "
+                "input to their output); convert it layer by layer"
+            )
         cls, extra = getattr(torch.nn, counterpart.module), counterpart.options
         module = cls(
             layer.input_size,

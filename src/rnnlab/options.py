@@ -43,6 +43,10 @@ def cell_option(default: str = "lstm") -> Any:
     return option(default, f"the cell: {', '.join(CELLS)} (rnn: rnn_tanh)")
 
 
+def residual_option() -> Any:
+    return option(False, "add each layer's input to its output from the second layer on")
+
+
 def hidden_option(default: int) -> Any:
     return option(default, "hidden units per layer", min=1)
 

@@ -24,7 +24,14 @@ from rnnlab.data.text import CharVocab
 from rnnlab.errors import CheckpointError, ConfigError, DataError, RnnlabError
 from rnnlab.io import load_checkpoint, load_model
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
-from rnnlab.options import cell_option, hidden_option, layers_option, option, redefault
+from rnnlab.options import (
+    cell_option,
+    hidden_option,
+    layers_option,
+    option,
+    redefault,
+    residual_option,
+)
 from rnnlab.rundir import claim
 from rnnlab.train import TrainConfig, Trainer
 
@@ -78,6 +85,7 @@ class CharRunConfig(TrainConfig):
     hidden: int = hidden_option(DEFAULT_HIDDEN)
     layers: int = layers_option(_MODEL["num_layers"].default)
     dropout: float = option(_MODEL["dropout"].default, "dropout between layers")
+    residual: bool = residual_option()
     embedding_dim: int | None = option(None, "embedding size; 0: one-hot input", none=0)
     val_fraction: float = option(0.1, "last fraction of the corpus held out")
     dtype: str = option(_MODEL["dtype"].default, "float32 or float64")
@@ -116,6 +124,7 @@ def prepare_run(
         hidden_size=config.hidden,
         num_layers=config.layers,
         dropout=config.dropout,
+        residual=config.residual,
         embedding_dim=config.embedding_dim,
         dtype=config.dtype,
     )
@@ -128,7 +137,8 @@ def prepare_run(
         f"{data}: {len(text):,} characters, {len(vocab)} distinct; "
         f"{len(train_ids):,} for training, {len(val_ids):,} for validation\n"
         f"model: {cell_named(model_config.cell).title} "
-        f"{model_config.num_layers}×{model_config.hidden_size}, "
+        f"{model_config.num_layers}×{model_config.hidden_size}"
+        f"{' residual' if model_config.residual else ''}, "
         f"{model.num_parameters():,} parameters; {train_config.optimizer} lr {train_config.lr}, "
         f"batch {train_config.batch_size}×{train_config.seq_len}"
     )

@@ -57,6 +57,7 @@ from rnnlab.options import (
     layers_option,
     lr_option,
     option,
+    residual_option,
     schedule_option,
     seed_option,
 )
@@ -77,6 +78,7 @@ class ClassifyOptions:
     cell: str = cell_option()
     hidden: int = hidden_option(64)
     layers: int = layers_option()
+    residual: bool = residual_option()
     readout: str | None = option(
         None, "last (final state) or mean (pooled); '': last for digits, mean for text", none=""
     )
@@ -289,6 +291,7 @@ def run_classify(
         cell=options.cell,
         hidden_size=options.hidden,
         num_layers=options.layers,
+        residual=options.residual,
         readout=readout,
         bidirectional=options.bidirectional,
         input_tokens=text,

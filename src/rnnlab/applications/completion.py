@@ -43,6 +43,7 @@ from rnnlab.options import (
     layers_option,
     lr_option,
     option,
+    residual_option,
     schedule_option,
     seed_option,
 )
@@ -60,6 +61,7 @@ class CompleteOptions:
     cell: str = cell_option()
     hidden: int = hidden_option(256)
     layers: int = layers_option()
+    residual: bool = residual_option()
     embedding_dim: int = option(64, "word embedding size")
     dropout: float = option(0.0, "dropout between layers")
     seq_len: int = option(32, "truncated-BPTT length in words")
@@ -147,6 +149,7 @@ def run_complete(
         cell=options.cell,
         hidden_size=options.hidden,
         num_layers=options.layers,
+        residual=options.residual,
         dropout=options.dropout,
         embedding_dim=options.embedding_dim,
     )

@@ -44,6 +44,7 @@ from rnnlab.options import (
     layers_option,
     lr_option,
     option,
+    residual_option,
     schedule_option,
     seed_option,
 )
@@ -68,6 +69,7 @@ class ForecastOptions:
     cell: str = cell_option()
     hidden: int = hidden_option(32)
     layers: int = layers_option()
+    residual: bool = residual_option()
     steps: int = option(2000, "training steps")
     batch: int = option(64, "windows per step")
     lr: float = lr_option(3e-3)
@@ -152,6 +154,7 @@ def run_forecast(
         options.layers,
         options.readout,
         seed=options.seed,
+        residual=options.residual,
     )
     stats = model.config.normalisation
     inputs, targets = make_windows(normalise(train, stats), options.window, options.readout)

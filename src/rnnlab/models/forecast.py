@@ -153,6 +153,7 @@ def make_forecaster(
     readout: str = "last",
     dtype: str = "float32",
     seed: int | np.random.Generator | None = 0,
+    residual: bool = False,
 ) -> SequenceModel:
     """A regression ``SequenceModel`` whose config carries μ, σ of ``train`` and ``window``."""
     if readout not in FORECAST_READOUTS:
@@ -166,6 +167,7 @@ def make_forecaster(
         cell=cell,
         hidden_size=hidden_size,
         num_layers=num_layers,
+        residual=residual,
         dtype=dtype,
         normalisation={**zscore_stats(train), "window": int(window)},
     )

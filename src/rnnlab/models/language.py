@@ -44,6 +44,7 @@ class LanguageModelConfig(JsonConfig):
     hidden_size: int = 128
     num_layers: int = 1
     dropout: float = 0.0
+    residual: bool = False  #: each layer's input added to its output from the second on
     embedding_dim: int | None = None
     forget_bias: float = 1.0
     recurrent_init: str = "uniform"
@@ -85,7 +86,8 @@ def recurrent_from_config(
     config: Any, input_size: int, dtype: np.dtype, rng: np.random.Generator, **options: Any
 ) -> RecurrentLayer:
     """The stack a model config describes (its cell, hidden_size, num_layers, dropout,
-    forget_bias, recurrent_init and input_init); ``options`` go to the layer as they are."""
+    residual, forget_bias, recurrent_init and input_init); ``options`` go to the layer as
+    they are."""
     return make_recurrent(
         config.cell,
         input_size,
@@ -97,6 +99,7 @@ def recurrent_from_config(
         forget_bias=config.forget_bias,
         recurrent_init=config.recurrent_init,
         input_init=config.input_init,
+        residual=config.residual,
         **options,
     )
 

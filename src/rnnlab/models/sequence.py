@@ -49,6 +49,7 @@ class SequenceModelConfig(JsonConfig):
     num_layers: int = 1
     dropout: float = 0.0
     bidirectional: bool = False
+    residual: bool = False  #: each layer's input added to its output from the second on
     input_tokens: bool = False  #: inputs are ids in [0, input_size), not vectors
     embedding_dim: int | None = None  #: with input_tokens: embed instead of one-hot
     forget_bias: float = 1.0

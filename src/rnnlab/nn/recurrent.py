@@ -2,8 +2,11 @@
 
 A layer stacks ``num_layers`` cells, each run forward in time and, if bidirectional,
 also backward in time; layer k + 1 reads the (concatenated) outputs of layer k, with
-dropout between layers in training. Parameters carry PyTorch's names and shapes
-(``weight_ih_l0``, ``weight_hh_l1_reverse``, ...), so state dicts move between the two.
+dropout between layers in training. With ``residual=True`` each layer from the second on
+adds its input to its output, y_l = stack_l(x_l) + x_l (both D·H wide): a path around
+the layer's cells for the gradient (He et al. 2016; Wu et al. 2016 for stacked LSTMs).
+Parameters carry PyTorch's names and shapes (``weight_ih_l0``, ``weight_hh_l1_reverse``,
+...), so state dicts move between the two.
 
     layer(x, state=None, lengths=None) -> (output, state)
     layer.backward(d_output, d_state=None) -> (d_input, d_state0)
@@ -67,6 +70,7 @@ class RecurrentLayer(Module):
         recurrent_init: str = "uniform",
         input_init: str = "uniform",
         forget_bias: float | None = None,
+        residual: bool = False,
         **cell_options: object,
     ) -> None:
         super().__init__()
@@ -86,6 +90,12 @@ class RecurrentLayer(Module):
         if forget_bias is not None and "f" not in CELLS[mode].gates:
             raise ConfigError(f"forget_bias applies to LSTM only, not to {type(self).__name__}")
         self.forget_bias = forget_bias
+        self.residual = bool(residual)
+        if self.residual and self.num_layers < 2:
+            raise ConfigError(
+                "residual=True adds each layer's input to its output from the second layer "
+                f"on; num_layers={self.num_layers} has no second layer"
+            )
         self.rng = make_rng(seed)
         self._init_params()
         self._tape: dict | None = None
@@ -243,6 +253,8 @@ class RecurrentLayer(Module):
                 tapes.append(tape)
                 final.append(state_T)
             layer_output = outputs[0] if D == 1 else np.concatenate(outputs, axis=-1)
+            if self.residual and layer > 0:  # y_l = stack_l(x_l) + x_l, both (T, B, D·H)
+                layer_output = layer_output + layer_input
             if layer < self.num_layers - 1 and self.training and self.dropout > 0:
                 mask = dropout_mask(layer_output.shape, self.dropout, self.rng, self.dtype)
                 layer_output = layer_output * mask
@@ -344,6 +356,8 @@ class RecurrentLayer(Module):
                 if direction == 1:
                     dx = reverse_padded(dx, lengths)
                 d_input = dx if d_input is None else d_input + dx
+            if self.residual and layer > 0:  # ∂L/∂x_l also takes ∂L/∂y_l whole
+                d_input = d_input + d_seq
             d_seq = d_input
         self._tape = None
 
@@ -384,6 +398,7 @@ class RecurrentLayer(Module):
             ("batch_first", False),
             ("dropout", 0.0),
             ("bidirectional", False),
+            ("residual", False),
         ):
             if getattr(self, option) != default:
                 text += f", {option}={getattr(self, option)}"

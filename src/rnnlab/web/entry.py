@@ -90,6 +90,7 @@ class Entry:
             "cell": config.cell,
             "hidden_size": config.hidden_size,
             "num_layers": config.num_layers,
+            "residual": config.residual,
             "parameters": self.model.num_parameters(),
             "vocab_size": len(vocab) if vocab is not None else None,
             "symbols": vocab.symbols if vocab is not None else None,

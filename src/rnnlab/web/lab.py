@@ -89,6 +89,7 @@ class Lab:
         config = model.config
         title = f"{path.parent.name}/{path.name}: {cell_title(config.cell)} "
         title += f"{config.num_layers}×{config.hidden_size}"
+        title += " residual" if config.residual else ""
         if step is not None:
             title += f", trained {step} steps"
         entry = Entry(CHECKPOINT_ID, (CHECKPOINT_ID,), "text", title, model, source=str(path))
@@ -116,6 +117,7 @@ class Lab:
                 cell=cell,
                 hidden_size=spec.hidden_size,
                 num_layers=spec.num_layers,
+                residual=spec.residual,
             )
             return LanguageModel(config, seed=spec.seed, vocab=vocab), ids, source
         info = TASKS[spec.task]
@@ -126,6 +128,7 @@ class Lab:
             cell=cell,
             hidden_size=spec.hidden_size,
             num_layers=spec.num_layers,
+            residual=spec.residual,
         )
         data = training_set(spec.task, n=512, length=40, seed=spec.seed)
         return SequenceModel(config, seed=spec.seed), data, f"{info.title}: 512 random examples"
@@ -135,12 +138,13 @@ class Lab:
         corpus = "" if spec.task != "text" else spec.corpus
         if spec.task == "text" and spec.corpus == "text":
             corpus = "text-" + _text_key(spec.text or "")
-        return (spec.task, cell, spec.num_layers, spec.hidden_size, corpus, spec.seed)
+        layers = (spec.num_layers, spec.residual)
+        return (spec.task, cell, layers, spec.hidden_size, corpus, spec.seed)
 
     @staticmethod
     def _id(key: tuple) -> str:
-        task, cell, layers, hidden, corpus, seed = key
-        name = f"{task}-{cell}-{layers}x{hidden}"
+        task, cell, (layers, residual), hidden, corpus, seed = key
+        name = f"{task}-{cell}-{layers}x{hidden}" + ("-residual" if residual else "")
         if corpus.startswith("text-"):
             name += "-" + corpus
         return name + (f"-s{seed}" if seed else "")
@@ -154,7 +158,9 @@ class Lab:
                 return self._touch(model_id)
         model, data, source = self._build(spec, spec.cell)
         task_title = "text" if spec.task == "text" else TASKS[spec.task].title.lower()
-        title = f"{cell_title(spec.cell)} {spec.num_layers}×{spec.hidden_size} · {task_title}"
+        residual = " residual" if spec.residual else ""
+        title = f"{cell_title(spec.cell)} {spec.num_layers}×{spec.hidden_size}{residual}"
+        title += f" · {task_title}"
         entry = Entry(model_id, key, spec.task, title, model, data, source, spec.seed)
         if spec.task == "text" and spec.corpus == "text":
             entry.own_text = spec.text
@@ -210,6 +216,7 @@ class Lab:
                 cell=cell,
                 hidden_size=config.hidden_size,
                 num_layers=config.num_layers,
+                residual=config.residual,
                 embedding_dim=config.embedding_dim,
             )
             return LanguageModel(fresh, seed=entry.seed, vocab=entry.model.vocab).eval(), 0
@@ -218,6 +225,7 @@ class Lab:
             cell=cell,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
+            residual=config.residual,
             seed=entry.seed,
         )
         return self._build(spec, cell)[0].eval(), 0

@@ -38,6 +38,8 @@ class ModelSpec(Request):
     cell: Cell = "lstm"
     hidden_size: Annotated[int, Field(ge=1, le=limits.MAX_HIDDEN, strict=True)] = 64
     num_layers: Annotated[int, Field(ge=1, le=limits.MAX_LAYERS, strict=True)] = 1
+    #: each layer's input added to its output from the second layer on (num_layers ≥ 2)
+    residual: Annotated[bool, Field(strict=True)] = False
     #: the training text of a language model: the built-in corpus or ``text``
     corpus: Literal["shakespeare", "text"] = "shakespeare"
     text: Annotated[str, Field(max_length=limits.MAX_CORPUS_CHARS)] | None = None

@@ -12,7 +12,7 @@ import { setCells, showError } from "./util.js";
 
 const state = {
   lab: null, // limits, cells, tasks, checkpoint
-  config: { source: "builtin", cell: "lstm", hidden: 64, layers: 1, corpus: "shakespeare", corpusText: "" },
+  config: { source: "builtin", cell: "lstm", hidden: 64, layers: 1, residual: false, corpus: "shakespeare", corpusText: "" },
   seq: { kind: "text", example: 0, text: null, length: 40, seed: 0 },
   model: null, // info of the model that reads the chosen sequence
   textModel: null, // info of the text model (generation)
@@ -53,7 +53,7 @@ function status(text) {
 
 function modelSpec(task) {
   const c = state.config;
-  const spec = { task, cell: c.cell, hidden_size: c.hidden, num_layers: c.layers };
+  const spec = { task, cell: c.cell, hidden_size: c.hidden, num_layers: c.layers, residual: c.residual && c.layers > 1 };
   if (task === "text" && c.corpus === "text") Object.assign(spec, { corpus: "text", text: c.corpusText });
   return spec;
 }

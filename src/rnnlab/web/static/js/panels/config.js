@@ -50,6 +50,10 @@ export function init(context) {
     state.config.layers = Number(e.target.value);
     ctx.refreshAll();
   });
+  $("residual").addEventListener("change", (e) => {
+    state.config.residual = e.target.checked;
+    ctx.refreshAll();
+  });
   $("corpus").addEventListener("change", (e) => {
     state.config.corpus = e.target.value;
     $("corpus-text").hidden = e.target.value !== "text";
@@ -91,7 +95,7 @@ function syncControls() {
   const fromCheckpoint = state.config.source === "checkpoint";
   if (fromCheckpoint && state.textModel?.id === state.lab.checkpoint) {
     const m = state.textModel;
-    Object.assign(state.config, { cell: m.cell, hidden: m.hidden_size, layers: m.num_layers });
+    Object.assign(state.config, { cell: m.cell, hidden: m.hidden_size, layers: m.num_layers, residual: m.residual });
   }
   for (const radio of root.querySelectorAll("input[name=cell]")) {
     radio.checked = radio.value === state.config.cell;
@@ -104,6 +108,9 @@ function syncControls() {
   hidden.value = String(state.config.hidden);
   document.getElementById("layers").value = String(state.config.layers);
   for (const id of ["hidden", "layers", "corpus"]) document.getElementById(id).disabled = fromCheckpoint;
+  const residual = document.getElementById("residual");
+  residual.checked = state.config.residual && state.config.layers > 1;
+  residual.disabled = fromCheckpoint || state.config.layers < 2;
 }
 
 function renderInfo(model) {
@@ -114,7 +121,7 @@ function renderInfo(model) {
       ? `reads text (${model.vocab_size} distinct characters) from ${model.source}`
       : `reads the ${state.lab.tasks[model.task].toLowerCase()} sequences`;
   info.replaceChildren(
-    el("b", { text: `${CELL_NAMES[model.cell]} ${model.num_layers}×${model.hidden_size}` }),
+    el("b", { text: `${CELL_NAMES[model.cell]} ${model.num_layers}×${model.hidden_size}${model.residual ? " residual" : ""}` }),
     ` · ${model.parameters.toLocaleString()} parameters · ${reads} · `,
     el("b", { text: model.step ? `trained ${model.step} steps` : "untrained" }),
     model.loss !== null ? ` · last loss ${fmt(model.loss, 3)}` : "",
