@@ -13,7 +13,20 @@ from rnnlab.generate import next_distribution, sample
 from rnnlab.gradcheck import GradcheckResult, gradcheck
 from rnnlab.io import load_checkpoint, load_model, save_checkpoint
 from rnnlab.models import LanguageModel, LanguageModelConfig
-from rnnlab.nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module, cross_entropy, mse
+from rnnlab.nn import (
+    GRU,
+    LSTM,
+    RNN,
+    Dropout,
+    Embedding,
+    GRUCell,
+    Linear,
+    LSTMCell,
+    Module,
+    RNNCell,
+    cross_entropy,
+    mse,
+)
 from rnnlab.train import TrainConfig, Trainer
 
 __version__ = "0.1.0"
@@ -24,11 +37,14 @@ __all__ = [
     "RNN",
     "Dropout",
     "Embedding",
+    "GRUCell",
     "GradcheckResult",
+    "LSTMCell",
     "LanguageModel",
     "LanguageModelConfig",
     "Linear",
     "Module",
+    "RNNCell",
     "RnnlabError",
     "TrainConfig",
     "Trainer",

@@ -22,6 +22,8 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from rnnlab.cells import CELLS, Cell
 from rnnlab.errors import ConfigError
 
@@ -119,6 +121,35 @@ def cell_functions(mode: str) -> SimpleNamespace:
     if get_backend() == "numba":
         return _kernels().cell_functions(cell)
     return _reference(cell)
+
+
+@cache
+def _reference_step(cell: Cell) -> SimpleNamespace:
+    """The reference cell over one step, with the compiled step's signature."""
+    reference = _reference(cell)
+
+    def forward(params, x, state0):
+        _, state, tape = reference.forward(params, x[None], state0)
+        return state, tape
+
+    def backward(params, tape, d_state, into):
+        d_out = np.zeros_like(tape["hidden"][1:])
+        dx, _, d_state0 = reference.backward(params, tape, d_out, d_state, into=into)
+        return dx[0], d_state0
+
+    return SimpleNamespace(forward=forward, backward=backward)
+
+
+def step_functions(mode: str) -> SimpleNamespace:
+    """One step of the cell ``mode`` for a batch, on the backend in force (what the
+    single-step cells run): forward(params, x (B, I), state0) → (state, tape) and
+    backward(params, tape, d_state, into) → (∂L/∂x, ∂L/∂state0), where d_state's parts
+    may be None and ``into`` holds the gradient arrays (W_ih, W_hh, b_ih, b_hh and the
+    cell's own, by those names) that the weight gradients are added to."""
+    cell = CELLS[mode]
+    if get_backend() == "numba":
+        return _kernels().step_functions(cell)
+    return _reference_step(cell)
 
 
 def workspace() -> Any:

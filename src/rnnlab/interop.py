@@ -22,6 +22,7 @@ from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import LAYERS, RecurrentLayer
+from rnnlab.nn.step_cells import STEP_CELLS, RecurrentCell
 
 #: the kinds of layer, as torch.nn names them in lower case ("rnn" is either RNN cell)
 KINDS = ("rnn", "lstm", "gru")
@@ -91,7 +92,8 @@ def _numpy_dtype(module: Any) -> np.dtype:
 
 
 def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Module:
-    """nn.RNN / nn.LSTM / nn.GRU / nn.Linear / nn.Embedding → the rnnlab module with its weights.
+    """nn.RNN / nn.LSTM / nn.GRU, their single-step cells (nn.LSTMCell …), nn.Linear and
+    nn.Embedding → the rnnlab module with its weights.
 
     ``seed`` seeds the new module's dropout (weights come from ``module``).
     """
@@ -108,6 +110,15 @@ def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Mo
         layer = Embedding(module.num_embeddings, module.embedding_dim, dtype, seed)
         layer.load_state_dict(params_from_torch(module.state_dict(), "rnn"))
         return layer
+    if isinstance(module, torch.nn.RNNCellBase):
+        cell = _cell_of_torch(module, step=True)
+        step_cell = STEP_CELLS[cell.layer](
+            module.input_size, module.hidden_size, module.bias, dtype=dtype, seed=seed,
+            **cell.layer_options,
+        )  # fmt: skip
+        step_cell.load_state_dict(params_from_torch(module.state_dict(), cell.name))
+        step_cell.train(module.training)
+        return step_cell
     if isinstance(module, torch.nn.RNNBase):
         if getattr(module, "proj_size", 0):
             raise ConfigError("from_torch: LSTM with proj_size > 0 is not supported")
@@ -133,8 +144,9 @@ def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Mo
     )
 
 
-def _cell_of_torch(module: Any) -> Cell:
-    """The registered cell whose PyTorch layer ``module`` is (``Cell.torch``)."""
+def _cell_of_torch(module: Any, step: bool = False) -> Cell:
+    """The registered cell whose PyTorch layer ``module`` is (``Cell.torch``), or whose
+    single-step cell (nn.LSTMCell …) it is with ``step``."""
     import torch
 
     options = {"nonlinearity": module.nonlinearity} if hasattr(module, "nonlinearity") else {}
@@ -142,7 +154,8 @@ def _cell_of_torch(module: Any) -> Cell:
         layer = cell.torch
         if layer is None or layer.options != options:
             continue
-        if isinstance(module, getattr(torch.nn, layer.module)):  # subclasses too
+        torch_class = getattr(torch.nn, layer.module + ("Cell" if step else ""))
+        if isinstance(module, torch_class):  # subclasses too
             return cell
     raise ConfigError(f"from_torch: unsupported recurrent module {type(module).__name__}")
 
@@ -153,13 +166,14 @@ def recurrent_kind(layer: RecurrentLayer) -> str:
 
 
 def to_torch(layer: Module) -> Any:
-    """An rnnlab RNN / LSTM / GRU / Linear / Embedding → the equivalent torch.nn module."""
+    """An rnnlab RNN / LSTM / GRU, RNNCell / LSTMCell / GRUCell, Linear or Embedding → the
+    equivalent torch.nn module."""
     import torch
 
-    if not isinstance(layer, Linear | Embedding | RecurrentLayer):
+    if not isinstance(layer, Linear | Embedding | RecurrentLayer | RecurrentCell):
         raise ConfigError(
             f"to_torch: cannot convert {type(layer).__name__}; expected an rnnlab RNN, LSTM, "
-            "GRU, Linear or Embedding"
+            "GRU, RNNCell, LSTMCell, GRUCell, Linear or Embedding"
         )
     dtype = _torch_dtype(np.dtype(layer.dtype))
     if isinstance(layer, Linear):
@@ -168,6 +182,13 @@ def to_torch(layer: Module) -> Any:
     elif isinstance(layer, Embedding):
         module = torch.nn.Embedding(layer.num_embeddings, layer.embedding_dim, dtype=dtype)
         kind = "rnn"
+    elif isinstance(layer, RecurrentCell):
+        kind, counterpart = layer.mode, CELLS[layer.mode].torch
+        if counterpart is None:
+            raise ConfigError(f"to_torch: the {CELLS[kind].title} cell has no PyTorch cell")
+        module = getattr(torch.nn, counterpart.module + "Cell")(
+            layer.input_size, layer.hidden_size, layer.bias, dtype=dtype, **counterpart.options
+        )
     else:
         kind = recurrent_kind(layer)
         counterpart = CELLS[kind].torch

@@ -16,6 +16,7 @@ from typing import Any
 from rnnlab.cells import Cell
 from rnnlab.kernels import layer
 from rnnlab.kernels.generation import Generation
+from rnnlab.kernels.step import step_functions
 from rnnlab.runtime.products import direction_work
 from rnnlab.runtime.team import defer_drivers, drivers_usable, each, force_parts, product
 
@@ -73,4 +74,5 @@ __all__ = [
     "force_parts",
     "product",
     "run_directions",
+    "step_functions",
 ]

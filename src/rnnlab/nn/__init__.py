@@ -6,6 +6,7 @@ from rnnlab.nn.linear import Linear
 from rnnlab.nn.losses import cross_entropy, mse
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import GRU, LSTM, RNN, RecurrentLayer
+from rnnlab.nn.step_cells import GRUCell, LSTMCell, RecurrentCell, RNNCell
 
 __all__ = [
     "GRU",
@@ -13,8 +14,12 @@ __all__ = [
     "RNN",
     "Dropout",
     "Embedding",
+    "GRUCell",
+    "LSTMCell",
     "Linear",
     "Module",
+    "RNNCell",
+    "RecurrentCell",
     "RecurrentLayer",
     "cross_entropy",
     "mse",

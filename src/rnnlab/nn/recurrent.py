@@ -74,7 +74,7 @@ class RecurrentLayer(Module):
         **cell_options: object,
     ) -> None:
         super().__init__()
-        self.mode = mode = _cell_of_layer(self.cell_layer, cell_options)
+        self.mode = mode = cell_of_layer(self.cell_layer, cell_options)
         self.cell_options = {k: v for k, v in cell_options.items() if v not in (None, False)}
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
@@ -451,7 +451,7 @@ class GRU(RecurrentLayer):
     cell_layer = "GRU"
 
 
-def _cell_of_layer(layer: str, options: dict[str, object]) -> str:
+def cell_of_layer(layer: str, options: dict[str, object]) -> str:
     """The name of the registered cell that ``layer`` runs with ``options``; a keyword no
     cell of ``layer`` takes is refused as Python refuses an unexpected keyword."""
     known = {key for cell in CELLS.values() if cell.layer == layer for key in cell.layer_options}

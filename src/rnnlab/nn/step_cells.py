@@ -1,0 +1,216 @@
+"""Single-step cells with PyTorch's signatures: ``RNNCell``, ``LSTMCell``, ``GRUCell``.
+
+One call is one step of one cell, the natural way to write a decoder or any loop whose
+next input depends on the last output:
+
+    cell = rnnlab.LSTMCell(input_size, hidden_size)
+    h, c = cell(x_t, (h, c))                 # x_t (B, I) or unbatched (I,)
+    ...
+    d_x_t, (d_h, d_c) = cell.backward((d_h, d_c))   # the latest call first
+
+Each call runs the cell's own step equations, compiled with the two products of the step
+around them (``rnnlab.backend.step_functions``; the reference cell over one step on the
+NumPy backend) and, in training, keeps its tape on a stack; ``backward`` takes the gradient
+of the loss with respect to the state that call returned (the step's output is its
+state), pops that call's tape, adds the weight gradients to ``grads`` and returns ∂L/∂x_t
+and ∂L/∂state_{t−1}, to be added to what the previous step's output received. So a
+Python loop of calls is undone by the same loop backwards, as BPTT by hand.
+
+Parameters carry PyTorch's names and shapes (``weight_ih`` (G·H, I), ``weight_hh``
+(G·H, H), ``bias_ih``, ``bias_hh`` (G·H,), and a cell's own, such as the peepholes), so
+``rnnlab.interop`` moves them to and from ``torch.nn.LSTMCell`` and the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rnnlab.backend import step_functions
+from rnnlab.cells import CELLS
+from rnnlab.errors import ConfigError, ShapeError, StateError, check_positive_int
+from rnnlab.nn.checks import check_float_input, check_last_dim, check_shape
+from rnnlab.nn.init import initial_weights, uniform
+from rnnlab.nn.module import Module, make_rng, resolve_dtype
+from rnnlab.nn.recurrent import cell_of_layer
+
+_NAMES = (("W_ih", "weight_ih"), ("W_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh"))
+
+
+class RecurrentCell(Module):
+    """The machinery common to RNNCell, LSTMCell and GRUCell; use one of those. The cell
+    comes from the registry as for the layers (``LSTMCell(..., peephole=True)``)."""
+
+    cell_layer: str  #: the layer whose cells this runs (``rnnlab.cells.Cell.layer``)
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: object = np.float32,
+        seed: int | np.random.Generator | None = None,
+        **cell_options: object,
+    ) -> None:
+        super().__init__()
+        self.mode = cell_of_layer(self.cell_layer, cell_options)
+        self.cell_options = {k: v for k, v in cell_options.items() if v not in (None, False)}
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.bias = bool(bias)
+        self.dtype = resolve_dtype(dtype)
+        self.rng = make_rng(seed)
+        cell, H = CELLS[self.mode], self.hidden_size
+        weights = initial_weights(cell.blocks, self.input_size, H, self.rng, "uniform", "uniform")
+        for key, name in _NAMES:
+            if self.bias or key.startswith("W"):
+                self.add_param(name, weights[key].astype(self.dtype))
+        for name in cell.parameters:
+            self.add_param(name, uniform((H,), H, self.rng).astype(self.dtype))
+        #: keep each call's tape for ``backward``; off for inference (``inference``)
+        self.keep_tape = True
+        self._tapes: list[dict] = []
+
+    @property
+    def has_cell_state(self) -> bool:
+        return CELLS[self.mode].has_cell_state
+
+    def cell_params(self) -> dict[str, np.ndarray]:
+        """The cell's parameters by the cells' names (zeros for absent biases)."""
+        params = {name: self._params[name] for name in CELLS[self.mode].parameters}
+        for key, name in _NAMES:
+            params[key] = self._params.get(name)
+            if params[key] is None:
+                params[key] = np.zeros(self._params["weight_hh"].shape[0], self.dtype)
+        return params
+
+    def __call__(self, x: np.ndarray, state: Any = None) -> Any:
+        """One step: x (B, input_size) or (input_size,), state h (B, H) — for LSTMCell
+        (h, c) — or None (zeros) → the next state, in the same layout."""
+        name = type(self).__name__
+        check_float_input("x", x, self.dtype, name)
+        if x.ndim not in (1, 2):
+            raise ShapeError(
+                f"{name}: x has shape {x.shape} (rank {x.ndim}), expected (B, input_size) or "
+                "(input_size,) for one unbatched input"
+            )
+        check_last_dim("x", x, self.input_size, name, "input_size")
+        unbatched = x.ndim == 1
+        batch = 1 if unbatched else x.shape[0]
+        state0 = self._checked_state(state, batch, unbatched, "state")
+        inputs = np.ascontiguousarray(x.reshape(batch, self.input_size))
+        state_T, tape = step_functions(self.mode).forward(self.cell_params(), inputs, state0)
+        if self.keep_tape:
+            self._tapes.append({"tape": tape, "unbatched": unbatched, "batch": batch})
+        return self._to_user(state_T, unbatched)
+
+    def backward(self, d_state: Any) -> tuple[np.ndarray, Any]:
+        """Undo the latest call not yet undone: d_state = ∂L/∂(the state it returned), as
+        that state (for LSTMCell (d_h, d_c), either may be None) → (∂L/∂x, ∂L/∂state it
+        was given), in the call's layouts. Adds the weight gradients to ``grads``."""
+        if not self._tapes:
+            raise StateError(
+                f"{type(self).__name__}.backward() was called more times than the cell "
+                "(each call allows one backward, the latest first)"
+            )
+        call = self._tapes[-1]
+        unbatched, batch = call["unbatched"], call["batch"]
+        d_final = self._checked_state(d_state, batch, unbatched, "d_state", allow_none=True)
+        self._tapes.pop()
+        functions = step_functions(self.mode)
+        d_x, d_state0 = functions.backward(self.cell_params(), call["tape"], d_final, self._into())
+        d_x = d_x[0] if unbatched else d_x
+        return d_x, self._to_user(d_state0, unbatched)
+
+    def forget(self) -> None:
+        """Drop the tapes of the calls not undone (start a new sequence without backward)."""
+        self._tapes.clear()
+
+    def _into(self) -> dict[str, np.ndarray]:
+        """The gradient arrays by the cells' names, which backward adds to."""
+        names = [*_NAMES, *((name, name) for name in CELLS[self.mode].parameters)]
+        return {key: self._grads[name] for key, name in names if name in self._grads}
+
+    def _checked_state(
+        self, state: Any, batch: int, unbatched: bool, label: str, allow_none: bool = False
+    ) -> Any:
+        """The user's state (or its gradient) as the cell functions take it: (B, H) arrays,
+        (h, c) for a cell state; None parts stay None where allowed, else zeros."""
+        name, H = type(self).__name__, self.hidden_size
+        shape = (H,) if unbatched else (batch, H)
+        parts: Any
+        if self.has_cell_state:
+            if state is None:
+                parts = (None, None)
+            elif isinstance(state, tuple | list) and len(state) == 2:
+                parts = tuple(state)
+            else:
+                raise ShapeError(
+                    f"{name}: {label} must be a tuple (h, c) of arrays of shape {shape}, "
+                    f"got {type(state).__name__}"
+                )
+        else:
+            parts = (state,)
+        checked = []
+        for part_label, part in zip(("h", "c"), parts, strict=False):
+            if part is None:
+                checked.append(None if allow_none else np.zeros((batch, H), self.dtype))
+                continue
+            full = f"{label}[{part_label}]" if self.has_cell_state else label
+            check_float_input(full, part, self.dtype, name)
+            check_shape(full, part, shape, name)
+            checked.append(np.asarray(part).reshape(batch, H))
+        return tuple(checked) if self.has_cell_state else checked[0]
+
+    @staticmethod
+    def _to_user(state: Any, unbatched: bool) -> Any:
+        if isinstance(state, tuple):
+            return tuple(part[0] if unbatched else part for part in state)
+        return state[0] if unbatched else state
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        for option, value in self.cell_options.items():
+            if option != "nonlinearity" or value != "tanh":
+                text += f", {option}={value!r}"
+        return text
+
+
+class RNNCell(RecurrentCell):
+    """One Elman step, h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu."""
+
+    cell_layer = "RNN"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        **options: Any,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, nonlinearity=nonlinearity, **options)
+
+
+class LSTMCell(RecurrentCell):
+    """One LSTM step: (h, c) → (h', c'). See ``rnnlab.cells.lstm``; ``peephole=True``
+    for the peephole LSTM (``rnnlab.cells.peephole``)."""
+
+    cell_layer = "LSTM"
+
+
+class GRUCell(RecurrentCell):
+    """One GRU step: h → h'. See ``rnnlab.cells.gru``."""
+
+    cell_layer = "GRU"
+
+
+#: the single-step cells by the name a cell gives (``rnnlab.cells.Cell.layer``)
+STEP_CELLS: dict[str, type[RecurrentCell]] = {"RNN": RNNCell, "LSTM": LSTMCell, "GRU": GRUCell}
