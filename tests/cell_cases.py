@@ -22,7 +22,7 @@ def random_params(
     dtype: type = np.float64,
 ) -> dict[str, np.ndarray]:
     """A parameter dict of cell ``mode``: normal weights × ``scale``, biases × ``bias_scale``
-    (``scale`` if None), the cell's own parameters (H,) × ``scale``."""
+    (``scale`` if None), the cell's own parameters × ``scale`` about their start."""
     cell, H = CELLS[mode], hidden
     G = cell.blocks
     bias_scale = scale if bias_scale is None else bias_scale
@@ -32,8 +32,9 @@ def random_params(
         "b_ih": rng.normal(size=G * H) * bias_scale,
         "b_hh": rng.normal(size=G * H) * bias_scale,
     }
-    for name in cell.parameters:
-        params[name] = rng.normal(size=H) * scale
+    for name in cell.parameters:  # about their starting value (a gain about 1)
+        size = cell.parameter_width(name) * H
+        params[name] = rng.normal(size=size) * scale + cell.parameter_init.get(name, 0.0)
     return {name: value.astype(dtype) for name, value in params.items()}
 
 

@@ -104,7 +104,10 @@ def test_every_registered_cell_gives_what_the_house_reads(name):
     assert cell.blocks == max(1, len(cell.gates))
     assert cell.states in (("h",), ("h", "c"))
     assert set(cell.gates) <= set(cell.activations)
-    assert 0 <= cell.own_blocks < cell.blocks
+    assert 0 <= cell.own_blocks <= cell.blocks
+    assert all(cell.parameter_width(p) >= 1 for p in cell.parameters)
+    assert set(cell.parameter_widths) | set(cell.parameter_init) <= set(cell.parameters)
+    assert cell.gate_bias == "b_ih" or cell.parameter_width(cell.gate_bias) == cell.blocks
     assert cell.layer in LAYERS
     layer = LAYERS[cell.layer](3, 4, **cell.layer_options)
     assert layer.mode == name  # the layer's options choose exactly this cell

@@ -54,3 +54,34 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = logits - logits.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=axis, keepdims=True)
+
+
+#: layer normalisation's ε (the compiled steps use the same: ``rnnlab.cells.pointwise``)
+NORM_EPS = 1e-5
+
+
+def layer_norm(
+    u: np.ndarray, gain: np.ndarray, bias: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layer normalisation over the last axis (Ba, Kiros & Hinton 2016).
+
+    u (..., n), gain and bias (n,) → (y = gain ⊙ û + bias, û = (u − μ) / σ, 1/σ (..., 1)),
+    μ and σ² the mean and variance of each row, σ = √(σ² + ε).
+    """
+    mean = u.mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(((u - mean) ** 2).mean(axis=-1, keepdims=True) + NORM_EPS)
+    u_hat = (u - mean) * inv_std
+    return gain * u_hat + bias, u_hat, inv_std
+
+
+def layer_norm_backward(
+    dy: np.ndarray, u_hat: np.ndarray, inv_std: np.ndarray, gain: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """∂L/∂y (..., n) of ``layer_norm`` → (∂L/∂u (..., n), ∂L/∂gain, ∂L/∂bias (n,), summed
+    over the leading axes): ∂L/∂u = (d − mean(d) − û mean(d ⊙ û)) / σ with d = gain ⊙ ∂L/∂y."""
+    d = dy * gain
+    du = inv_std * (
+        d - d.mean(axis=-1, keepdims=True) - u_hat * (d * u_hat).mean(axis=-1, keepdims=True)
+    )
+    leading = tuple(range(dy.ndim - 1))
+    return du, (dy * u_hat).sum(axis=leading), dy.sum(axis=leading)

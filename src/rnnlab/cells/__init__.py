@@ -9,7 +9,7 @@ cell is its file, its test and one line here.
 
 from __future__ import annotations
 
-from rnnlab.cells import gru, lstm, peephole, rnn
+from rnnlab.cells import gru, layer_norm, lstm, peephole, rnn
 from rnnlab.cells.cell import Cell, TorchLayer, cell_for_layer, registry
 from rnnlab.errors import ConfigError
 
@@ -18,6 +18,7 @@ CELLS = registry(
     rnn.RNN_RELU,
     lstm.LSTM,
     peephole.LSTM_PEEPHOLE,
+    layer_norm.LSTM_LAYER_NORM,
     gru.GRU,
 )
 

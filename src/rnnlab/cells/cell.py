@@ -12,8 +12,8 @@ The reference (what learners read) runs a whole sequence in NumPy, time-major:
 The compiled steps are the pointwise part of one step for one sequence (a row of H
 units); ``rnnlab.kernels`` runs them inside its loops, which do everything else (the
 products with W_ih and W_hh, the threads, variable lengths, the weight gradients).
-With G = ``blocks``, K = len(``parameters``), C = H if the cell has a cell state c else 0
-and W = ``keep_width`` · H:
+With G = ``blocks``, K = ``parameter_rows`` (one row per own parameter of width H, G
+rows for one of G·H), C = H if the cell has a cell state c else 0 and W = ``keep_width`` · H:
 
     forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H)
         a_x (G·H) = W_ih x_t, a_h (G·H) = W_hh h_{t−1}, b_ih, b_hh (G·H), p (K, H) the
@@ -28,7 +28,8 @@ and W = ``keep_width`` · H:
         W_hh (written only by a cell with ``direct_path``), and adds ∂L/∂p to dp (K, H).
 
 A step works unit by unit (entry j of every block belongs to unit j), so the generation
-kernel can give each thread a block of units. Write float constants through
+kernel can give each thread a block of units, unless the cell says it is not
+``unitwise`` (its step reduces over the row: it then gets whole rows). Write float constants through
 ``rnnlab.cells.pointwise`` (``complement(z)`` for 1 − z): a float literal would turn
 float32 arithmetic into float64.
 """
@@ -74,6 +75,19 @@ class Cell:
     #: whether h_{t−1} reaches h_t other than through W_hh (the step's dh_prev is not 0)
     direct_path: bool = False
     parameters: tuple[str, ...] = ()  #: the cell's own per-unit parameters (H each)
+    #: the width of an own parameter in units of H where it is not 1 (the gain of all
+    #: G·H pre-activations: G); it takes that many rows of p, one per block
+    parameter_widths: dict[str, int] = field(default_factory=dict)
+    #: the constant an own parameter starts at (a gain 1, a bias 0); the others start
+    #: uniform in ±1/√H as PyTorch's weights do
+    parameter_init: dict[str, float] = field(default_factory=dict)
+    #: the parameter that is the gates' bias, where a forget bias is set: "b_ih", or
+    #: an own parameter of width G (a normalised cell's β)
+    gate_bias: str = "b_ih"
+    #: whether the step works unit by unit (entry j of every block belongs to unit j and
+    #: nothing else), so that generation can give each thread a block of units; False
+    #: for a cell that reduces over a row (layer normalisation)
+    unitwise: bool = True
     #: the activation of each gate ("sigmoid" or "tanh") and of the state the cell shows
     activations: dict[str, str] = field(default_factory=dict)
     torch: TorchLayer | None = None
@@ -87,6 +101,15 @@ class Cell:
     @property
     def has_cell_state(self) -> bool:
         return "c" in self.states
+
+    def parameter_width(self, name: str) -> int:
+        """Own parameter ``name``'s width in units of H (its rows of p)."""
+        return self.parameter_widths.get(name, 1)
+
+    @property
+    def parameter_rows(self) -> int:
+        """K, the rows of p (K, H) that the own parameters take."""
+        return sum(self.parameter_width(name) for name in self.parameters)
 
 
 def cell_for_layer(cells: Mapping[str, Cell], layer: str, **options: Any) -> Cell:

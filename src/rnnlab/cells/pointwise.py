@@ -77,6 +77,20 @@ def drelu(y):  # pragma: no cover - compiled only
     return 1.0 if y > 0 else 0.0
 
 
+#: layer normalisation's ε, added to the variance
+NORM_EPS = 1e-5
+
+
+def inverse_std(variance):  # pragma: no cover - compiled only
+    """1 / √(variance + ε), ε = ``NORM_EPS``: layer normalisation's scale."""
+    return 1.0 / math.sqrt(variance + NORM_EPS)
+
+
+def share_of(count, like):  # pragma: no cover - compiled only
+    """1 / count, in the type of ``like`` (a mean is a sum times this)."""
+    return 1.0 / count
+
+
 def _tanh_impl(a):
     """float32: the rational fit; float64: libm's tanh."""
     from numba import types
@@ -134,10 +148,24 @@ def _drelu_impl(y):
     return lambda y: one if y > zero else zero
 
 
+def _inverse_std_impl(variance):
+    one, eps = _typed(1.0, variance), _typed(NORM_EPS, variance)
+    return lambda variance: one / math.sqrt(variance + eps)
+
+
+def _share_of_impl(count, like):
+    one = _typed(1.0, like)
+    if isinstance(one, float):
+        return lambda count, like: one / count
+    return lambda count, like: one / np.float32(count)
+
+
 _COMPILED = {
     tanh: _tanh_impl,
     sigmoid: _sigmoid_impl,
     dsigmoid: _dsigmoid_impl,
+    inverse_std: _inverse_std_impl,
+    share_of: _share_of_impl,
     dtanh: _dtanh_impl,
     complement: _complement_impl,
     relu: _relu_impl,

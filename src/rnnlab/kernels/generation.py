@@ -193,6 +193,8 @@ class Generation:
         W_hh = weights["W_hh"]
         L, H, dtype = len(W_hh), W_hh[0].shape[1], W_hh[0].dtype
         self.parts = min(parts_for_work(gates * H * H, _SPLIT_WEIGHTS), H)
+        if not cell.unitwise:  # its step reduces over whole rows
+            self.parts = 1
         blocks = self.parts  # one block of units per thread
         self.table = weights["table"]
         self.inputs = tuple(
@@ -202,8 +204,13 @@ class Generation:
         self.recurrent = tuple(_own_rows(W, gates, blocks) for W in W_hh)
         self.b_ih = _own_entries(np.stack(weights["b_ih"]), gates, blocks)
         self.b_hh = _own_entries(np.stack(weights["b_hh"]), gates, blocks)
-        own = [[weights[name][layer] for name in cell.parameters] for layer in range(L)]
-        self.own = np.ascontiguousarray(np.reshape(own, (L, len(cell.parameters), H)), dtype)
+        K = cell.parameter_rows  # a parameter of width w · H takes w rows
+        own = [
+            [np.reshape(weights[name][layer], (-1, H)) for name in cell.parameters]
+            for layer in range(L)
+        ]
+        stacked = [np.concatenate(rows) if rows else np.empty((0, H)) for rows in own]
+        self.own = np.ascontiguousarray(np.reshape(stacked, (L, K, H)), dtype)
         self.head = packed_panels(weights["head_W"], transposed=True)
         self.head_b = weights["head_b"]
         self.hidden = np.zeros((L, 2, 1, H), dtype=dtype)

@@ -42,10 +42,12 @@ def _split_state(cell: Cell, state: Any) -> tuple[Any, Any]:
 
 
 def own_parameters(cell: Cell, params: dict[str, np.ndarray], H: int, dtype: Any) -> np.ndarray:
-    """The cell's own per-unit parameters stacked: (K, H), K = len(cell.parameters)."""
+    """The cell's own per-unit parameters stacked: (K, H), K = cell.parameter_rows (a
+    parameter of width w · H takes w rows)."""
     if not cell.parameters:
         return np.empty((0, H), dtype)
-    return np.ascontiguousarray(np.stack([params[name] for name in cell.parameters]), dtype)
+    rows = [np.reshape(params[name], (-1, H)) for name in cell.parameters]
+    return np.ascontiguousarray(np.concatenate(rows), dtype)
 
 
 def keep_views(cell: Cell, keep: np.ndarray, H: int) -> dict[str, np.ndarray]:
@@ -163,6 +165,16 @@ def backward(
     return dx, grads, d_state0
 
 
+def own_rows(cell: Cell, p: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """p (K, H) → each own parameter's rows, flattened to its (width · H,) shape."""
+    pieces, start = [], 0
+    for name in cell.parameters:
+        width = cell.parameter_width(name)
+        pieces.append((name, p[start : start + width].reshape(-1)))
+        start += width
+    return pieces
+
+
 def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
     """Compile (or load from numba's cache) the loops ``backward`` runs for ``batch`` rows
     of ``hidden_size`` units in ``dtype``, without a forward pass: on a tape of zeros. The
@@ -172,7 +184,7 @@ def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype
     GH, C = cell.blocks * H, (H if cell.has_cell_state else 0)
     params = {"W_ih": np.zeros((GH, H), dtype), "W_hh": np.zeros((GH, H), dtype)}
     params |= {name: np.zeros(GH, dtype) for name in ("b_ih", "b_hh")}
-    params |= {name: np.zeros(H, dtype) for name in cell.parameters}
+    params |= {name: np.zeros(cell.parameter_width(name) * H, dtype) for name in cell.parameters}
     tape = {"x": np.zeros((T, B, H), dtype), "hidden": np.zeros((T + 1, B, H), dtype)}
     tape |= {"mask": None, "cell": np.zeros((T + 1, B, C), dtype)}
     tape["keep"] = np.zeros((T, B, cell.keep_width * H), dtype)
@@ -186,7 +198,7 @@ def own_parameter_grads(
     """The gradients of the cell's own parameters by name, from dp (K, H), added to
     ``into``'s where it has them."""
     grads = {}
-    for name, grad in zip(cell.parameters, dp.astype(dtype), strict=True):
+    for name, grad in own_rows(cell, dp.astype(dtype)):
         if into is not None and name in into:
             into[name] += grad
             grad = into[name]

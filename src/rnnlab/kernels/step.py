@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.cells import Cell
-from rnnlab.kernels.layer import own_parameters
+from rnnlab.kernels.layer import own_parameters, own_rows
 from rnnlab.kernels.specialise import compiled_steps, specialise
 from rnnlab.runtime.blas import gemm
 
@@ -122,7 +122,7 @@ def step_functions(cell: Cell) -> SimpleNamespace:
         dp = np.zeros(p.shape)  # float64, as the loops sum it
         args = (tape["keep"], p, tape["x"], tape["h_prev"], tape["c_prev"], h, c, dh, dc)
         dx, dh_prev = compiled.backward(*args, W_ih, W_hh, *sums, dp, own * H)
-        for name, grad in zip(cell.parameters, dp, strict=True):
+        for name, grad in own_rows(cell, dp):
             into[name] += grad.astype(dtype)
         return dx, ((dh_prev, dc) if c.shape[1] else dh_prev)
 

@@ -42,7 +42,7 @@ def parameter_count(config: Any) -> int:
     embedding = inputs * config.embedding_dim if config.embedding_dim else 0
 
     def layer(fan_in: int) -> int:  # both directions
-        return directions * (cell.blocks * H * (fan_in + H + 2) + len(cell.parameters) * H)
+        return directions * (cell.blocks * H * (fan_in + H + 2) + cell.parameter_rows * H)
 
     stack = layer(width) + (config.num_layers - 1) * layer(directions * H)
     return embedding + stack + outputs * (directions * H + 1)

@@ -15,6 +15,8 @@ starts from. The options below replace parts of it:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from rnnlab.errors import ConfigError
@@ -27,6 +29,19 @@ def uniform(shape: tuple[int, ...], hidden_size: int, rng: np.random.Generator) 
     """PyTorch's recurrent default: uniform(−1/√H, 1/√H)."""
     bound = 1.0 / np.sqrt(hidden_size)
     return rng.uniform(-bound, bound, shape)
+
+
+def own_parameters(cell: Any, hidden_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A cell's own parameters (``rnnlab.cells.Cell.parameters``) at their start: each
+    (width · H,), the constant the cell gives (``parameter_init``) or ``uniform``."""
+    values = {}
+    for name in cell.parameters:
+        shape = (cell.parameter_width(name) * hidden_size,)
+        if name in cell.parameter_init:
+            values[name] = np.full(shape, cell.parameter_init[name])
+        else:
+            values[name] = uniform(shape, hidden_size, rng)
+    return values
 
 
 def orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:

@@ -33,7 +33,7 @@ from rnnlab.cells.masking import reverse_padded
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
 from rnnlab.nn.checks import check_float_input, check_last_dim, check_lengths, check_shape
 from rnnlab.nn.dropout import dropout_mask
-from rnnlab.nn.init import check_init_names, initial_weights, uniform
+from rnnlab.nn.init import check_init_names, initial_weights, own_parameters
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
 
 _CELL_KEYS = (
@@ -113,23 +113,25 @@ class RecurrentLayer(Module):
         return f"_l{layer}" + ("_reverse" if direction else "")
 
     def _init_params(self) -> None:
-        H, G = self.hidden_size, CELLS[self.mode].blocks
+        cell = CELLS[self.mode]
+        H, G = self.hidden_size, cell.blocks
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else H * self.num_directions
             for direction in range(self.num_directions):
                 weights = initial_weights(
                     G, in_size, H, self.rng, self.recurrent_init, self.input_init
                 )
+                weights |= own_parameters(cell, H, self.rng)  # the cell's own
                 if self.forget_bias is not None:
-                    f = CELLS[self.mode].gates.index("f")  # the forget gate's block
-                    weights["b_ih"][f * H : (f + 1) * H] = self.forget_bias
+                    f = cell.gates.index("f")  # the forget gate's block of the gates' bias
+                    weights[cell.gate_bias][f * H : (f + 1) * H] = self.forget_bias
                     weights["b_hh"][f * H : (f + 1) * H] = 0.0
                 suffix = self._suffix(layer, direction)
                 for key, torch_name in _CELL_KEYS:
                     if self.bias or key.startswith("W"):
                         self.add_param(torch_name + suffix, weights[key].astype(self.dtype))
-                for name in CELLS[self.mode].parameters:  # the cell's own, (H,) each
-                    self.add_param(name + suffix, uniform((H,), H, self.rng).astype(self.dtype))
+                for name in cell.parameters:
+                    self.add_param(name + suffix, weights[name].astype(self.dtype))
 
     def cell_params(self, layer: int, direction: int) -> dict[str, np.ndarray]:
         """The cell's parameter dict (W_ih, W_hh, b_ih, b_hh and the cell's own, such as

@@ -31,7 +31,7 @@ from rnnlab.backend import step_functions
 from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, ShapeError, StateError, check_positive_int
 from rnnlab.nn.checks import check_float_input, check_last_dim, check_shape
-from rnnlab.nn.init import initial_weights, uniform
+from rnnlab.nn.init import initial_weights, own_parameters
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
 from rnnlab.nn.recurrent import cell_of_layer
 
@@ -67,8 +67,8 @@ class RecurrentCell(Module):
         for key, name in _NAMES:
             if self.bias or key.startswith("W"):
                 self.add_param(name, weights[key].astype(self.dtype))
-        for name in cell.parameters:
-            self.add_param(name, uniform((H,), H, self.rng).astype(self.dtype))
+        for name, value in own_parameters(cell, H, self.rng).items():
+            self.add_param(name, value.astype(self.dtype))
         #: keep each call's tape for ``backward``; off for inference (``inference``)
         self.keep_tape = True
         self._tapes: list[dict] = []

@@ -1,0 +1,277 @@
+"""The layer-normalised LSTM (Ba, Kiros & Hinton 2016), forward and backward.
+
+The input and the recurrent projections are normalised separately, each with its own
+gain and bias, and so is the cell state before its tanh (as haste's LayerNormLSTM):
+
+    u_t = W_ih x_t + b_ih,   v_t = W_hh h_{t−1} + b_hh                   (4H each)
+    a_t = LN(u_t; γ_ih, β_ih) + LN(v_t; γ_hh, β_hh)
+    i = σ(a_i),  f = σ(a_f),  g = tanh(a_g),  o = σ(a_o)
+    c_t = f ⊙ c_{t−1} + i ⊙ g
+    h_t = o ⊙ tanh(LN(c_t; γ_c, β_c))
+
+LN(u; γ, β) = γ ⊙ (u − μ) / σ + β, with μ and σ² = var + ε (ε = 1e-5) over the row's
+entries (all 4H of u, all H of c). PyTorch's biases b_ih and b_hh are kept, inside the
+normalisations (the gates' own bias is β_ih + β_hh; a forget bias goes into β_ih), so
+the parameters are the LSTM's plus ``layernorm_ih_weight``, ``layernorm_ih_bias``,
+``layernorm_hh_weight``, ``layernorm_hh_bias`` (4H each, gate blocks i, f, g, o) and
+``layernorm_c_weight``, ``layernorm_c_bias`` (H); gains start at 1, biases at 0.
+
+The tape keeps ``gates`` (T, B, 4H) = i, f, g, o; the normalised projections ``x_hat``
+and ``h_hat`` (T, B, 4H) and cell state ``c_hat`` (T, B, H) before their gains;
+``inv_std`` (T, B, 3H) = 1/σ of u, v and c, each repeated over H; ``cell`` and
+``hidden`` (T + 1, B, H).
+
+``forward`` and ``backward`` are the reference over a whole sequence; ``forward_step``
+and ``backward_step`` the same equations for one sequence's step, which the compiled
+loops run (``rnnlab.cells.cell``). The step reduces over its row (not ``unitwise``), and
+the recurrent side has a gradient of its own in every block (``own_blocks=4``): v_t
+passes through its own normalisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.cells import pointwise as pw
+from rnnlab.cells.cell import Cell
+from rnnlab.cells.masking import step_mask
+from rnnlab.ops import dsigmoid, dtanh, layer_norm, layer_norm_backward, sigmoid
+
+#: the normalisations' gains and biases, in the order of the step's rows of p
+NORMS = (
+    "layernorm_ih_weight",
+    "layernorm_ih_bias",
+    "layernorm_hh_weight",
+    "layernorm_hh_bias",
+    "layernorm_c_weight",
+    "layernorm_c_bias",
+)
+
+
+def forward(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    state0: tuple[np.ndarray, np.ndarray],
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
+    """Run the cell over a sequence.
+
+    x: (T, B, I), state0 (h_0, c_0): (B, H) each, lengths: (B,) or None
+    → out: (T, B, H) (zero past each length), stateT (h_T, c_T), tape.
+    """
+    W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
+    g_ih, be_ih, g_hh, be_hh, g_c, be_c = (params[name] for name in NORMS)
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    mask = step_mask(lengths, T, B)
+
+    a_x, x_hat, x_inv = layer_norm(x @ W_ih.T + b_ih, g_ih, be_ih)  # LN(u_t) for every t
+    dtype = a_x.dtype
+    gates, h_hat = np.empty_like(a_x), np.empty_like(a_x)
+    c_hat, inv_std = np.empty((T, B, H), dtype), np.empty((T, B, 3 * H), dtype)
+    hidden = np.empty((T + 1, B, H), dtype)
+    cell = np.empty_like(hidden)
+    hidden[0], cell[0] = state0
+    for t in range(T):
+        a_h, h_hat[t], h_inv = layer_norm(hidden[t] @ W_hh.T + b_hh, g_hh, be_hh)
+        a = a_x[t] + a_h
+        i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), sigmoid(a[:, 3 * H :])
+        g = np.tanh(a[:, 2 * H : 3 * H])
+        c_t = f * cell[t] + i * g
+        c_norm, c_hat[t], c_inv = layer_norm(c_t, g_c, be_c)
+        h_t = o * np.tanh(c_norm)
+        gates[t] = np.concatenate([i, f, g, o], axis=1)
+        inv_std[t] = np.repeat(np.concatenate([x_inv[t], h_inv, c_inv], axis=1), H, axis=1)
+        if mask is None:
+            cell[t + 1], hidden[t + 1] = c_t, h_t
+        else:
+            cell[t + 1] = np.where(mask[t], c_t, cell[t])
+            hidden[t + 1] = np.where(mask[t], h_t, hidden[t])
+
+    out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "gates": gates, "x_hat": x_hat, "h_hat": h_hat, "c_hat": c_hat}
+    tape |= {"inv_std": inv_std, "cell": cell, "hidden": hidden, "mask": mask}
+    return out, (hidden[T].copy(), cell[T].copy()), tape
+
+
+def backward(
+    params: dict[str, np.ndarray],
+    tape: dict,
+    d_out: np.ndarray,
+    d_stateT: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Backpropagation through time.
+
+    d_out: (T, B, H), d_stateT (∂L/∂h_T, ∂L/∂c_T) or None
+    → dx: (T, B, I), grads (keys of ``params``), d_state0 (∂L/∂h_0, ∂L/∂c_0).
+    Also leaves ``tape["d_hidden"]`` and ``tape["d_cell"]`` (T, B, H): ∂L/∂h_t, ∂L/∂c_t.
+    """
+    W_hh = params["W_hh"]
+    g_ih, _, g_hh, _, g_c, be_c = (params[name] for name in NORMS)
+    x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
+    x_hat, h_hat, c_hat, inv_std = (tape[k] for k in ("x_hat", "h_hat", "c_hat", "inv_std"))
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    dh_T, dc_T = d_stateT if d_stateT is not None else (None, None)
+    dh = np.zeros_like(hidden[0]) if dh_T is None else dh_T.astype(hidden.dtype)
+    dc = np.zeros_like(cell[0]) if dc_T is None else dc_T.astype(cell.dtype)
+
+    d_u = np.empty_like(gates)  # ∂L/∂u_t = ∂L/∂(W_ih x_t + b_ih)
+    d_v = np.empty_like(gates)  # ∂L/∂v_t = ∂L/∂(W_hh h_{t−1} + b_hh)
+    d_hidden, d_cell = np.empty_like(hidden[1:]), np.empty_like(cell[1:])
+    d_norms = {name: np.zeros_like(params[name]) for name in NORMS}
+    for t in reversed(range(T)):
+        i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
+        x_inv, h_inv, c_inv = (inv_std[t, :, k * H : k * H + 1] for k in range(3))
+        valid = 1.0 if mask is None else mask[t]
+        dh_in = dh + d_out[t] * valid
+        d_hidden[t] = dh_in
+        tanh_c = np.tanh(g_c * c_hat[t] + be_c)
+        d_a_o = dh_in * tanh_c * dsigmoid(o)  # h_t = o ⊙ tanh(LN(c_t))
+        d_norm = dh_in * o * dtanh(tanh_c) * valid
+        dc_norm, d_g_c, d_be_c = layer_norm_backward(d_norm, c_hat[t], c_inv, g_c)
+        d_norms["layernorm_c_weight"] += d_g_c
+        d_norms["layernorm_c_bias"] += d_be_c
+        dc_in = dc + dc_norm
+        d_cell[t] = dc_in
+        d_a_i = dc_in * g * dsigmoid(i)  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        d_a_f = dc_in * cell[t] * dsigmoid(f)
+        d_a_g = dc_in * i * dtanh(g)
+        d_a = np.concatenate([d_a_i, d_a_f, d_a_g, d_a_o], axis=1) * valid
+        d_u[t], d_g_ih, d_be_ih = layer_norm_backward(d_a, x_hat[t], x_inv, g_ih)
+        d_v[t], d_g_hh, d_be_hh = layer_norm_backward(d_a, h_hat[t], h_inv, g_hh)
+        for name, grad in zip(NORMS[:4], (d_g_ih, d_be_ih, d_g_hh, d_be_hh), strict=True):
+            d_norms[name] += grad
+        if mask is None:
+            dh, dc = d_v[t] @ W_hh, dc_in * f
+        else:  # a padded step passed h_{t−1} and c_{t−1} through unchanged
+            dh = d_v[t] @ W_hh + np.where(mask[t], 0, dh_in)
+            dc = np.where(mask[t], dc_in * f, dc)
+
+    flat_u, flat_v = d_u.reshape(T * B, 4 * H), d_v.reshape(T * B, 4 * H)
+    grads = {
+        "W_ih": flat_u.T @ x.reshape(T * B, -1),
+        "W_hh": flat_v.T @ hidden[:-1].reshape(T * B, H),
+        "b_ih": flat_u.sum(axis=0),
+        "b_hh": flat_v.sum(axis=0),
+        **d_norms,
+    }
+    dx = d_u @ params["W_ih"]
+    tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
+    return dx, grads, (dh, dc)
+
+
+def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
+    """u = a_x + b_ih, v = a_h + b_hh (4H); p rows: γ_ih (0–3), β_ih (4–7), γ_hh (8–11),
+    β_hh (12–15), γ_c (16), β_c (17) → the gates, û, v̂, ĉ and the 1/σ's (kept), c_t, h_t."""
+    per_row, per_unit = pw.share_of(4 * H, a_x[0]), pw.share_of(H, a_x[0])
+    sum_u, sum_v = a_x[0] + b_ih[0], a_h[0] + b_hh[0]
+    for k in range(1, 4 * H):
+        sum_u += a_x[k] + b_ih[k]
+        sum_v += a_h[k] + b_hh[k]
+    mean_u, mean_v = sum_u * per_row, sum_v * per_row
+    du, dv = a_x[0] + b_ih[0] - mean_u, a_h[0] + b_hh[0] - mean_v
+    var_u, var_v = du * du, dv * dv
+    for k in range(1, 4 * H):
+        du, dv = a_x[k] + b_ih[k] - mean_u, a_h[k] + b_hh[k] - mean_v
+        var_u += du * du
+        var_v += dv * dv
+    inv_u, inv_v = pw.inverse_std(var_u * per_row), pw.inverse_std(var_v * per_row)
+    for q in range(4):  # a = LN(u) + LN(v), into the gates' places for now
+        for j in range(H):
+            k = q * H + j
+            u_hat = (a_x[k] + b_ih[k] - mean_u) * inv_u
+            v_hat = (a_h[k] + b_hh[k] - mean_v) * inv_v
+            keep[4 * H + k], keep[8 * H + k] = u_hat, v_hat
+            keep[k] = p[q, j] * u_hat + p[4 + q, j] + p[8 + q, j] * v_hat + p[12 + q, j]
+    for j in range(H):
+        i, f = pw.sigmoid(keep[j]), pw.sigmoid(keep[H + j])
+        g, o = pw.tanh(keep[2 * H + j]), pw.sigmoid(keep[3 * H + j])
+        keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j] = i, f, g, o
+        c[j] = f * c_prev[j] + i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+    sum_c = c[0]
+    for j in range(1, H):
+        sum_c += c[j]
+    mean_c = sum_c * per_unit
+    var_c = (c[0] - mean_c) * (c[0] - mean_c)
+    for j in range(1, H):
+        var_c += (c[j] - mean_c) * (c[j] - mean_c)
+    inv_c = pw.inverse_std(var_c * per_unit)
+    for j in range(H):
+        c_hat = (c[j] - mean_c) * inv_c
+        keep[12 * H + j] = c_hat
+        h[j] = keep[3 * H + j] * pw.tanh(p[16, j] * c_hat + p[17, j])  # o ⊙ tanh(LN(c_t))
+        keep[13 * H + j], keep[14 * H + j], keep[15 * H + j] = inv_u, inv_v, inv_c
+
+
+def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
+    """∂L/∂h_t, ∂L/∂c_t → ∂L/∂u (4H, in d_x), ∂L/∂v (4H, the recurrent side's own, in
+    d_own), ∂L/∂c_{t−1} and the gains' and biases' gradients; h_{t−1} reaches h_t only
+    through W_hh."""
+    per_row, per_unit = pw.share_of(4 * H, dh[0]), pw.share_of(H, dh[0])
+    zero = dh[0] - dh[0]  # of the step's type
+    inv_u, inv_v, inv_c = keep[13 * H], keep[14 * H], keep[15 * H]
+    for j in range(H):  # through h_t = o ⊙ tanh(γ_c ĉ + β_c)
+        o, c_hat = keep[3 * H + j], keep[12 * H + j]
+        tanh_c = pw.tanh(p[16, j] * c_hat + p[17, j])
+        d_x[3 * H + j] = dh[j] * tanh_c * pw.dsigmoid(o)  # ∂L/∂a_o
+        d_norm = dh[j] * o * pw.dtanh(tanh_c)
+        dp[16, j] += d_norm * c_hat
+        dp[17, j] += d_norm
+        d_c[j] = d_norm * p[16, j]  # ∂L/∂ĉ for now
+    sum_d, sum_dc = zero, zero
+    for j in range(H):
+        sum_d += d_c[j]
+        sum_dc += d_c[j] * keep[12 * H + j]
+    for j in range(H):
+        i, f, g = keep[j], keep[H + j], keep[2 * H + j]
+        c_hat = keep[12 * H + j]
+        dc_t = dc[j] + inv_c * (d_c[j] - sum_d * per_unit - c_hat * sum_dc * per_unit)
+        d_c[j] = dc_t
+        d_x[j] = dc_t * g * pw.dsigmoid(i)  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        d_x[H + j] = dc_t * c_prev[j] * pw.dsigmoid(f)
+        d_x[2 * H + j] = dc_t * i * pw.dtanh(g)
+        dc[j] = dc_t * f
+    # d_x holds ∂L/∂a (4H): back through a = LN(u) + LN(v)
+    sum_x, sum_xu, sum_h, sum_hv = zero, zero, zero, zero
+    for q in range(4):
+        for j in range(H):
+            k = q * H + j
+            d, u_hat, v_hat = d_x[k], keep[4 * H + k], keep[8 * H + k]
+            dp[q, j] += d * u_hat
+            dp[4 + q, j] += d
+            dp[8 + q, j] += d * v_hat
+            dp[12 + q, j] += d
+            sum_x += d * p[q, j]
+            sum_xu += d * p[q, j] * u_hat
+            sum_h += d * p[8 + q, j]
+            sum_hv += d * p[8 + q, j] * v_hat
+    for q in range(4):
+        for j in range(H):
+            k = q * H + j
+            d, u_hat, v_hat = d_x[k], keep[4 * H + k], keep[8 * H + k]
+            d_own[k] = inv_v * (d * p[8 + q, j] - sum_h * per_row - v_hat * sum_hv * per_row)
+            d_x[k] = inv_u * (d * p[q, j] - sum_x * per_row - u_hat * sum_xu * per_row)
+
+
+LSTM_LAYER_NORM = Cell(
+    name="lstm_layer_norm",
+    title="LSTM (layer norm)",
+    layer="LSTM",
+    layer_options={"layer_norm": True},
+    blocks=4,
+    gates=("i", "f", "g", "o"),
+    states=("h", "c"),
+    forward=forward,
+    backward=backward,
+    forward_step=forward_step,
+    backward_step=backward_step,
+    keep=(("gates", 4), ("x_hat", 4), ("h_hat", 4), ("c_hat", 1), ("inv_std", 3)),
+    own_blocks=4,
+    parameters=NORMS,
+    parameter_widths={name: 4 for name in NORMS[:4]},
+    parameter_init={name: (1.0 if name.endswith("weight") else 0.0) for name in NORMS},
+    gate_bias="layernorm_ih_bias",
+    unitwise=False,
+    activations={"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "c": "tanh"},
+)
