@@ -210,6 +210,20 @@ def _check_equations(run: dict) -> None:
         c = sig(pre("f")) * np.array(terms["c_prev"]) + sig(pre("i")) * np.tanh(pre("g"))
         np.testing.assert_allclose(c, terms["c_t"], atol=2e-3)
         expected = sig(pre("o")) * np.tanh(c)
+    elif cell == "lstm_layer_norm":  # γ ⊙ û + β + γ ⊙ v̂ + β, as the page writes them
+        own, kept = terms["own"], terms["kept"]
+
+        def normalised(gate):
+            k = "ifgo".index(gate)
+            u, v = np.array(kept["x_hat"][k]), np.array(kept["h_hat"][k])
+            a = own["layernorm_ih_weight"][k] * u + own["layernorm_ih_bias"][k]
+            return a + own["layernorm_hh_weight"][k] * v + own["layernorm_hh_bias"][k]
+
+        i, f, g = sig(normalised("i")), sig(normalised("f")), np.tanh(normalised("g"))
+        c = f * np.array(terms["c_prev"]) + i * g
+        np.testing.assert_allclose(c, terms["c_t"], atol=2e-3)
+        c_norm = own["layernorm_c_weight"][0] * np.array(kept["c_hat"][0])
+        expected = sig(normalised("o")) * np.tanh(c_norm + own["layernorm_c_bias"][0])
     else:
         r, z = sig(pre("r")), sig(pre("z"))
         hn = np.array(terms["h"]["n"]) + terms["b_hh"]["n"]
@@ -220,7 +234,7 @@ def _check_equations(run: dict) -> None:
     np.testing.assert_allclose(h_prev[1:], h_t[:-1])
 
 
-@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_layer_norm"])
 @pytest.mark.parametrize("task", ["text", "adding"])
 def test_run_records_every_step_and_its_equations_add_up(client, cell, task):
     model = make(client, task=task, cell=cell, num_layers=2)
@@ -233,9 +247,10 @@ def test_run_records_every_step_and_its_equations_add_up(client, cell, task):
     T = len(TEXT_EXAMPLES[0][1]) if task == "text" else 12
     assert run["steps"] == len(run["labels"]) == T and run["unit"] == 3
     assert np.array(run["hidden"]).shape == (T, 16)
-    gates = {"lstm": {"i", "f", "g", "o"}, "gru": {"r", "z", "n"}}.get(cell, set())
+    gates = {"lstm": {"i", "f", "g", "o"}, "gru": {"r", "z", "n"}}
+    gates = gates.get(cell.removesuffix("_layer_norm"), set())
     assert set(run["gates"]) == gates
-    assert (run["cell_state"] is not None) == (cell == "lstm")
+    assert (run["cell_state"] is not None) == cell.startswith("lstm")
     _check_equations(run)
     if task == "text":
         assert len(run["predictions"]) == T and "actual" not in run["predictions"][-1]

@@ -217,6 +217,17 @@ def test_a_registered_cell_is_in_the_lab_with_its_gates_and_equations(page):
     assert errors == []
 
 
+def test_the_layer_norm_lstm_writes_its_normalised_terms_with_this_steps_numbers(page):
+    page, errors = page
+    choose_cell(page, "lstm_layer_norm")
+    gates = page.locator("canvas.heatmap[data-kind=gate]")
+    assert gates.evaluate_all("cs => cs.map(c => c.dataset.gate)") == ["i", "f", "g", "o"]
+    text = page.locator("#equations").inner_text()
+    assert "LN(Wii xt + bii)" in text and "γc ⊙ LN(ct) + βc" in text, text
+    shoot(page, "equations", "equations-layer-norm")
+    assert errors == []
+
+
 def test_residual_is_offered_from_two_layers_on_and_builds_a_residual_stack(page):
     page, errors = page
     residual = page.locator("#residual")

@@ -39,6 +39,9 @@ class LayerRecord:
     gates: dict[str, np.ndarray] = field(default_factory=dict)  #: after their activations
     d_hidden: np.ndarray | None = None  #: ∂L/∂h_t after a backward pass
     d_cell: np.ndarray | None = None  #: ∂L/∂c_t (LSTM) after a backward pass
+    #: the rest of what the cell keeps on its tape (``Cell.keep`` but the gates), (T, B,
+    #: width · H) each: the layer-normalised LSTM's û, v̂, ĉ and 1/σ's
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _time_order(array: np.ndarray | None, direction: int, lengths: np.ndarray | None) -> Any:
@@ -71,6 +74,11 @@ def layer_records(layer: RecurrentLayer) -> list[LayerRecord]:
                 gates=gates,
                 d_hidden=order(tape.get("d_hidden")),
                 d_cell=order(tape.get("d_cell")),
+                kept={
+                    name: order(tape[name])
+                    for name, _ in cell_named(layer.mode).keep
+                    if name != "gates" and name in tape
+                },
             )
         )
     return records

@@ -168,8 +168,16 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
         "h_prev": rounded(h_prev[:, unit]),
         "h_t": rounded(h[:, unit]),
     }
-    own = CELLS[rnn.mode].parameters  # per-unit weights of the cell's own (peepholes)
-    terms["own"] = {name: round(float(params[name][unit]), DIGITS) for name in own}
+    cell = CELLS[rnn.mode]  # the cell's own weights of this unit, a value per block
+    terms["own"] = {
+        name: [round(float(params[name][k * H + unit]), DIGITS) for k in range(width)]
+        for name in cell.parameters
+        for width in [cell.parameter_width(name)]
+    }
+    terms["kept"] = {  # the rest of the tape (the normalised terms), a series per block
+        name: [rounded(values[:, 0, k * H + unit]) for k in range(values.shape[2] // H)]
+        for name, values in rec.kept.items()
+    }
     if rec.cell is not None:
         c = rec.cell[:, 0, unit]
         terms["c_t"] = rounded(c)

@@ -25,11 +25,26 @@ const PEEPHOLES = { i: ["weight_ci", "c_prev"], f: ["weight_cf", "c_prev"], o: [
 function peephole(run, gate, t) {
   if (run.cell !== "lstm_peephole" || !(gate in PEEPHOLES)) return null;
   const [weight, state] = PEEPHOLES[gate];
-  return [run.terms.own[weight], run.terms[state][t]];
+  return [run.terms.own[weight][0], run.terms[state][t]];
+}
+
+// The layer-normalised LSTM's gates add the two normalised projections, each with its
+// gain and bias: [γ_ih, û, β_ih, γ_hh, v̂, β_hh] of a gate at step t, or null.
+const LN_GATES = ["i", "f", "g", "o"];
+function normalised(run, gate, t) {
+  if (run.cell !== "lstm_layer_norm") return null;
+  const k = LN_GATES.indexOf(gate);
+  const { own, kept } = run.terms;
+  return [
+    own.layernorm_ih_weight[k], kept.x_hat[k][t], own.layernorm_ih_bias[k],
+    own.layernorm_hh_weight[k], kept.h_hat[k][t], own.layernorm_hh_bias[k],
+  ];
 }
 
 function pre(run, gate, t) {
   const terms = run.terms;
+  const norm = normalised(run, gate, t);
+  if (norm) return norm[0] * norm[1] + norm[2] + norm[3] * norm[4] + norm[5];
   const peep = peephole(run, gate, t);
   const a = terms.x[gate][t] + terms.b_ih[gate] + terms.h[gate][t] + terms.b_hh[gate];
   return peep ? a + peep[0] * peep[1] : a;
@@ -37,6 +52,10 @@ function pre(run, gate, t) {
 
 function sum(run, gate, t) {
   const terms = run.terms;
+  const norm = normalised(run, gate, t);
+  if (norm) {
+    return `${fmt(norm[0])} × ${term(norm[1])} + ${term(norm[2])} + ${fmt(norm[3])} × ${term(norm[4])} + ${term(norm[5])}`;
+  }
   const peep = peephole(run, gate, t);
   const text = `${fmt(terms.x[gate][t])} + ${term(terms.b_ih[gate])} + ${term(terms.h[gate][t])} + ${term(terms.b_hh[gate])}`;
   return peep ? `${text} + ${fmt(peep[0])} × ${term(peep[1])}` : text;
@@ -54,6 +73,12 @@ const GATES = {
     f: ["forget gate", SIGMA, "f_{t} = σ(W_{if} x_{t} + b_{if} + W_{hf} h_{t−1} + b_{hf} + w_{cf} ⊙ c_{t−1})"],
     g: ["candidate", "tanh", "g_{t} = tanh(W_{ig} x_{t} + b_{ig} + W_{hg} h_{t−1} + b_{hg})"],
     o: ["output gate", SIGMA, "o_{t} = σ(W_{io} x_{t} + b_{io} + W_{ho} h_{t−1} + b_{ho} + w_{co} ⊙ c_{t})"],
+  },
+  lstm_layer_norm: {
+    i: ["input gate", SIGMA, "i_{t} = σ(γ_{ii} ⊙ LN(W_{ii} x_{t} + b_{ii}) + β_{ii} + γ_{hi} ⊙ LN(W_{hi} h_{t−1} + b_{hi}) + β_{hi})"],
+    f: ["forget gate", SIGMA, "f_{t} = σ(γ_{if} ⊙ LN(W_{if} x_{t} + b_{if}) + β_{if} + γ_{hf} ⊙ LN(W_{hf} h_{t−1} + b_{hf}) + β_{hf})"],
+    g: ["candidate", "tanh", "g_{t} = tanh(γ_{ig} ⊙ LN(W_{ig} x_{t} + b_{ig}) + β_{ig} + γ_{hg} ⊙ LN(W_{hg} h_{t−1} + b_{hg}) + β_{hg})"],
+    o: ["output gate", SIGMA, "o_{t} = σ(γ_{io} ⊙ LN(W_{io} x_{t} + b_{io}) + β_{io} + γ_{ho} ⊙ LN(W_{ho} h_{t−1} + b_{ho}) + β_{ho})"],
   },
   gru: {
     r: ["reset gate", SIGMA, "r_{t} = σ(W_{ir} x_{t} + b_{ir} + W_{hr} h_{t−1} + b_{hr})"],
@@ -105,11 +130,22 @@ export function stepEquations(run, t) {
       note: "the cell state: keep a share f of the old memory, write a share i of the candidate",
       key: true,
     });
-    lines.push({
-      general: "h_{t} = o_{t} ⊙ tanh(c_{t})",
-      live: `h_{${t + 1}}${at} = ${fmt(o)} × tanh(${fmt(T.c_t[t])}) = ${fmt(T.h_t[t])}`,
-      key: true,
-    });
+    if (run.cell === "lstm_layer_norm") {
+      const [gain, bias] = [T.own.layernorm_c_weight[0], T.own.layernorm_c_bias[0]];
+      const cHat = T.kept.c_hat[0][t];
+      lines.push({
+        general: "h_{t} = o_{t} ⊙ tanh(γ_{c} ⊙ LN(c_{t}) + β_{c})",
+        live: `h_{${t + 1}}${at} = ${fmt(o)} × tanh(${fmt(gain)} × ${term(cHat)} + ${term(bias)}) = ${fmt(T.h_t[t])}`,
+        note: "LN(u) = (u − mean) / std over the layer's units: each row of numbers is put on one scale before its gain and bias",
+        key: true,
+      });
+    } else {
+      lines.push({
+        general: "h_{t} = o_{t} ⊙ tanh(c_{t})",
+        live: `h_{${t + 1}}${at} = ${fmt(o)} × tanh(${fmt(T.c_t[t])}) = ${fmt(T.h_t[t])}`,
+        key: true,
+      });
+    }
   }
   if (run.cell === "gru") {
     const [r, z, n] = ["r", "z", "n"].map((k) => T.value[k][t]);
