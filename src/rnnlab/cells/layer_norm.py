@@ -207,18 +207,20 @@ def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
 def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
     """∂L/∂h_t, ∂L/∂c_t → ∂L/∂u (4H, in d_x), ∂L/∂v (4H, the recurrent side's own, in
     d_own), ∂L/∂c_{t−1} and the gains' and biases' gradients; h_{t−1} reaches h_t only
-    through W_hh."""
+    through W_hh. Sums, gradient sums and the rest are loops of their own, so that each
+    vectorises (d_own serves as scratch until its turn)."""
     per_row, per_unit = pw.share_of(4 * H, dh[0]), pw.share_of(H, dh[0])
     zero = dh[0] - dh[0]  # of the step's type
     inv_u, inv_v, inv_c = keep[13 * H], keep[14 * H], keep[15 * H]
     for j in range(H):  # through h_t = o ⊙ tanh(γ_c ĉ + β_c)
-        o, c_hat = keep[3 * H + j], keep[12 * H + j]
-        tanh_c = pw.tanh(p[16, j] * c_hat + p[17, j])
+        o = keep[3 * H + j]
+        tanh_c = pw.tanh(p[16, j] * keep[12 * H + j] + p[17, j])
         d_x[3 * H + j] = dh[j] * tanh_c * pw.dsigmoid(o)  # ∂L/∂a_o
-        d_norm = dh[j] * o * pw.dtanh(tanh_c)
-        dp[16, j] += d_norm * c_hat
-        dp[17, j] += d_norm
-        d_c[j] = d_norm * p[16, j]  # ∂L/∂ĉ for now
+        d_own[j] = dh[j] * o * pw.dtanh(tanh_c)  # ∂L/∂(γ_c ĉ + β_c), for now
+        d_c[j] = d_own[j] * p[16, j]  # ∂L/∂ĉ, for now
+    for j in range(H):
+        dp[16, j] += d_own[j] * keep[12 * H + j]
+        dp[17, j] += d_own[j]
     sum_d, sum_dc = zero, zero
     for j in range(H):
         sum_d += d_c[j]
@@ -237,15 +239,18 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
     for q in range(4):
         for j in range(H):
             k = q * H + j
-            d, u_hat, v_hat = d_x[k], keep[4 * H + k], keep[8 * H + k]
-            dp[q, j] += d * u_hat
-            dp[4 + q, j] += d
-            dp[8 + q, j] += d * v_hat
-            dp[12 + q, j] += d
-            sum_x += d * p[q, j]
-            sum_xu += d * p[q, j] * u_hat
-            sum_h += d * p[8 + q, j]
-            sum_hv += d * p[8 + q, j] * v_hat
+            d_gx, d_gh = d_x[k] * p[q, j], d_x[k] * p[8 + q, j]
+            sum_x += d_gx
+            sum_xu += d_gx * keep[4 * H + k]
+            sum_h += d_gh
+            sum_hv += d_gh * keep[8 * H + k]
+    for q in range(4):
+        for j in range(H):
+            k = q * H + j
+            dp[q, j] += d_x[k] * keep[4 * H + k]
+            dp[4 + q, j] += d_x[k]
+            dp[8 + q, j] += d_x[k] * keep[8 * H + k]
+            dp[12 + q, j] += d_x[k]
     for q in range(4):
         for j in range(H):
             k = q * H + j

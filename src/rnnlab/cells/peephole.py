@@ -139,15 +139,17 @@ def backward(
 def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
     """a = a_x + b_ih + a_h + b_hh (4H), peepholes p = (w_ci, w_cf, w_co) → i, f, g, o
     (kept), c_t, h_t."""
-    for j in range(H):
+    for j in range(H):  # i, f, g and c_t first, o in a loop of its own (both vectorise)
         i = pw.sigmoid(a_x[j] + b_ih[j] + a_h[j] + b_hh[j] + p[0, j] * c_prev[j])
         f = pw.sigmoid(a_x[H + j] + b_ih[H + j] + a_h[H + j] + b_hh[H + j] + p[1, j] * c_prev[j])
         g = pw.tanh(a_x[2 * H + j] + b_ih[2 * H + j] + a_h[2 * H + j] + b_hh[2 * H + j])
         c[j] = f * c_prev[j] + i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        keep[j], keep[H + j], keep[2 * H + j] = i, f, g
+    for j in range(H):
         a_o = a_x[3 * H + j] + b_ih[3 * H + j] + a_h[3 * H + j] + b_hh[3 * H + j]
         o = pw.sigmoid(a_o + p[2, j] * c[j])
         h[j] = o * pw.tanh(c[j])  # h_t = o ⊙ tanh(c_t)
-        keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j] = i, f, g, o
+        keep[3 * H + j] = o
 
 
 def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
@@ -164,9 +166,10 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
         d_x[j], d_x[H + j], d_x[3 * H + j] = d_a_i, d_a_f, d_a_o
         d_x[2 * H + j] = dc_t * i * pw.dtanh(g)
         dc[j] = dc_t * f + d_a_i * p[0, j] + d_a_f * p[1, j]
-        dp[0, j] += d_a_i * c_prev[j]
-        dp[1, j] += d_a_f * c_prev[j]
-        dp[2, j] += d_a_o * c[j]
+    for j in range(H):  # the peepholes' gradients in a loop of their own (it vectorises)
+        dp[0, j] += d_x[j] * c_prev[j]
+        dp[1, j] += d_x[H + j] * c_prev[j]
+        dp[2, j] += d_x[3 * H + j] * c[j]
 
 
 LSTM_PEEPHOLE = Cell(
