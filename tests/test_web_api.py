@@ -200,6 +200,15 @@ def _check_equations(run: dict) -> None:
         x, h = np.array(terms["x"][gate]), np.array(terms["h"][gate])
         return x + h + terms["b_ih"][gate] + terms["b_hh"][gate]
 
+    def sides(gate):  # a normalised cell's γ ⊙ û + β and γ ⊙ v̂ + β, as the page writes them
+        own, kept, k = terms["own"], terms["kept"], terms["gates"].index(gate)
+        u, v = np.array(kept["x_hat"][k]), np.array(kept["h_hat"][k])
+        u = own["layernorm_ih_weight"][k] * u + own["layernorm_ih_bias"][k]
+        return u, own["layernorm_hh_weight"][k] * v + own["layernorm_hh_bias"][k]
+
+    def normalised(gate):
+        return sum(sides(gate))
+
     sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
     h_prev, h_t = np.array(terms["h_prev"]), np.array(terms["h_t"])
     if cell == "rnn_tanh":
@@ -210,20 +219,17 @@ def _check_equations(run: dict) -> None:
         c = sig(pre("f")) * np.array(terms["c_prev"]) + sig(pre("i")) * np.tanh(pre("g"))
         np.testing.assert_allclose(c, terms["c_t"], atol=2e-3)
         expected = sig(pre("o")) * np.tanh(c)
-    elif cell == "lstm_layer_norm":  # γ ⊙ û + β + γ ⊙ v̂ + β, as the page writes them
-        own, kept = terms["own"], terms["kept"]
-
-        def normalised(gate):
-            k = "ifgo".index(gate)
-            u, v = np.array(kept["x_hat"][k]), np.array(kept["h_hat"][k])
-            a = own["layernorm_ih_weight"][k] * u + own["layernorm_ih_bias"][k]
-            return a + own["layernorm_hh_weight"][k] * v + own["layernorm_hh_bias"][k]
-
+    elif cell == "lstm_layer_norm":
         i, f, g = sig(normalised("i")), sig(normalised("f")), np.tanh(normalised("g"))
         c = f * np.array(terms["c_prev"]) + i * g
         np.testing.assert_allclose(c, terms["c_t"], atol=2e-3)
-        c_norm = own["layernorm_c_weight"][0] * np.array(kept["c_hat"][0])
-        expected = sig(normalised("o")) * np.tanh(c_norm + own["layernorm_c_bias"][0])
+        own, c_hat = terms["own"], np.array(terms["kept"]["c_hat"][0])
+        c_norm = own["layernorm_c_weight"][0] * c_hat + own["layernorm_c_bias"][0]
+        expected = sig(normalised("o")) * np.tanh(c_norm)
+    elif cell == "gru_layer_norm":
+        r, z = sig(normalised("r")), sig(normalised("z"))
+        u_n, v_n = sides("n")
+        expected = (1 - z) * h_prev + z * np.tanh(u_n + r * v_n)
     else:
         r, z = sig(pre("r")), sig(pre("z"))
         hn = np.array(terms["h"]["n"]) + terms["b_hh"]["n"]
@@ -234,7 +240,9 @@ def _check_equations(run: dict) -> None:
     np.testing.assert_allclose(h_prev[1:], h_t[:-1])
 
 
-@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_layer_norm"])
+@pytest.mark.parametrize(
+    "cell", ["rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_layer_norm", "gru_layer_norm"]
+)
 @pytest.mark.parametrize("task", ["text", "adding"])
 def test_run_records_every_step_and_its_equations_add_up(client, cell, task):
     model = make(client, task=task, cell=cell, num_layers=2)

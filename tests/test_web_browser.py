@@ -225,6 +225,9 @@ def test_the_layer_norm_lstm_writes_its_normalised_terms_with_this_steps_numbers
     text = page.locator("#equations").inner_text()
     assert "LN(Wii xt + bii)" in text and "γc ⊙ LN(ct) + βc" in text, text
     shoot(page, "equations", "equations-layer-norm")
+    choose_cell(page, "gru_layer_norm")
+    text = page.locator("#equations").inner_text()
+    assert "LN(Win xt + bin)" in text and "rt ⊙ (γhn ⊙ LN(Whn ht−1 + bhn) + βhn)" in text, text
     assert errors == []
 
 

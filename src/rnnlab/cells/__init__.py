@@ -9,7 +9,7 @@ cell is its file, its test and one line here.
 
 from __future__ import annotations
 
-from rnnlab.cells import gru, layer_norm, lstm, peephole, rnn
+from rnnlab.cells import gru, gru_layer_norm, layer_norm, lstm, peephole, rnn
 from rnnlab.cells.cell import Cell, TorchLayer, cell_for_layer, registry
 from rnnlab.errors import ConfigError
 
@@ -20,6 +20,7 @@ CELLS = registry(
     peephole.LSTM_PEEPHOLE,
     layer_norm.LSTM_LAYER_NORM,
     gru.GRU,
+    gru_layer_norm.GRU_LAYER_NORM,
 )
 
 #: other names people use for a cell

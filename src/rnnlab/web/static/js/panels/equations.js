@@ -28,12 +28,11 @@ function peephole(run, gate, t) {
   return [run.terms.own[weight][0], run.terms[state][t]];
 }
 
-// The layer-normalised LSTM's gates add the two normalised projections, each with its
+// A layer-normalised cell's gates add the two normalised projections, each with its
 // gain and bias: [γ_ih, û, β_ih, γ_hh, v̂, β_hh] of a gate at step t, or null.
-const LN_GATES = ["i", "f", "g", "o"];
 function normalised(run, gate, t) {
-  if (run.cell !== "lstm_layer_norm") return null;
-  const k = LN_GATES.indexOf(gate);
+  if (!run.cell.endsWith("_layer_norm")) return null;
+  const k = run.terms.gates.indexOf(gate);
   const { own, kept } = run.terms;
   return [
     own.layernorm_ih_weight[k], kept.x_hat[k][t], own.layernorm_ih_bias[k],
@@ -79,6 +78,10 @@ const GATES = {
     f: ["forget gate", SIGMA, "f_{t} = σ(γ_{if} ⊙ LN(W_{if} x_{t} + b_{if}) + β_{if} + γ_{hf} ⊙ LN(W_{hf} h_{t−1} + b_{hf}) + β_{hf})"],
     g: ["candidate", "tanh", "g_{t} = tanh(γ_{ig} ⊙ LN(W_{ig} x_{t} + b_{ig}) + β_{ig} + γ_{hg} ⊙ LN(W_{hg} h_{t−1} + b_{hg}) + β_{hg})"],
     o: ["output gate", SIGMA, "o_{t} = σ(γ_{io} ⊙ LN(W_{io} x_{t} + b_{io}) + β_{io} + γ_{ho} ⊙ LN(W_{ho} h_{t−1} + b_{ho}) + β_{ho})"],
+  },
+  gru_layer_norm: {
+    r: ["reset gate", SIGMA, "r_{t} = σ(γ_{ir} ⊙ LN(W_{ir} x_{t} + b_{ir}) + β_{ir} + γ_{hr} ⊙ LN(W_{hr} h_{t−1} + b_{hr}) + β_{hr})"],
+    z: ["update gate", SIGMA, "z_{t} = σ(γ_{iz} ⊙ LN(W_{iz} x_{t} + b_{iz}) + β_{iz} + γ_{hz} ⊙ LN(W_{hz} h_{t−1} + b_{hz}) + β_{hz})"],
   },
   gru: {
     r: ["reset gate", SIGMA, "r_{t} = σ(W_{ir} x_{t} + b_{ir} + W_{hr} h_{t−1} + b_{hr})"],
@@ -147,13 +150,25 @@ export function stepEquations(run, t) {
       });
     }
   }
+  if (run.cell === "gru_layer_norm") {
+    const [r, n] = [T.value.r[t], T.value.n[t]];
+    const [g1, u, b1, g2, v, b2] = normalised(run, "n", t);
+    lines.push({
+      general: "n_{t} = tanh(γ_{in} ⊙ LN(W_{in} x_{t} + b_{in}) + β_{in} + r_{t} ⊙ (γ_{hn} ⊙ LN(W_{hn} h_{t−1} + b_{hn}) + β_{hn}))",
+      live: `n_{${t + 1}}${at} = tanh(${fmt(g1)} × ${term(u)} + ${term(b1)} + ${fmt(r)} × (${fmt(g2)} × ${term(v)} + ${term(b2)})) = ${fmt(n)}`,
+      note: "candidate; LN(u) = (u − mean) / std over the layer's units, before its gain and bias",
+    });
+  }
   if (run.cell === "gru") {
-    const [r, z, n] = ["r", "z", "n"].map((k) => T.value[k][t]);
+    const [r, n] = [T.value.r[t], T.value.n[t]];
     lines.push({
       general: "n_{t} = tanh(W_{in} x_{t} + b_{in} + r_{t} ⊙ (W_{hn} h_{t−1} + b_{hn}))",
       live: `n_{${t + 1}}${at} = tanh(${fmt(T.x.n[t])} + ${term(T.b_ih.n)} + ${fmt(r)} × (${fmt(T.h.n[t])} + ${term(T.b_hh.n)})) = ${fmt(n)}`,
       note: "candidate: the reset gate decides how much of the old state it may read",
     });
+  }
+  if (run.cell.startsWith("gru")) {
+    const [z, n] = [T.value.z[t], T.value.n[t]];
     lines.push({
       general: "h_{t} = (1 − z_{t}) ⊙ h_{t−1} + z_{t} ⊙ n_{t}",
       live: `h_{${t + 1}}${at} = (1 − ${fmt(z)}) × ${term(T.h_prev[t])} + ${fmt(z)} × ${term(n)} = ${fmt(T.h_t[t])}`,
