@@ -141,6 +141,8 @@ def test_a_symbolic_link_loop_is_named_as_such(tmp_path):
         (["train", "--seed", "-1", "--out", "{tmp}/x"], "seed"),
         (["bench", "--hidden", "-1"], "hidden"),
         (["bench", "--threads", "0"], "threads"),
+        (["classify", "train", "--epochs", str(2**63), "--out", "{tmp}/c"], "--epochs"),
+        (["forecast", "train", "--steps", "10000000", "--out", "{tmp}/f"], "--steps"),
     ],
 )
 def test_bad_numbers_are_refused_in_one_line(args, message, trained, tmp_path, monkeypatch, capsys):

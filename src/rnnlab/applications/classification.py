@@ -64,6 +64,9 @@ from rnnlab.options import (
 from rnnlab.train import TrainConfig, Trainer, TrainResult
 
 DATASETS = ("digits-rows", "digits-pixels", "genre")
+#: the most passes a run may ask for: a budget, not a way to run forever (10,000 passes
+#: over the digits take hours)
+MAX_EPOCHS = 10_000
 
 
 @dataclass
@@ -94,7 +97,11 @@ class ClassifyOptions:
     test_fraction: float = option(0.25, "genre: of each genre's plays; CSV: of the rows")
     split_seed: int = option(0, "genre / CSV: seed of the split", min=0)
     epochs: int | None = option(
-        None, "passes over the training set; 0: 30 for digits, 10 for text", none=0, min=0
+        None,
+        "passes over the training set; 0: 30 for digits, 10 for text",
+        none=0,
+        min=0,
+        max=MAX_EPOCHS,
     )
     batch: int = option(64, "sequences per step", min=1)
     lr: float = lr_option(1e-2)

@@ -50,6 +50,9 @@ from rnnlab.options import (
 )
 from rnnlab.train import TrainConfig, Trainer, TrainResult
 
+#: the most steps a run may ask for: a budget, not a way to run forever (hours here)
+MAX_STEPS = 1_000_000
+
 
 @dataclass
 class ForecastOptions:
@@ -70,7 +73,7 @@ class ForecastOptions:
     hidden: int = hidden_option(32)
     layers: int = layers_option()
     residual: bool = residual_option()
-    steps: int = option(2000, "training steps")
+    steps: int = option(2000, "training steps", min=1, max=MAX_STEPS)
     batch: int = option(64, "windows per step")
     lr: float = lr_option(3e-3)
     schedule: str = schedule_option("constant")
