@@ -133,22 +133,11 @@ def backward(
 def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
     """u = a_x + b_ih, v = a_h + b_hh (3H); p rows: γ_ih (0–2), β_ih (3–5), γ_hh (6–8),
     β_hh (9–11) → r, z, n, the normalised projections and their 1/σ's (kept), h_t."""
-    per_row = pw.share_of(3 * H, a_x[0])
-    zero = a_x[0] - a_x[0]  # of the step's type
-    sum_u, sum_v = zero, zero
     for k in range(3 * H):
-        sum_u += a_x[k] + b_ih[k]
-        sum_v += a_h[k] + b_hh[k]
-    mean_u, mean_v = sum_u * per_row, sum_v * per_row
-    var_u, var_v = zero, zero
-    for k in range(3 * H):
-        du, dv = a_x[k] + b_ih[k] - mean_u, a_h[k] + b_hh[k] - mean_v
-        var_u += du * du
-        var_v += dv * dv
-    inv_u, inv_v = pw.inverse_std(var_u * per_row), pw.inverse_std(var_v * per_row)
-    for k in range(3 * H):
-        keep[3 * H + k] = (a_x[k] + b_ih[k] - mean_u) * inv_u
-        keep[6 * H + k] = (a_h[k] + b_hh[k] - mean_v) * inv_v
+        keep[3 * H + k] = a_x[k] + b_ih[k]
+        keep[6 * H + k] = a_h[k] + b_hh[k]
+    inv_u = pw.normalise(keep[3 * H : 6 * H])  # û
+    inv_v = pw.normalise(keep[6 * H : 9 * H])  # v̂
     for j in range(H):
         u_r = p[0, j] * keep[3 * H + j] + p[3, j]  # the normalised terms, gains and biases
         u_z = p[1, j] * keep[4 * H + j] + p[4, j]
@@ -165,11 +154,7 @@ def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
 
 def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
     """∂L/∂h_t → ∂L/∂u (3H, in d_x), ∂L/∂v (3H, the recurrent side's own, in d_own), the
-    gains' and biases' gradients and (1 − z) ⊙ ∂L/∂h_t, the path from h_{t−1} outside W_hh.
-    Sums, gradient sums and the rest are loops of their own (each vectorises)."""
-    per_row = pw.share_of(3 * H, dh[0])
-    zero = dh[0] - dh[0]  # of the step's type
-    inv_u, inv_v = keep[9 * H], keep[10 * H]
+    gains' and biases' gradients and (1 − z) ⊙ ∂L/∂h_t, the path from h_{t−1} outside W_hh."""
     for j in range(H):  # first ∂L/∂û into d_x and ∂L/∂v̂ into d_own
         r, z, n = keep[j], keep[H + j], keep[2 * H + j]
         v_n = p[8, j] * keep[8 * H + j] + p[11, j]
@@ -179,28 +164,8 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
         d_x[j], d_x[H + j], d_x[2 * H + j] = d_a_r, d_a_z, d_a_n
         d_own[j], d_own[H + j], d_own[2 * H + j] = d_a_r, d_a_z, d_a_n * r
         dh_prev[j] = dh[j] * pw.complement(z)
-    sum_x, sum_xu, sum_h, sum_hv = zero, zero, zero, zero
-    for q in range(3):
-        for j in range(H):
-            k = q * H + j
-            d_gx, d_gh = d_x[k] * p[q, j], d_own[k] * p[6 + q, j]
-            sum_x += d_gx
-            sum_xu += d_gx * keep[3 * H + k]
-            sum_h += d_gh
-            sum_hv += d_gh * keep[6 * H + k]
-    for q in range(3):
-        for j in range(H):
-            k = q * H + j
-            dp[q, j] += d_x[k] * keep[3 * H + k]
-            dp[3 + q, j] += d_x[k]
-            dp[6 + q, j] += d_own[k] * keep[6 * H + k]
-            dp[9 + q, j] += d_own[k]
-    for q in range(3):
-        for j in range(H):
-            k = q * H + j
-            u_hat, v_hat = keep[3 * H + k], keep[6 * H + k]
-            d_x[k] = inv_u * (d_x[k] * p[q, j] - sum_x * per_row - u_hat * sum_xu * per_row)
-            d_own[k] = inv_v * (d_own[k] * p[6 + q, j] - sum_h * per_row - v_hat * sum_hv * per_row)
+    pw.normalised_backward(d_x, p, 0, dp, 3, keep[3 * H : 6 * H], keep[9 * H], d_x)
+    pw.normalised_backward(d_own, p, 6, dp, 9, keep[6 * H : 9 * H], keep[10 * H], d_own)
 
 
 GRU_LAYER_NORM = Cell(

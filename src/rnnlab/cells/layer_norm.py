@@ -164,99 +164,50 @@ def backward(
 def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
     """u = a_x + b_ih, v = a_h + b_hh (4H); p rows: γ_ih (0–3), β_ih (4–7), γ_hh (8–11),
     β_hh (12–15), γ_c (16), β_c (17) → the gates, û, v̂, ĉ and the 1/σ's (kept), c_t, h_t."""
-    per_row, per_unit = pw.share_of(4 * H, a_x[0]), pw.share_of(H, a_x[0])
-    sum_u, sum_v = a_x[0] + b_ih[0], a_h[0] + b_hh[0]
-    for k in range(1, 4 * H):
-        sum_u += a_x[k] + b_ih[k]
-        sum_v += a_h[k] + b_hh[k]
-    mean_u, mean_v = sum_u * per_row, sum_v * per_row
-    du, dv = a_x[0] + b_ih[0] - mean_u, a_h[0] + b_hh[0] - mean_v
-    var_u, var_v = du * du, dv * dv
-    for k in range(1, 4 * H):
-        du, dv = a_x[k] + b_ih[k] - mean_u, a_h[k] + b_hh[k] - mean_v
-        var_u += du * du
-        var_v += dv * dv
-    inv_u, inv_v = pw.inverse_std(var_u * per_row), pw.inverse_std(var_v * per_row)
-    for q in range(4):  # a = LN(u) + LN(v), into the gates' places for now
+    for k in range(4 * H):
+        keep[4 * H + k] = a_x[k] + b_ih[k]
+        keep[8 * H + k] = a_h[k] + b_hh[k]
+    inv_u = pw.normalise(keep[4 * H : 8 * H])  # û
+    inv_v = pw.normalise(keep[8 * H : 12 * H])  # v̂
+    for q in range(4):  # a = γ_ih ⊙ û + β_ih + γ_hh ⊙ v̂ + β_hh, in the gates' places for now
         for j in range(H):
             k = q * H + j
-            u_hat = (a_x[k] + b_ih[k] - mean_u) * inv_u
-            v_hat = (a_h[k] + b_hh[k] - mean_v) * inv_v
-            keep[4 * H + k], keep[8 * H + k] = u_hat, v_hat
-            keep[k] = p[q, j] * u_hat + p[4 + q, j] + p[8 + q, j] * v_hat + p[12 + q, j]
+            u_part = p[q, j] * keep[4 * H + k] + p[4 + q, j]
+            keep[k] = u_part + p[8 + q, j] * keep[8 * H + k] + p[12 + q, j]
     for j in range(H):
         i, f = pw.sigmoid(keep[j]), pw.sigmoid(keep[H + j])
         g, o = pw.tanh(keep[2 * H + j]), pw.sigmoid(keep[3 * H + j])
         keep[j], keep[H + j], keep[2 * H + j], keep[3 * H + j] = i, f, g, o
         c[j] = f * c_prev[j] + i * g  # c_t = f ⊙ c_{t−1} + i ⊙ g
-    sum_c = c[0]
-    for j in range(1, H):
-        sum_c += c[j]
-    mean_c = sum_c * per_unit
-    var_c = (c[0] - mean_c) * (c[0] - mean_c)
-    for j in range(1, H):
-        var_c += (c[j] - mean_c) * (c[j] - mean_c)
-    inv_c = pw.inverse_std(var_c * per_unit)
+        keep[12 * H + j] = c[j]
+    inv_c = pw.normalise(keep[12 * H : 13 * H])  # ĉ
     for j in range(H):
-        c_hat = (c[j] - mean_c) * inv_c
-        keep[12 * H + j] = c_hat
-        h[j] = keep[3 * H + j] * pw.tanh(p[16, j] * c_hat + p[17, j])  # o ⊙ tanh(LN(c_t))
+        h[j] = keep[3 * H + j] * pw.tanh(p[16, j] * keep[12 * H + j] + p[17, j])
         keep[13 * H + j], keep[14 * H + j], keep[15 * H + j] = inv_u, inv_v, inv_c
 
 
 def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
     """∂L/∂h_t, ∂L/∂c_t → ∂L/∂u (4H, in d_x), ∂L/∂v (4H, the recurrent side's own, in
     d_own), ∂L/∂c_{t−1} and the gains' and biases' gradients; h_{t−1} reaches h_t only
-    through W_hh. Sums, gradient sums and the rest are loops of their own, so that each
-    vectorises (d_own serves as scratch until its turn)."""
-    per_row, per_unit = pw.share_of(4 * H, dh[0]), pw.share_of(H, dh[0])
-    zero = dh[0] - dh[0]  # of the step's type
+    through W_hh. d_own serves as scratch until its turn."""
     inv_u, inv_v, inv_c = keep[13 * H], keep[14 * H], keep[15 * H]
     for j in range(H):  # through h_t = o ⊙ tanh(γ_c ĉ + β_c)
         o = keep[3 * H + j]
         tanh_c = pw.tanh(p[16, j] * keep[12 * H + j] + p[17, j])
         d_x[3 * H + j] = dh[j] * tanh_c * pw.dsigmoid(o)  # ∂L/∂a_o
         d_own[j] = dh[j] * o * pw.dtanh(tanh_c)  # ∂L/∂(γ_c ĉ + β_c), for now
-        d_c[j] = d_own[j] * p[16, j]  # ∂L/∂ĉ, for now
-    for j in range(H):
-        dp[16, j] += d_own[j] * keep[12 * H + j]
-        dp[17, j] += d_own[j]
-    sum_d, sum_dc = zero, zero
-    for j in range(H):
-        sum_d += d_c[j]
-        sum_dc += d_c[j] * keep[12 * H + j]
+    pw.normalised_backward(d_own[:H], p, 16, dp, 17, keep[12 * H : 13 * H], inv_c, d_c)
     for j in range(H):
         i, f, g = keep[j], keep[H + j], keep[2 * H + j]
-        c_hat = keep[12 * H + j]
-        dc_t = dc[j] + inv_c * (d_c[j] - sum_d * per_unit - c_hat * sum_dc * per_unit)
+        dc_t = dc[j] + d_c[j]  # the whole ∂L/∂c_t: from the steps after and through h_t
         d_c[j] = dc_t
         d_x[j] = dc_t * g * pw.dsigmoid(i)  # c_t = f ⊙ c_{t−1} + i ⊙ g
         d_x[H + j] = dc_t * c_prev[j] * pw.dsigmoid(f)
         d_x[2 * H + j] = dc_t * i * pw.dtanh(g)
         dc[j] = dc_t * f
-    # d_x holds ∂L/∂a (4H): back through a = LN(u) + LN(v)
-    sum_x, sum_xu, sum_h, sum_hv = zero, zero, zero, zero
-    for q in range(4):
-        for j in range(H):
-            k = q * H + j
-            d_gx, d_gh = d_x[k] * p[q, j], d_x[k] * p[8 + q, j]
-            sum_x += d_gx
-            sum_xu += d_gx * keep[4 * H + k]
-            sum_h += d_gh
-            sum_hv += d_gh * keep[8 * H + k]
-    for q in range(4):
-        for j in range(H):
-            k = q * H + j
-            dp[q, j] += d_x[k] * keep[4 * H + k]
-            dp[4 + q, j] += d_x[k]
-            dp[8 + q, j] += d_x[k] * keep[8 * H + k]
-            dp[12 + q, j] += d_x[k]
-    for q in range(4):
-        for j in range(H):
-            k = q * H + j
-            d, u_hat, v_hat = d_x[k], keep[4 * H + k], keep[8 * H + k]
-            d_own[k] = inv_v * (d * p[8 + q, j] - sum_h * per_row - v_hat * sum_hv * per_row)
-            d_x[k] = inv_u * (d * p[q, j] - sum_x * per_row - u_hat * sum_xu * per_row)
+    # d_x holds ∂L/∂a (4H): back through a = LN(u) + LN(v), the v side first (it reads d_x)
+    pw.normalised_backward(d_x, p, 8, dp, 12, keep[8 * H : 12 * H], inv_v, d_own)
+    pw.normalised_backward(d_x, p, 0, dp, 4, keep[4 * H : 8 * H], inv_u, d_x)
 
 
 LSTM_LAYER_NORM = Cell(

@@ -91,6 +91,21 @@ def share_of(count, like):  # pragma: no cover - compiled only
     return 1.0 / count
 
 
+def normalise(row):  # pragma: no cover - compiled only
+    """row ← (row − μ) / σ in place (μ, σ² its mean and variance, plus ε); returns 1/σ.
+    Layer normalisation before its gain and bias."""
+    inv = 1.0 / math.sqrt(row.var() + NORM_EPS)
+    row[:] = (row - row.mean()) * inv
+    return inv
+
+
+def normalised_backward(d, p, gain, dp, bias, hat, inv_std, out):  # pragma: no cover
+    """d (G·H) = ∂L/∂(γ ⊙ ĥ + β), γ rows gain … gain + G − 1 of p (K, H), ĥ = hat,
+    1/σ = inv_std → out (G·H, may be d itself) = ∂L/∂ of what was normalised; adds ∂L/∂γ
+    to those rows of dp and ∂L/∂β to rows bias … bias + G − 1."""
+    raise NotImplementedError
+
+
 def _tanh_impl(a):
     """float32: the rational fit; float64: libm's tanh."""
     from numba import types
@@ -160,28 +175,81 @@ def _share_of_impl(count, like):
     return lambda count, like: one / np.float32(count)
 
 
+def _normalise_impl(row):
+    def impl(row):
+        n = row.shape[0]
+        per, zero = share_of(n, row[0]), row[0] - row[0]
+        total = zero
+        for k in range(n):
+            total += row[k]
+        mean = total * per
+        variance = zero
+        for k in range(n):
+            variance += (row[k] - mean) * (row[k] - mean)
+        inv = inverse_std(variance * per)
+        for k in range(n):
+            row[k] = (row[k] - mean) * inv
+        return inv
+
+    return impl
+
+
+def _normalised_backward_impl(d, p, gain, dp, bias, hat, inv_std, out):
+    def impl(d, p, gain, dp, bias, hat, inv_std, out):
+        H = p.shape[1]
+        G = d.shape[0] // H
+        per, zero = share_of(G * H, d[0]), d[0] - d[0]
+        total, along = zero, zero  # Σ γ ⊙ d and Σ γ ⊙ d ⊙ ĥ
+        for q in range(G):
+            for j in range(H):
+                k = q * H + j
+                total += d[k] * p[gain + q, j]
+                along += d[k] * p[gain + q, j] * hat[k]
+        for q in range(G):
+            for j in range(H):
+                k = q * H + j
+                dp[gain + q, j] += d[k] * hat[k]
+                dp[bias + q, j] += d[k]
+        for q in range(G):
+            for j in range(H):
+                k = q * H + j
+                out[k] = inv_std * (d[k] * p[gain + q, j] - total * per - hat[k] * along * per)
+
+    return impl
+
+
 _COMPILED = {
     tanh: _tanh_impl,
     sigmoid: _sigmoid_impl,
     dsigmoid: _dsigmoid_impl,
     inverse_std: _inverse_std_impl,
     share_of: _share_of_impl,
+    normalise: _normalise_impl,
+    normalised_backward: _normalised_backward_impl,
     dtanh: _dtanh_impl,
     complement: _complement_impl,
     relu: _relu_impl,
     drelu: _drelu_impl,
 }
+#: the functions over a whole row (see ``register_compiled``)
+_ROW_FUNCTIONS = (normalise, normalised_backward)
 _registered: list[bool] = []
 
 
 def register_compiled() -> None:
-    """Give numba the compiled implementations of the functions above (once), inlined
-    wherever a compiled step calls them."""
+    """Give numba the compiled implementations of the functions above (once): the scalar
+    ones inlined wherever a compiled step calls them, the row functions (layer
+    normalisation's sums over a row) called, compiled with reassociation so that their
+    sums vectorise."""
     if _registered:
         return
     from numba.core.extending import overload
 
     options = {"cache": True, "error_model": "numpy"}
     for function, implementation in _COMPILED.items():
-        overload(function, inline="always", jit_options=options)(implementation)
+        if function in _ROW_FUNCTIONS:  # a call of its own, its sums free to vectorise
+            row_options = {**options, "fastmath": {"reassoc"}}
+            overload(function, inline="never", jit_options=row_options)(implementation)
+        else:
+            overload(function, inline="always", jit_options=options)(implementation)
     _registered.append(True)

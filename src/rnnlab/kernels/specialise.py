@@ -64,11 +64,4 @@ def specialise(
     copy.__qualname__ = f"{template.__name__}_{cell.name}_{source_digest()}"
     copy.__module__ = template.__module__
     copy.__doc__ = template.__doc__
-    return njit(parallel=parallel, fastmath=fastmath(cell), **OPTIONS)(copy)
-
-
-def fastmath(cell: Cell) -> set[str]:
-    """The floating-point liberties of a cell's compiled loops: none for a unitwise cell;
-    reassociation for one whose step sums over its row (layer normalisation), so that
-    those sums vectorise (IEEE order would keep them one add at a time)."""
-    return set() if cell.unitwise else {"reassoc"}
+    return njit(parallel=parallel, **OPTIONS)(copy)
