@@ -159,3 +159,21 @@ def test_cells_move_to_torch_and_back_with_their_options():
     assert from_torch(torch.nn.RNNCell(I, H, nonlinearity="relu")).mode == "rnn_relu"
     with pytest.raises(rnnlab.errors.ConfigError, match="no PyTorch cell"):
         to_torch(rnnlab.LSTMCell(I, H, peephole=True))
+
+
+def test_a_loop_that_refills_its_buffers_in_place_still_gets_exact_gradients(rng):
+    """Each call keeps copies of its input and state, as torch's autograd would insist."""
+    cell, twin = (rnnlab.GRUCell(I, H, dtype=np.float64, seed=3) for _ in range(2))
+    xs = rng.normal(size=(4, 2, I))
+    buffer, state, fresh = np.empty((2, I)), np.zeros((2, H)), None
+    for x in xs:
+        buffer[:] = x  # one input buffer, refilled
+        state[:] = cell(buffer, state)  # one state buffer, updated in place
+        fresh = twin(x.copy(), fresh)
+    d_state = d_fresh = np.ones((2, H))
+    for _ in xs:
+        d_x, d_state = cell.backward(d_state)
+        d_x_fresh, d_fresh = twin.backward(d_fresh)
+        np.testing.assert_array_equal(d_x, d_x_fresh)
+    for name, grad in cell.grads.items():
+        np.testing.assert_array_equal(grad, twin.grads[name], err_msg=name)

@@ -100,7 +100,8 @@ class RecurrentCell(Module):
         unbatched = x.ndim == 1
         batch = 1 if unbatched else x.shape[0]
         state0 = self._checked_state(state, batch, unbatched, "state")
-        inputs = np.ascontiguousarray(x.reshape(batch, self.input_size))
+        # copies: the tape keeps them, and a loop may refill its input buffer in place
+        inputs = np.array(x, dtype=self.dtype).reshape(batch, self.input_size)
         state_T, tape = step_functions(self.mode).forward(self.cell_params(), inputs, state0)
         if self.keep_tape:
             self._tapes.append({"tape": tape, "unbatched": unbatched, "batch": batch})
@@ -161,7 +162,7 @@ class RecurrentCell(Module):
             full = f"{label}[{part_label}]" if self.has_cell_state else label
             check_float_input(full, part, self.dtype, name)
             check_shape(full, part, shape, name)
-            checked.append(np.asarray(part).reshape(batch, H))
+            checked.append(np.array(part, dtype=self.dtype).reshape(batch, H))  # a copy
         return tuple(checked) if self.has_cell_state else checked[0]
 
     @staticmethod
