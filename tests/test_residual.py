@@ -4,6 +4,8 @@ one-layer torch modules with the same weights and the sums written out in autogr
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +141,30 @@ def test_a_residual_language_model_saves_and_loads(tmp_path):
     assert loaded.rnn.residual and loaded.config.residual
     again, _ = loaded(ids)
     np.testing.assert_array_equal(again, first)
+
+
+def test_a_residual_model_samples_the_same_text_on_both_backends():
+    """The compiled generator has no residual path: a residual model samples through
+    its own forward, so both backends draw the same text."""
+    from rnnlab.data.text import CharVocab
+    from rnnlab.generate import sample
+
+    config = LanguageModelConfig(vocab_size=6, cell="gru", hidden_size=8, num_layers=2)
+    vocab = CharVocab(list("abcdef"))
+    model = LanguageModel(replace(config, residual=True), seed=1, vocab=vocab)
+    texts = []
+    for backend in ("numpy", "numba"):
+        with use_backend(backend):
+            texts.append(sample(model, n=40, seed=3))
+    assert texts[0] == texts[1]
+
+
+def test_the_lab_reads_a_residual_stacks_outputs_with_the_residual_added(rng):
+    from rnnlab.probe import record
+    from rnnlab.web.views import layer_outputs
+
+    layer = rnnlab.LSTM(3, 4, num_layers=3, residual=True, dtype=np.float64, seed=0)
+    x = rng.normal(size=(5, 2, 3))
+    output, _ = layer(x)
+    outputs = layer_outputs(layer, record(layer, x))
+    np.testing.assert_allclose(outputs[-1], output, atol=1e-12)

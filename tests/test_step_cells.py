@@ -177,3 +177,25 @@ def test_a_loop_that_refills_its_buffers_in_place_still_gets_exact_gradients(rng
         np.testing.assert_array_equal(d_x, d_x_fresh)
     for name, grad in cell.grads.items():
         np.testing.assert_array_equal(grad, twin.grads[name], err_msg=name)
+
+
+def test_changing_a_returned_state_in_place_leaves_the_gradients_exact(rng):
+    """A loop may reset finished sequences in the state a call returned."""
+    cell, twin = (rnnlab.RNNCell(I, H, dtype=np.float64, seed=4) for _ in range(2))
+    x = rng.normal(size=(2, I))
+    h, h_twin = cell(x), twin(x)
+    h[...] = 0  # what the loop does with the state before the backward pass
+    d_x, _ = cell.backward(np.ones((2, H)))
+    d_x_twin, _ = twin.backward(np.ones((2, H)))
+    np.testing.assert_array_equal(d_x, d_x_twin)
+    assert np.abs(h_twin).max() > 0
+
+
+def test_a_cell_in_evaluation_mode_keeps_no_tape(rng):
+    cell = rnnlab.LSTMCell(I, H, seed=0).eval()
+    state = None
+    for _ in range(100):  # a sampling loop: no backward, so nothing may pile up
+        state = cell(rng.normal(size=(1, I)).astype(np.float32), state)
+    assert cell._tapes == []
+    with pytest.raises(StateError, match="evaluation mode"):
+        cell.backward((state[0], None))

@@ -142,3 +142,15 @@ def test_rnnlab_warmup_compiles_what_the_same_train_then_loads(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "compiling" not in run.stdout
+
+
+def test_drivers_set_aside_are_given_back_even_from_the_reference_backend():
+    from rnnlab.runtime import team
+
+    backend.defer_drivers(True)
+    try:
+        with backend.use_backend("numpy"):
+            backend.defer_drivers(False)  # a warm-up ending while the user is on NumPy
+        assert not team._drivers_deferred
+    finally:
+        backend.defer_drivers(False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
@@ -198,8 +198,9 @@ def defer_drivers(deferred: bool) -> None:
     """Run the compiled loops on rnnlab's own threads while their drivers are compiled
     in another process (``rnnlab.warmup``), or on the drivers again; nothing on the
     reference backend."""
-    if get_backend() == "numba":
-        _kernels().defer_drivers(deferred)
+    if get_backend() == "numba" or not deferred:  # set aside, or given back in any case
+        with suppress(ConfigError):  # no kernels: nothing to give back
+            _kernels().defer_drivers(deferred)
 
 
 def force_parts(parts: int | None) -> None:

@@ -10,11 +10,13 @@ next input depends on the last output:
 
 Each call runs the cell's own step equations, compiled with the two products of the step
 around them (``rnnlab.backend.step_functions``; the reference cell over one step on the
-NumPy backend) and, in training, keeps its tape on a stack; ``backward`` takes the gradient
-of the loss with respect to the state that call returned (the step's output is its
-state), pops that call's tape, adds the weight gradients to ``grads`` and returns ∂L/∂x_t
-and ∂L/∂state_{t−1}, to be added to what the previous step's output received. So a
-Python loop of calls is undone by the same loop backwards, as BPTT by hand.
+NumPy backend) and, in training mode (``cell.train()``, the default; not in ``eval()`` or
+under ``rnnlab.nn.module.inference``), keeps its tape on a stack; ``backward`` takes the
+gradient of the loss with respect to the state that call returned (the step's output is
+its state), pops that call's tape, adds the weight gradients to ``grads`` and returns
+∂L/∂x_t and ∂L/∂state_{t−1}, to be added to what the previous step's output received. So
+a Python loop of calls is undone by the same loop backwards, as BPTT by hand. Inputs and
+states are copied in and out, so a loop may change its buffers in place.
 
 Parameters carry PyTorch's names and shapes (``weight_ih`` (G·H, I), ``weight_hh``
 (G·H, H), ``bias_ih``, ``bias_hh`` (G·H,), and a cell's own, such as the peepholes), so
@@ -103,7 +105,7 @@ class RecurrentCell(Module):
         # copies: the tape keeps them, and a loop may refill its input buffer in place
         inputs = np.array(x, dtype=self.dtype).reshape(batch, self.input_size)
         state_T, tape = step_functions(self.mode).forward(self.cell_params(), inputs, state0)
-        if self.keep_tape:
+        if self.keep_tape and self.training:
             self._tapes.append({"tape": tape, "unbatched": unbatched, "batch": batch})
         return self._to_user(state_T, unbatched)
 
@@ -114,7 +116,8 @@ class RecurrentCell(Module):
         if not self._tapes:
             raise StateError(
                 f"{type(self).__name__}.backward() was called more times than the cell "
-                "(each call allows one backward, the latest first)"
+                "was in training mode (each such call allows one backward, the latest "
+                "first; in evaluation mode or under inference() no tape is kept)"
             )
         call = self._tapes[-1]
         unbatched, batch = call["unbatched"], call["batch"]
@@ -167,9 +170,11 @@ class RecurrentCell(Module):
 
     @staticmethod
     def _to_user(state: Any, unbatched: bool) -> Any:
+        """Copies, in the caller's layout: the tape keeps its own (a loop may change the
+        state it was given, say reset finished sequences, before the backward pass)."""
         if isinstance(state, tuple):
-            return tuple(part[0] if unbatched else part for part in state)
-        return state[0] if unbatched else state
+            return tuple((part[0] if unbatched else part).copy() for part in state)
+        return (state[0] if unbatched else state).copy()
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"

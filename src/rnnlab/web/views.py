@@ -185,6 +185,16 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     return terms
 
 
+def layer_outputs(rnn: Module, records: list) -> list[np.ndarray]:
+    """What each layer passes on, (T, B, H) each: its h_t, plus its input from the second
+    layer on in a residual stack (y_l = h_l + y_{l−1}; the lab runs in evaluation mode,
+    without dropout)."""
+    outputs = [records[0].hidden]
+    for rec in records[1:]:
+        outputs.append(rec.hidden + outputs[-1] if rnn.residual else rec.hidden)
+    return outputs
+
+
 def liveliness(hidden: np.ndarray) -> np.ndarray:
     """(T, H) → (H,): how much each unit changes per step, mean |h_t − h_{t−1}|."""
     return np.abs(np.diff(hidden, axis=0)).mean(axis=0)
@@ -208,8 +218,9 @@ def run_view(
     rec = records[layer]
     if unit is None:
         unit = int(np.argmax(liveliness(rec.hidden[:, 0, :])))
-    inputs = prepared.x[:, 0, :] if layer == 0 else records[layer - 1].hidden[:, 0, :]
-    top = records[-1].hidden
+    outputs = layer_outputs(rnn, records)
+    inputs = prepared.x[:, 0, :] if layer == 0 else outputs[layer - 1][:, 0, :]
+    top = outputs[-1]
     view: dict[str, Any] = {
         "kind": prepared.kind,
         "title": prepared.title,
