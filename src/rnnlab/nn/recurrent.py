@@ -36,12 +36,46 @@ from rnnlab.nn.dropout import dropout_mask
 from rnnlab.nn.init import check_init_names, initial_weights, own_parameters
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
 
-_CELL_KEYS = (
+CELL_KEYS = (
     ("W_ih", "weight_ih"),
     ("W_hh", "weight_hh"),
     ("b_ih", "bias_ih"),
     ("b_hh", "bias_hh"),
 )
+
+
+def cell_params(
+    mode: str, params: dict[str, np.ndarray], suffix: str, dtype: object
+) -> dict[str, np.ndarray]:
+    """One cell's parameter dict by the cells' names (W_ih, W_hh, b_ih, b_hh and the
+    cell's own, such as the peepholes) from a module's ``params``, whose names carry
+    ``suffix`` ("_l0", "_l1_reverse", or "" for a single-step cell). Without bias the
+    biases are zeros, which the cells treat like any other bias."""
+    cell = {name: params[name + suffix] for name in CELLS[mode].parameters}
+    for key, torch_name in CELL_KEYS:
+        name = torch_name + suffix
+        if name in params:
+            cell[key] = params[name]
+        else:
+            cell[key] = np.zeros(params["weight_hh" + suffix].shape[0], dtype)
+    return cell
+
+
+def cell_grads(mode: str, grads: dict[str, np.ndarray], suffix: str) -> dict[str, np.ndarray]:
+    """One cell's gradient arrays by the cells' names (W_ih, W_hh, b_ih and b_hh when the
+    module has biases, and the cell's own), which its backward pass adds to."""
+    names = [(key, torch_name + suffix) for key, torch_name in CELL_KEYS]
+    names += [(name, name + suffix) for name in CELLS[mode].parameters]
+    return {key: grads[name] for key, name in names if name in grads}
+
+
+def cell_options_text(options: dict[str, object]) -> str:
+    """The cell options of a ``repr`` (", peephole=True"); tanh, the default, unsaid."""
+    return "".join(
+        f", {option}={value!r}"
+        for option, value in options.items()
+        if option != "nonlinearity" or value != "tanh"
+    )
 
 
 class RecurrentLayer(Module):
@@ -127,35 +161,19 @@ class RecurrentLayer(Module):
                     weights[cell.gate_bias][f * H : (f + 1) * H] = self.forget_bias
                     weights["b_hh"][f * H : (f + 1) * H] = 0.0
                 suffix = self._suffix(layer, direction)
-                for key, torch_name in _CELL_KEYS:
+                for key, torch_name in CELL_KEYS:
                     if self.bias or key.startswith("W"):
                         self.add_param(torch_name + suffix, weights[key].astype(self.dtype))
                 for name in cell.parameters:
                     self.add_param(name + suffix, weights[name].astype(self.dtype))
 
     def cell_params(self, layer: int, direction: int) -> dict[str, np.ndarray]:
-        """The cell's parameter dict (W_ih, W_hh, b_ih, b_hh and the cell's own, such as
-        the peepholes) of one layer and direction.
-
-        Without bias the biases are zeros, which the cells treat like any other bias.
-        """
-        suffix = self._suffix(layer, direction)
-        params = {name: self._params[name + suffix] for name in CELLS[self.mode].parameters}
-        for key, torch_name in _CELL_KEYS:
-            name = torch_name + suffix
-            if name in self._params:
-                params[key] = self._params[name]
-            else:
-                params[key] = np.zeros(self._params["weight_hh" + suffix].shape[0], self.dtype)
-        return params
+        """The parameter dict of one layer and direction's cell (``cell_params``)."""
+        return cell_params(self.mode, self._params, self._suffix(layer, direction), self.dtype)
 
     def _cell_grads(self, layer: int, direction: int) -> dict[str, np.ndarray]:
-        """The gradient arrays of one cell by the cells' names (W_ih, W_hh, b_ih and b_hh
-        when the layer has biases, and the cell's own), which its backward pass adds to."""
-        suffix = self._suffix(layer, direction)
-        names = [(key, torch_name + suffix) for key, torch_name in _CELL_KEYS]
-        names += [(name, name + suffix) for name in CELLS[self.mode].parameters]
-        return {key: self._grads[name] for key, name in names if name in self._grads}
+        """The gradient arrays of one layer and direction's cell (``cell_grads``)."""
+        return cell_grads(self.mode, self._grads, self._suffix(layer, direction))
 
     def _workspace(self, k: int) -> object:
         """Scratch buffers of cell k (layer · D + direction), reused from call to call."""
@@ -404,10 +422,7 @@ class RecurrentLayer(Module):
         ):
             if getattr(self, option) != default:
                 text += f", {option}={getattr(self, option)}"
-        for option, value in self.cell_options.items():
-            if option != "nonlinearity" or value != "tanh":
-                text += f", {option}={value!r}"
-        return text
+        return text + cell_options_text(self.cell_options)
 
 
 class RNN(RecurrentLayer):

@@ -35,9 +35,13 @@ from rnnlab.errors import ConfigError, ShapeError, StateError, check_positive_in
 from rnnlab.nn.checks import check_float_input, check_last_dim, check_shape
 from rnnlab.nn.init import initial_weights, own_parameters
 from rnnlab.nn.module import Module, make_rng, resolve_dtype
-from rnnlab.nn.recurrent import cell_of_layer
-
-_NAMES = (("W_ih", "weight_ih"), ("W_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh"))
+from rnnlab.nn.recurrent import (
+    CELL_KEYS,
+    cell_grads,
+    cell_of_layer,
+    cell_options_text,
+    cell_params,
+)
 
 
 class RecurrentCell(Module):
@@ -66,7 +70,7 @@ class RecurrentCell(Module):
         self.rng = make_rng(seed)
         cell, H = CELLS[self.mode], self.hidden_size
         weights = initial_weights(cell.blocks, self.input_size, H, self.rng, "uniform", "uniform")
-        for key, name in _NAMES:
+        for key, name in CELL_KEYS:
             if self.bias or key.startswith("W"):
                 self.add_param(name, weights[key].astype(self.dtype))
         for name, value in own_parameters(cell, H, self.rng).items():
@@ -80,13 +84,8 @@ class RecurrentCell(Module):
         return CELLS[self.mode].has_cell_state
 
     def cell_params(self) -> dict[str, np.ndarray]:
-        """The cell's parameters by the cells' names (zeros for absent biases)."""
-        params = {name: self._params[name] for name in CELLS[self.mode].parameters}
-        for key, name in _NAMES:
-            params[key] = self._params.get(name)
-            if params[key] is None:
-                params[key] = np.zeros(self._params["weight_hh"].shape[0], self.dtype)
-        return params
+        """The cell's parameters by the cells' names (``rnnlab.nn.recurrent.cell_params``)."""
+        return cell_params(self.mode, self._params, "", self.dtype)
 
     def __call__(self, x: np.ndarray, state: Any = None) -> Any:
         """One step: x (B, input_size) or (input_size,), state h (B, H) — for LSTMCell
@@ -123,19 +122,15 @@ class RecurrentCell(Module):
         unbatched, batch = call["unbatched"], call["batch"]
         d_final = self._checked_state(d_state, batch, unbatched, "d_state", allow_none=True)
         self._tapes.pop()
-        functions = step_functions(self.mode)
-        d_x, d_state0 = functions.backward(self.cell_params(), call["tape"], d_final, self._into())
+        into = cell_grads(self.mode, self._grads, "")  # the weight gradients go there
+        backward = step_functions(self.mode).backward
+        d_x, d_state0 = backward(self.cell_params(), call["tape"], d_final, into)
         d_x = d_x[0] if unbatched else d_x
         return d_x, self._to_user(d_state0, unbatched)
 
     def forget(self) -> None:
         """Drop the tapes of the calls not undone (start a new sequence without backward)."""
         self._tapes.clear()
-
-    def _into(self) -> dict[str, np.ndarray]:
-        """The gradient arrays by the cells' names, which backward adds to."""
-        names = [*_NAMES, *((name, name) for name in CELLS[self.mode].parameters)]
-        return {key: self._grads[name] for key, name in names if name in self._grads}
 
     def _checked_state(
         self, state: Any, batch: int, unbatched: bool, label: str, allow_none: bool = False
@@ -180,10 +175,7 @@ class RecurrentCell(Module):
         text = f"{self.input_size}, {self.hidden_size}"
         if not self.bias:
             text += ", bias=False"
-        for option, value in self.cell_options.items():
-            if option != "nonlinearity" or value != "tanh":
-                text += f", {option}={value!r}"
-        return text
+        return text + cell_options_text(self.cell_options)
 
 
 class RNNCell(RecurrentCell):
