@@ -28,13 +28,17 @@ def random_params(
     bias_scale = scale if bias_scale is None else bias_scale
     params = {
         "W_ih": rng.normal(size=(G * H, inputs)) * scale,
-        "W_hh": rng.normal(size=(G * H, H)) * scale,
+        "W_hh": rng.normal(size=(G * H, H)) * scale,  # drawn for every cell (the order)
         "b_ih": rng.normal(size=G * H) * bias_scale,
         "b_hh": rng.normal(size=G * H) * bias_scale,
     }
+    if not cell.recurrent:  # IndRNN: no W_hh (the cells get an empty one)
+        params["W_hh"] = params["W_hh"][:0]
     for name in cell.parameters:  # about their starting value (a gain about 1)
         size = cell.parameter_width(name) * H
-        params[name] = rng.normal(size=size) * scale + cell.parameter_init.get(name, 0.0)
+        start = cell.parameter_init.get(name, 0.0)
+        centre = sum(start) / 2 if isinstance(start, tuple) else start  # a range's middle
+        params[name] = rng.normal(size=size) * scale + centre
     return {name: value.astype(dtype) for name, value in params.items()}
 
 

@@ -5,6 +5,7 @@ gradients vanishing faster than LSTM ones). Screenshots go to test-artifacts/web
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import threading
 import time
@@ -228,6 +229,22 @@ def test_the_layer_norm_lstm_writes_its_normalised_terms_with_this_steps_numbers
     choose_cell(page, "gru_layer_norm")
     text = page.locator("#equations").inner_text()
     assert "LN(Win xt + bin)" in text and "rt ⊙ (γhn ⊙ LN(Whn ht−1 + bhn) + βhn)" in text, text
+    assert errors == []
+
+
+def test_indrnn_writes_its_vector_recurrence_with_this_steps_numbers(page):
+    page, errors = page
+    choose_cell(page, "indrnn_relu")
+    assert page.locator("canvas.heatmap[data-kind=gate]").count() == 0
+    block = page.locator("#equations .eq-block.key").first
+    general, live = (block.locator(c).inner_text() for c in (".eq-general", ".eq-live"))
+    assert general == "ht = relu(Wih xt + bih + u ⊙ ht−1)", general
+    # the live line's arithmetic adds up: relu(x + b + u × h) = relu(a) = h
+    numbers = [float(n) for n in re.findall(r"-?\d+\.\d+", live.replace("−", "-"))]
+    x_term, bias, u, h_prev, a, h_t = numbers[-6:]
+    assert abs(x_term + bias + u * h_prev - a) < 2e-3, live
+    assert abs(max(a, 0.0) - h_t) < 1e-3, live
+    shoot(page, "equations", "equations-indrnn")
     assert errors == []
 
 

@@ -9,7 +9,7 @@ cell is its file, its test and one line here.
 
 from __future__ import annotations
 
-from rnnlab.cells import gru, gru_layer_norm, layer_norm, lstm, peephole, rnn
+from rnnlab.cells import gru, gru_layer_norm, indrnn, layer_norm, lstm, peephole, rnn
 from rnnlab.cells.cell import Cell, TorchLayer, cell_for_layer, registry
 from rnnlab.errors import ConfigError
 
@@ -21,10 +21,12 @@ CELLS = registry(
     layer_norm.LSTM_LAYER_NORM,
     gru.GRU,
     gru_layer_norm.GRU_LAYER_NORM,
+    indrnn.INDRNN_RELU,
+    indrnn.INDRNN_TANH,
 )
 
 #: other names people use for a cell
-ALIASES = {"rnn": "rnn_tanh", "tanh": "rnn_tanh", "relu": "rnn_relu"}
+ALIASES = {"rnn": "rnn_tanh", "tanh": "rnn_tanh", "relu": "rnn_relu", "indrnn": "indrnn_relu"}
 
 
 def cell_named(name: str) -> Cell:
@@ -32,7 +34,8 @@ def cell_named(name: str) -> Cell:
     cell = CELLS.get(ALIASES.get(name, name))
     if cell is None:
         raise ConfigError(
-            f"cell must be one of {tuple(CELLS)} (or 'rnn' for rnn_tanh), got {name!r}"
+            f"cell must be one of {tuple(CELLS)} (or 'rnn' for rnn_tanh, 'indrnn' for "
+            f"indrnn_relu), got {name!r}"
         )
     return cell
 

@@ -74,13 +74,18 @@ class Cell:
     own_blocks: int = 0  #: last blocks whose recurrent part has a gradient of its own
     #: whether h_{t−1} reaches h_t other than through W_hh (the step's dh_prev is not 0)
     direct_path: bool = False
+    #: whether the cell has recurrent weights W_hh (G·H, H) and b_hh, multiplied with
+    #: h_{t−1} at every step; False for a cell whose recurrence is all in its step (IndRNN's
+    #: u ⊙ h_{t−1}): its layers hold neither, its steps get W_hh (0, H), b_hh zeros and
+    #: no a_h worth reading, and the loops skip the product
+    recurrent: bool = True
     parameters: tuple[str, ...] = ()  #: the cell's own per-unit parameters (H each)
     #: the width of an own parameter in units of H where it is not 1 (the gain of all
     #: G·H pre-activations: G); it takes that many rows of p, one per block
     parameter_widths: dict[str, int] = field(default_factory=dict)
-    #: the constant an own parameter starts at (a gain 1, a bias 0); the others start
-    #: uniform in ±1/√H as PyTorch's weights do
-    parameter_init: dict[str, float] = field(default_factory=dict)
+    #: how an own parameter starts: a constant (a gain 1, a bias 0) or (low, high) for
+    #: uniform in that range; the others start uniform in ±1/√H as PyTorch's weights do
+    parameter_init: dict[str, float | tuple[float, float]] = field(default_factory=dict)
     #: the parameter that is the gates' bias, where a forget bias is set: "b_ih", or
     #: an own parameter of width G (a normalised cell's β)
     gate_bias: str = "b_ih"

@@ -145,7 +145,7 @@ def backward(
     records = (d_pre, d_own, d_rec, d_hidden, d_cell)
     loop = (W_hh, packed, plain, steps, keep, p, hidden, cell_state, d_out, dh, dc, *records, *sums)
     loops = compiled_loops(cell)
-    if pipelines(B, W_hh, parts):
+    if cell.recurrent and pipelines(B, W_hh, parts):
         terms = gradient_operands(params, x, hidden, d_pre, input_grad, d_own, into)
         loop_args = (loop, (*terms, chunk_steps(B)))
         run(parts, loops.pipelined_backward, *loop_args, driver=loops.pipelined_parts)
@@ -182,13 +182,16 @@ def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype
     so another process can compile them while a run compiles its forward loop."""
     T, B, H = steps, batch, hidden_size
     GH, C = cell.blocks * H, (H if cell.has_cell_state else 0)
-    params = {"W_ih": np.zeros((GH, H), dtype), "W_hh": np.zeros((GH, H), dtype)}
+    params = {
+        "W_ih": np.zeros((GH, H), dtype),
+        "W_hh": np.zeros((GH if cell.recurrent else 0, H), dtype),
+    }
     params |= {name: np.zeros(GH, dtype) for name in ("b_ih", "b_hh")}
     params |= {name: np.zeros(cell.parameter_width(name) * H, dtype) for name in cell.parameters}
     tape = {"x": np.zeros((T, B, H), dtype), "hidden": np.zeros((T + 1, B, H), dtype)}
     tape |= {"mask": None, "cell": np.zeros((T + 1, B, C), dtype)}
     tape["keep"] = np.zeros((T, B, cell.keep_width * H), dtype)
-    into = {name: np.zeros_like(value) for name, value in params.items()}
+    into = {name: np.zeros_like(value) for name, value in params.items() if value.size}
     backward(cell, params, tape, np.zeros((T, B, H), dtype), keep_gradients=False, into=into)
 
 

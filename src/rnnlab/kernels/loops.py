@@ -35,10 +35,11 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
     raise NotImplementedError("a template's step: use compiled_loops(cell)")
 
 
-#: whether the cell's last blocks have a recurrent gradient of their own (``own_blocks``)
-#: and whether h_{t−1} reaches h_t outside W_hh (``direct_path``): constants of each
-#: cell's loops, so a cell compiles only what it uses
-OWN_RECURRENT = DIRECT_PATH = True
+#: whether the cell's last blocks have a recurrent gradient of their own (``own_blocks``),
+#: whether h_{t−1} reaches h_t outside W_hh (``direct_path``) and whether there is a W_hh
+#: at all (``recurrent``; IndRNN has none): constants of each cell's loops, so a cell
+#: compiles only what it uses
+OWN_RECURRENT = DIRECT_PATH = RECURRENT = True
 
 
 @njit(inline="always", **OPTIONS)
@@ -82,12 +83,14 @@ def forward_loop(
     """
     T, B, _ = x_proj.shape
     H = hidden.shape[2]
-    pack_own_panels(W_hh, True, packed, part, parts)
+    if RECURRENT:
+        pack_own_panels(W_hh, True, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T):
-        matmul_rows(hidden[t], packed, plain, pre, False, part, parts)  # W_hh h_{t−1}
-        generation = barrier(counter, parts, generation)  # pre complete
+        if RECURRENT:
+            matmul_rows(hidden[t], packed, plain, pre, False, part, parts)  # W_hh h_{t−1}
+            generation = barrier(counter, parts, generation)  # pre complete
         k = t if keep.shape[0] == T else 0
         for b in range(first, stop):
             if t < lengths[b]:
@@ -132,7 +135,8 @@ def backward_loop(
     ``part`` of d_bias, d_own_bias, dp (float64) ← this thread's sums; counter[PROGRESS]
     ← the steps finished (``rnnlab.runtime.pipeline``). docs/architecture.md has more."""
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
-    pack_own_panels(W_hh, False, packed, part, parts)
+    if RECURRENT:
+        pack_own_panels(W_hh, False, packed, part, parts)
     first, stop = share(B, part, parts)
     generation = 0
     for t in range(T - 1, -1, -1):
@@ -155,9 +159,10 @@ def backward_loop(
             add_rows(d_own[t, first:stop], d_own_bias[part])
             recurrent_rows(d_pre[t], d_own[t], d_rec, first, stop)
         generation = barrier(counter, parts, generation)  # rows complete, dh's direct part too
-        rows = d_rec if OWN_RECURRENT else d_pre[t]  # dh_{t−1} (+)= W_hhᵀ ∂L/∂a:
-        matmul_rows(rows, packed, plain, dh, DIRECT_PATH, part, parts)
-        generation = barrier(counter, parts, generation)  # dh complete
+        if RECURRENT:
+            rows = d_rec if OWN_RECURRENT else d_pre[t]  # dh_{t−1} (+)= W_hhᵀ ∂L/∂a:
+            matmul_rows(rows, packed, plain, dh, DIRECT_PATH, part, parts)
+            generation = barrier(counter, parts, generation)  # dh complete
         for b in range(first, stop):
             if t >= lengths[b]:  # padded: h was carried, so is ∂L/∂h
                 copy_row(d_hidden[k, b], dh[b])
@@ -209,6 +214,7 @@ def compiled_loops(cell: Cell) -> SimpleNamespace:
     """The loops above made for ``cell`` (compiled at their first call, or loaded from
     numba's cache): forward_loop, backward_loop, pipelined_backward and their parts."""
     constants = {"OWN_RECURRENT": cell.own_blocks > 0, "DIRECT_PATH": cell.direct_path}
+    constants["RECURRENT"] = cell.recurrent
     names = {**compiled_steps(cell), **constants}
     for template in (forward_loop, backward_loop, pipelined_backward):
         names[template.__name__] = specialise(template, cell, names)

@@ -34,15 +34,16 @@ def _sizes(config: Any) -> tuple[int, int, int, int]:
 
 def parameter_count(config: Any) -> int:
     """The parameters of the model a config describes: embedding, each layer and
-    direction's W_ih (G·H, I), W_hh (G·H, H), two biases and the cell's own vectors, and
-    the output layer."""
+    direction's W_ih (G·H, I), W_hh (G·H, H) and b_hh where the cell has them, b_ih and
+    the cell's own vectors, and the output layer."""
     cell = cell_named(config.cell)
     width, inputs, outputs, directions = _sizes(config)
     H = config.hidden_size
     embedding = inputs * config.embedding_dim if config.embedding_dim else 0
 
     def layer(fan_in: int) -> int:  # both directions
-        return directions * (cell.blocks * H * (fan_in + H + 2) + cell.parameter_rows * H)
+        recurrent = H + 1 if cell.recurrent else 0  # W_hh's row and b_hh's entry
+        return directions * (cell.blocks * H * (fan_in + 1 + recurrent) + cell.parameter_rows * H)
 
     stack = layer(width) + (config.num_layers - 1) * layer(directions * H)
     return embedding + stack + outputs * (directions * H + 1)

@@ -5,7 +5,7 @@ from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
 from rnnlab.nn.losses import cross_entropy, mse
 from rnnlab.nn.module import Module
-from rnnlab.nn.recurrent import GRU, LSTM, RNN, RecurrentLayer
+from rnnlab.nn.recurrent import GRU, LSTM, RNN, IndRNN, RecurrentLayer
 from rnnlab.nn.step_cells import GRUCell, LSTMCell, RecurrentCell, RNNCell
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "GRUCell",
+    "IndRNN",
     "LSTMCell",
     "Linear",
     "Module",

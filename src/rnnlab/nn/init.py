@@ -33,12 +33,16 @@ def uniform(shape: tuple[int, ...], hidden_size: int, rng: np.random.Generator) 
 
 def own_parameters(cell: Any, hidden_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A cell's own parameters (``rnnlab.cells.Cell.parameters``) at their start: each
-    (width · H,), the constant the cell gives (``parameter_init``) or ``uniform``."""
+    (width · H,), the constant or the uniform range the cell gives (``parameter_init``),
+    or ``uniform``."""
     values = {}
     for name in cell.parameters:
         shape = (cell.parameter_width(name) * hidden_size,)
-        if name in cell.parameter_init:
-            values[name] = np.full(shape, cell.parameter_init[name])
+        start = cell.parameter_init.get(name)
+        if isinstance(start, tuple):
+            values[name] = rng.uniform(*start, shape)
+        elif start is not None:
+            values[name] = np.full(shape, start)
         else:
             values[name] = uniform(shape, hidden_size, rng)
     return values

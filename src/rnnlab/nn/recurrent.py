@@ -51,30 +51,36 @@ def cell_params(
     cell's own, such as the peepholes) from a module's ``params``, whose names carry
     ``suffix`` ("_l0", "_l1_reverse", or "" for a single-step cell). Without bias the
     biases are zeros, which the cells treat like any other bias."""
-    cell = {name: params[name + suffix] for name in CELLS[mode].parameters}
+    kind = CELLS[mode]
+    cell = {name: params[name + suffix] for name in kind.parameters}
+    rows = params["weight_ih" + suffix].shape[0]  # G·H
+    if not kind.recurrent:  # no W_hh: an empty one keeps H = W_hh.shape[1] true
+        cell["W_hh"] = np.zeros((0, rows // kind.blocks), dtype)
     for key, torch_name in CELL_KEYS:
         name = torch_name + suffix
         if name in params:
             cell[key] = params[name]
-        else:
-            cell[key] = np.zeros(params["weight_hh" + suffix].shape[0], dtype)
+        elif key not in cell:
+            cell[key] = np.zeros(rows, dtype)
     return cell
 
 
 def cell_grads(mode: str, grads: dict[str, np.ndarray], suffix: str) -> dict[str, np.ndarray]:
     """One cell's gradient arrays by the cells' names (W_ih, W_hh, b_ih and b_hh when the
-    module has biases, and the cell's own), which its backward pass adds to."""
+    module has biases and the cell has them, and the cell's own), which its backward
+    pass adds to."""
     names = [(key, torch_name + suffix) for key, torch_name in CELL_KEYS]
     names += [(name, name + suffix) for name in CELLS[mode].parameters]
     return {key: grads[name] for key, name in names if name in grads}
 
 
-def cell_options_text(options: dict[str, object]) -> str:
-    """The cell options of a ``repr`` (", peephole=True"); tanh, the default, unsaid."""
+def cell_options_text(options: dict[str, object], nonlinearity: str = "tanh") -> str:
+    """The cell options of a ``repr`` (", peephole=True"); the default ``nonlinearity``
+    unsaid."""
     return "".join(
         f", {option}={value!r}"
         for option, value in options.items()
-        if option != "nonlinearity" or value != "tanh"
+        if option != "nonlinearity" or value != nonlinearity
     )
 
 
@@ -88,6 +94,7 @@ class RecurrentLayer(Module):
 
     mode: str
     cell_layer: str  #: the layer name cells give (``rnnlab.cells.Cell.layer``)
+    default_nonlinearity = "tanh"  #: what a ``repr`` leaves unsaid
 
     def __init__(
         self,
@@ -162,7 +169,8 @@ class RecurrentLayer(Module):
                     weights["b_hh"][f * H : (f + 1) * H] = 0.0
                 suffix = self._suffix(layer, direction)
                 for key, torch_name in CELL_KEYS:
-                    if self.bias or key.startswith("W"):
+                    recurrent = key.endswith("_hh")
+                    if (self.bias or key.startswith("W")) and (cell.recurrent or not recurrent):
                         self.add_param(torch_name + suffix, weights[key].astype(self.dtype))
                 for name in cell.parameters:
                     self.add_param(name + suffix, weights[name].astype(self.dtype))
@@ -265,7 +273,7 @@ class RecurrentLayer(Module):
 
         for layer in range(self.num_layers):
             directions = [partial(run_direction, d, layer, layer_input) for d in range(D)]
-            W_hh = self._params["weight_hh" + self._suffix(layer, 0)]
+            W_hh = self.cell_params(layer, 0)["W_hh"]
             results = run_independent(directions, T, B, W_hh)
             outputs = []
             for direction, (out, state_T, tape) in enumerate(results):
@@ -366,7 +374,7 @@ class RecurrentLayer(Module):
             if mask is not None:
                 d_seq = d_seq * mask
             directions = [partial(run_direction, d, layer, d_seq) for d in range(D)]
-            W_hh = self._params["weight_hh" + self._suffix(layer, 0)]
+            W_hh = self.cell_params(layer, 0)["W_hh"]
             results = run_independent(directions, T, B, W_hh)
             d_input = None
             for direction, (dx, _, d_initial) in enumerate(results):
@@ -422,7 +430,7 @@ class RecurrentLayer(Module):
         ):
             if getattr(self, option) != default:
                 text += f", {option}={getattr(self, option)}"
-        return text + cell_options_text(self.cell_options)
+        return text + cell_options_text(self.cell_options, self.default_nonlinearity)
 
 
 class RNN(RecurrentLayer):
@@ -468,6 +476,34 @@ class GRU(RecurrentLayer):
     cell_layer = "GRU"
 
 
+class IndRNN(RecurrentLayer):
+    """Independently recurrent network (Li et al. 2018): h_t = act(W_ih x_t + b_ih + u ⊙
+    h_{t−1}), act = relu (the default, the paper's) or tanh; u is the vector
+    ``weight_hh_diag_l0`` (H,), started uniform in [0, 1]. No ``weight_hh``, no
+    ``bias_hh``. See ``rnnlab.cells.indrnn``; the other arguments are ``RNN``'s."""
+
+    cell_layer = "IndRNN"
+    default_nonlinearity = "relu"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "relu",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        **options: object,
+    ) -> None:
+        if nonlinearity not in ("relu", "tanh"):
+            raise ConfigError(f"nonlinearity must be 'relu' or 'tanh', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        layout = (num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__(input_size, hidden_size, *layout, nonlinearity=nonlinearity, **options)
+
+
 def cell_of_layer(layer: str, options: dict[str, object]) -> str:
     """The name of the registered cell that ``layer`` runs with ``options``; a keyword no
     cell of ``layer`` takes is refused as Python refuses an unexpected keyword."""
@@ -488,4 +524,4 @@ def cell_of_layer(layer: str, options: dict[str, object]) -> str:
 
 
 #: the layers by the name a cell gives (``rnnlab.cells.Cell.layer``)
-LAYERS: dict[str, type[RecurrentLayer]] = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+LAYERS: dict[str, type[RecurrentLayer]] = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU, "IndRNN": IndRNN}

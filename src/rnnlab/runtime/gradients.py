@@ -48,10 +48,13 @@ def weight_gradients(
     dtype = flat.dtype
     h_prev = hidden[:-1].reshape(T * B, H)
     x_flat = np.ascontiguousarray(x.reshape(T * B, I), dtype=dtype)
-    W_ih_grad, W_hh_grad, add = gradient_targets(into, (G, I), (G, H), dtype)
+    W_hh_rows = params["W_hh"].shape[0]  # G, or 0 for a cell without W_hh (IndRNN)
+    W_ih_grad, W_hh_grad, add = gradient_targets(into, (G, I), (W_hh_rows, H), dtype)
     matmul(flat.T, x_flat, W_ih_grad, parts, add)
     own = 0 if d_own is None else d_own.shape[2]
-    if own == 0:
+    if W_hh_rows == 0:
+        pass
+    elif own == 0:
         matmul(flat.T, h_prev, W_hh_grad, parts, add)
     else:  # the first blocks from d_pre, the last from d_own, each in place
         # (stacking the two products would hold them twice at once)
@@ -74,9 +77,12 @@ def gradient_targets(
     """(W_ih's gradient, W_hh's gradient, whether the GEMMs add to them): the caller's
     arrays ``into["W_ih"]``, ``into["W_hh"]`` (a layer's ``grads``, C-contiguous, of the
     cell's shape and dtype), which then need no temporary and no pass to add them, or
-    new arrays when ``into`` is None."""
+    new arrays when ``into`` is None. A W_hh of no rows (a cell without one) gets an
+    empty gradient of its own."""
     if into is None:
         return np.empty(W_ih_shape, dtype), np.empty(W_hh_shape, dtype), False
+    if W_hh_shape[0] == 0 and "W_hh" not in into:
+        into = {**into, "W_hh": np.empty(W_hh_shape, dtype)}
     for key, shape in (("W_ih", W_ih_shape), ("W_hh", W_hh_shape)):
         target = into.get(key)
         if target is None or target.shape != shape or target.dtype != dtype:

@@ -142,7 +142,8 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     """The pieces of unit ``unit``'s equations at every step of layer ``layer``.
 
     For each gate (or the single pre-activation ``a`` of an RNN): the input term
-    (W_ih x_t)_j, the recurrent term (W_hh h_{t−1})_j and both biases; with the gate
+    (W_ih x_t)_j, the recurrent term (W_hh h_{t−1})_j (0 for a cell without W_hh: IndRNN's
+    recurrence is its own weight u_j, sent with the others) and both biases; with the gate
     values, h_{t−1}, h_t, the cell's own weights of this unit (the peepholes) and, for an
     LSTM, c_{t−1} and c_t, the page writes out
     h_t = act(...) with numbers and the reader can check the arithmetic.
@@ -155,7 +156,7 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     h = rec.hidden[:, 0, :]
     h_prev = np.vstack([np.zeros((1, H), h.dtype), h[:-1]])
     x_terms = inputs @ params["W_ih"][rows].T  # (T, G)
-    h_terms = h_prev @ params["W_hh"][rows].T
+    h_terms = h_prev @ params["W_hh"][rows].T if len(params["W_hh"]) else 0 * x_terms
     pairs = list(zip(names, rows, strict=True))
     terms: dict[str, Any] = {
         "gates": list(names),

@@ -10,7 +10,7 @@ export function setCells(cellInfo) {
   for (const [name, info] of Object.entries(cellInfo)) CELL_NAMES[name] = info.title;
 }
 
-const FAMILY_COLORS = { rnn: "#e8772e", lstm: "#2f6fde", gru: "#1c9a6c" };
+const FAMILY_COLORS = { rnn: "#e8772e", lstm: "#2f6fde", gru: "#1c9a6c", indrnn: "#8e44ad" };
 
 /** A cell's colour in the charts: its family's (rnn_tanh and rnn_relu share one). */
 export function cellColor(cell) {

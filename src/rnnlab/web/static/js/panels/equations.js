@@ -108,7 +108,17 @@ export function stepEquations(run, t) {
   const j = run.unit;
   const at = `[${j}]`;
   const lines = [];
-  if (run.cell.startsWith("rnn")) {
+  if (run.cell.startsWith("indrnn")) {
+    const act = run.terms.activations.h;
+    const u = T.own.weight_hh_diag[0];
+    const a = T.x.a[t] + T.b_ih.a + u * T.h_prev[t];
+    lines.push({
+      general: `h_{t} = ${act}(W_{ih} x_{t} + b_{ih} + u ⊙ h_{t−1})`,
+      live: `h_{${t + 1}}${at} = ${act}(${fmt(T.x.a[t])} + ${term(T.b_ih.a)} + ${fmt(u)} × ${term(T.h_prev[t])}) = ${act}(${fmt(a)}) = ${fmt(T.h_t[t])}`,
+      note: "u is a vector, not a matrix: unit j sees only its own previous value; the units meet in the next layer",
+      key: true,
+    });
+  } else if (run.cell.startsWith("rnn")) {
     const act = run.cell === "rnn_tanh" ? "tanh" : "relu";
     const a = pre(run, "a", t);
     lines.push({
