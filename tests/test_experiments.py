@@ -101,8 +101,22 @@ def test_vanishing_command_shows_decay_below_radius_one(monkeypatch, capsys, tmp
     assert rnn["slope"] < 2 * lstm["slope"] < 0  # the LSTM decays much more slowly
     assert set(lstm["saturation"]) == {"i", "f", "g", "o", "tanh(c)"}
     assert len(rnn["jacobian_norm"]) == 41 and rnn["jacobian_slope"] < 0
+    remedies = {
+        m["label"] if m["cell"] == "rnn_tanh" else m["cell"]: m for m in results["remedies"]
+    }
+    assert set(remedies) == {
+        "lstm_peephole", "lstm_layer_norm", "gru_layer_norm", "indrnn_relu",
+        "4 layers", "4 layers, residual",
+    }  # fmt: skip
+    plain, residual = remedies["4 layers"]["init"], remedies["4 layers, residual"]["init"]
+    # the first layer of a residual stack hears the loss far more loudly through depth
+    assert residual["gradient_norm"][0] > 3 * plain["gradient_norm"][0]
+    assert len(plain["layer_gradient_norm"]) == 4
+    depth = [m["layer_gradient_norm"] for m in (plain, residual)]
+    assert depth[1][0] / depth[1][-1] > 3 * depth[0][0] / depth[0][-1]  # less lost on the way
+    assert {"vanishing_remedies.png", "vanishing_depth.png"} <= set(results["plots"])
     assert_pngs(out, results["plots"])
-    assert "slope, init" in stdout
+    assert "slope, init" in stdout and "RNN (tanh), 4 layers, residual" in stdout
 
 
 def test_clipping_command_compares_both_runs(monkeypatch, capsys, tmp_path):

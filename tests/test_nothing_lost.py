@@ -133,6 +133,22 @@ def test_an_interrupted_run_resumes_bit_for_bit(tmp_path, corpus, schedule, opti
         assert np.array_equal(resumed.model.params[name], value), name
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_run_with_recurrent_dropout_and_zoneout_resumes_bit_for_bit(tmp_path, corpus, cell):
+    """Their masks come from the model's generator, whose state the checkpoint carries."""
+    chosen = config(data=str(corpus), steps=20, cell=cell, recurrent_dropout=0.3, zoneout=0.2)
+    whole = prepare_run(chosen, out=tmp_path / "whole").trainer
+    whole.fit()
+    stopped = prepare_run(chosen, out=tmp_path / "parts").trainer
+    stopped.report = interrupt_at(9)
+    assert stopped.fit().stopped == "interrupted"
+    resumed = prepare_run(resume=tmp_path / "parts").trainer
+    assert resumed.model.rnn.recurrent_dropout == 0.3 and resumed.model.rnn.zoneout == 0.2
+    assert resumed.fit().stopped == "steps"
+    for name, value in whole.model.params.items():
+        assert np.array_equal(resumed.model.params[name], value), name
+
+
 def test_sigterm_saves_as_sigint_does(tmp_path, corpus):
     trainer = prepare_run(config(data=str(corpus), steps=40), out=tmp_path / "run").trainer
     trainer.report = interrupt_at(9, signal.SIGTERM)

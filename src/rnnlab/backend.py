@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.cells import CELLS, Cell
+from rnnlab.cells import zoneout as zoneout_cell
 from rnnlab.errors import ConfigError
 
 BACKENDS = ("auto", "numpy", "numba")
@@ -86,8 +87,24 @@ def _kernels() -> Any:
 def _reference(cell: Cell) -> SimpleNamespace:
     """The reference cell with the kernels' signature (their extra options ignored)."""
 
-    def forward(params, x, state0, lengths=None, workspace=None, keep_tape=True):
-        out, state, tape = cell.forward(params, x, state0, lengths)
+    def forward(
+        params,
+        x,
+        state0,
+        lengths=None,
+        workspace=None,
+        keep_tape=True,
+        recurrent_mask=None,
+        zoneout=None,
+    ):
+        if zoneout is None:
+            out, state, tape = cell.forward(
+                params, x, state0, lengths, recurrent_mask=recurrent_mask
+            )
+        else:
+            out, state, tape = zoneout_cell.forward(
+                cell, params, x, state0, lengths, zoneout, recurrent_mask
+            )
         if lengths is None:  # a view of the tape's hidden, as the kernels return it
             out.flags.writeable = False
         return out, state, (tape if keep_tape else None)
@@ -103,7 +120,10 @@ def _reference(cell: Cell) -> SimpleNamespace:
         into=None,
     ):
         # the reference always leaves ∂L/∂h_t (and ∂L/∂c_t) on the tape and computes dx
-        dx, grads, d_state0 = cell.backward(params, tape, d_out, d_stateT)
+        if "zoneout" in tape:
+            dx, grads, d_state0 = zoneout_cell.backward(cell, params, tape, d_out, d_stateT)
+        else:
+            dx, grads, d_state0 = cell.backward(params, tape, d_out, d_stateT)
         for name, total in (into or {}).items():  # added as the kernels add them
             total += grads[name]
             grads[name] = total
@@ -113,10 +133,13 @@ def _reference(cell: Cell) -> SimpleNamespace:
 
 
 def cell_functions(mode: str) -> SimpleNamespace:
-    """forward(params, x, state0, lengths, workspace, keep_tape) and backward(params, tape,
-    d_out, d_stateT, workspace, keep_gradients, input_grad, into) of the cell ``mode`` on
-    the backend in force; ``into``: arrays by name (W_ih, W_hh, b_ih, b_hh, the cell's
-    own) that backward adds the weight gradients to and returns as them."""
+    """forward(params, x, state0, lengths, workspace, keep_tape, recurrent_mask, zoneout)
+    and backward(params, tape, d_out, d_stateT, workspace, keep_gradients, input_grad,
+    into) of the cell ``mode`` on the backend in force; ``into``: arrays by name (W_ih,
+    W_hh, b_ih, b_hh, the cell's own) that backward adds the weight gradients to and
+    returns as them. recurrent_mask (B, H): recurrent dropout's
+    (``rnnlab.cells.masking.dropped``); zoneout (T or 1, B or 1, S): z_t of every unit
+    (``rnnlab.cells.zoneout``); None for neither."""
     cell = CELLS[mode]
     if get_backend() == "numba":
         return _kernels().cell_functions(cell)

@@ -175,11 +175,12 @@ def stack_weights(model: LanguageModel) -> dict[str, Any]:
 
 def _compiled_generation(model: LanguageModel, state: Any, logits: np.ndarray) -> Any | None:
     """The compiled generator of ``model`` from ``state`` (``rnnlab.backend.generation``),
-    or None: on the reference backend, or for a bidirectional or residual model (the
-    model's own forward then steps it)."""
+    or None: on the reference backend, or for a bidirectional or residual model, or one
+    with zoneout, whose evaluation mixes p h_{t−1} into h_t (the model's own forward then
+    steps it)."""
     if not hasattr(model, "rnn") or model.rnn.bidirectional or not backend.compiled():
         return None
-    if model.rnn.residual:
+    if model.rnn.residual or model.rnn.zoneout > 0:
         return None
     return backend.generation(model.rnn.mode, stack_weights(model), state, logits)
 

@@ -47,6 +47,14 @@ def residual_option() -> Any:
     return option(False, "add each layer's input to its output from the second layer on")
 
 
+def recurrent_dropout_option() -> Any:
+    return option(0.0, "recurrent dropout: one mask per sequence on h before W_hh (training)")
+
+
+def zoneout_option() -> Any:
+    return option(0.0, "zoneout: each unit keeps its previous value with this probability")
+
+
 def hidden_option(default: int) -> Any:
     return option(default, "hidden units per layer", min=1)
 

@@ -29,8 +29,10 @@ from rnnlab.options import (
     hidden_option,
     layers_option,
     option,
+    recurrent_dropout_option,
     redefault,
     residual_option,
+    zoneout_option,
 )
 from rnnlab.rundir import claim
 from rnnlab.train import TrainConfig, Trainer
@@ -86,6 +88,8 @@ class CharRunConfig(TrainConfig):
     layers: int = layers_option(_MODEL["num_layers"].default)
     dropout: float = option(_MODEL["dropout"].default, "dropout between layers")
     residual: bool = residual_option()
+    recurrent_dropout: float = recurrent_dropout_option()
+    zoneout: float = zoneout_option()
     embedding_dim: int | None = option(None, "embedding size; 0: one-hot input", none=0)
     val_fraction: float = option(0.1, "last fraction of the corpus held out")
     dtype: str = option(_MODEL["dtype"].default, "float32 or float64")
@@ -125,6 +129,8 @@ def prepare_run(
         num_layers=config.layers,
         dropout=config.dropout,
         residual=config.residual,
+        recurrent_dropout=config.recurrent_dropout,
+        zoneout=config.zoneout,
         embedding_dim=config.embedding_dim,
         dtype=config.dtype,
     )

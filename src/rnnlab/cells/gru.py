@@ -26,7 +26,7 @@ import numpy as np
 
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell, TorchLayer
-from rnnlab.cells.masking import step_mask
+from rnnlab.cells.masking import dropped, step_mask
 from rnnlab.ops import dsigmoid, dtanh, sigmoid
 
 
@@ -35,10 +35,12 @@ def forward(
     x: np.ndarray,
     state0: np.ndarray,
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the cell over a sequence.
 
     x: (T, B, I), state0 h_0: (B, H), lengths: (B,) or None
+    recurrent_mask: (B, H) or None, recurrent dropout's (``masking.dropped``)
     → out: (T, B, H) (zero past each length), stateT h_T: (B, H), tape.
     """
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
@@ -52,7 +54,7 @@ def forward(
     hidden = np.empty((T + 1, B, H), dtype=x_proj.dtype)
     hidden[0] = state0
     for t in range(T):
-        h_proj = hidden[t] @ W_hh.T + b_hh  # W_h· h_{t−1} + b_h·: (B, 3H)
+        h_proj = dropped(hidden[t], recurrent_mask) @ W_hh.T + b_hh  # W_h· h_{t−1} + b_h·: (B, 3H)
         r = sigmoid(x_proj[t, :, :H] + h_proj[:, :H])
         z = sigmoid(x_proj[t, :, H : 2 * H] + h_proj[:, H : 2 * H])
         n = np.tanh(x_proj[t, :, 2 * H :] + r * h_proj[:, 2 * H :])
@@ -63,6 +65,7 @@ def forward(
 
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
     tape = {"x": x, "gates": gates, "hidden_n": hidden_n, "hidden": hidden, "mask": mask}
+    tape["recurrent_mask"] = recurrent_mask
     return out, hidden[T].copy(), tape
 
 
@@ -79,6 +82,7 @@ def backward(
     Also leaves ``tape["d_hidden"]`` (T, B, H) = ∂L/∂h_t for t = 1 … T.
     """
     W_hh = params["W_hh"]
+    recurrent_mask = tape.get("recurrent_mask")  # recurrent dropout's, or None
     x, gates, hidden_n, hidden, mask = (
         tape[k] for k in ("x", "gates", "hidden_n", "hidden", "mask")
     )
@@ -109,13 +113,13 @@ def backward(
         dh_direct = dh_in * (1 - z)
         if mask is not None:
             dh_direct = np.where(mask[t], dh_direct, dh_in)
-        dh = dh_direct + d_h @ W_hh
+        dh = dh_direct + dropped(d_h @ W_hh, recurrent_mask)
 
     flat_x = d_x_proj.reshape(T * B, 3 * H)
     flat_h = d_h_proj.reshape(T * B, 3 * H)
     grads = {
         "W_ih": flat_x.T @ x.reshape(T * B, -1),
-        "W_hh": flat_h.T @ hidden[:-1].reshape(T * B, H),
+        "W_hh": flat_h.T @ dropped(hidden[:-1], recurrent_mask).reshape(T * B, H),
         "b_ih": flat_x.sum(axis=0),
         "b_hh": flat_h.sum(axis=0),
     }

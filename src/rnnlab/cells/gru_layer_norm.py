@@ -26,7 +26,7 @@ import numpy as np
 
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell
-from rnnlab.cells.masking import step_mask
+from rnnlab.cells.masking import dropped, step_mask
 from rnnlab.ops import dsigmoid, dtanh, layer_norm, layer_norm_backward, sigmoid
 
 #: the normalisations' gains and biases, in the order of the step's rows of p
@@ -38,10 +38,12 @@ def forward(
     x: np.ndarray,
     state0: np.ndarray,
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the cell over a sequence.
 
     x: (T, B, I), state0 h_0: (B, H), lengths: (B,) or None
+    recurrent_mask: (B, H) or None, recurrent dropout's (``masking.dropped``)
     → out: (T, B, H) (zero past each length), stateT h_T: (B, H), tape.
     """
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
@@ -56,7 +58,9 @@ def forward(
     hidden = np.empty((T + 1, B, H), u.dtype)
     hidden[0] = state0
     for t in range(T):
-        v, h_hat[t], h_inv = layer_norm(hidden[t] @ W_hh.T + b_hh, g_hh, be_hh)
+        v, h_hat[t], h_inv = layer_norm(
+            dropped(hidden[t], recurrent_mask) @ W_hh.T + b_hh, g_hh, be_hh
+        )
         r = sigmoid(u[t, :, :H] + v[:, :H])
         z = sigmoid(u[t, :, H : 2 * H] + v[:, H : 2 * H])
         n = np.tanh(u[t, :, 2 * H :] + r * v[:, 2 * H :])
@@ -67,6 +71,7 @@ def forward(
 
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
     tape = {"x": x, "gates": gates, "x_hat": x_hat, "h_hat": h_hat, "inv_std": inv_std}
+    tape["recurrent_mask"] = recurrent_mask
     tape |= {"hidden": hidden, "mask": mask}
     return out, hidden[T].copy(), tape
 
@@ -84,6 +89,7 @@ def backward(
     Also leaves ``tape["d_hidden"]`` (T, B, H) = ∂L/∂h_t for t = 1 … T.
     """
     W_hh = params["W_hh"]
+    recurrent_mask = tape.get("recurrent_mask")  # recurrent dropout's, or None
     g_ih, _, g_hh, be_hh = (params[name] for name in NORMS)
     x, gates, hidden, mask = (tape[k] for k in ("x", "gates", "hidden", "mask"))
     x_hat, h_hat, inv_std = (tape[k] for k in ("x_hat", "h_hat", "inv_std"))
@@ -115,12 +121,12 @@ def backward(
         dh_direct = dh_in * (1 - z)
         if mask is not None:  # a padded step passed h_{t−1} through unchanged
             dh_direct = np.where(mask[t], dh_direct, dh_in)
-        dh = dh_direct + d_v[t] @ W_hh
+        dh = dh_direct + dropped(d_v[t] @ W_hh, recurrent_mask)
 
     flat_u, flat_v = d_u.reshape(T * B, 3 * H), d_v.reshape(T * B, 3 * H)
     grads = {
         "W_ih": flat_u.T @ x.reshape(T * B, -1),
-        "W_hh": flat_v.T @ hidden[:-1].reshape(T * B, H),
+        "W_hh": flat_v.T @ dropped(hidden[:-1], recurrent_mask).reshape(T * B, H),
         "b_ih": flat_u.sum(axis=0),
         "b_hh": flat_v.sum(axis=0),
         **d_norms,

@@ -43,12 +43,17 @@ def forward(
     state0: np.ndarray,
     lengths: np.ndarray | None = None,
     nonlinearity: str = "relu",
+    recurrent_mask: None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the cell over a sequence.
 
     x: (T, B, I), state0 h_0: (B, H), lengths: (B,) or None
     → out: (T, B, H) (zero past each length), stateT h_T: (B, H), tape.
+    recurrent_mask must be None: recurrent dropout drops what W_hh reads, and there is
+    no W_hh (the layers refuse it).
     """
+    if recurrent_mask is not None:
+        raise ValueError("IndRNN has no W_hh for recurrent dropout to act on")
     W_ih, b_ih, b_hh, u = params["W_ih"], params["b_ih"], params["b_hh"], params[RECURRENT_WEIGHT]
     act, _ = ACTIVATIONS[nonlinearity]
     T, B, _ = x.shape

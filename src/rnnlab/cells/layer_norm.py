@@ -34,7 +34,7 @@ import numpy as np
 
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell
-from rnnlab.cells.masking import step_mask
+from rnnlab.cells.masking import dropped, step_mask
 from rnnlab.ops import dsigmoid, dtanh, layer_norm, layer_norm_backward, sigmoid
 
 #: the normalisations' gains and biases, in the order of the step's rows of p
@@ -53,10 +53,12 @@ def forward(
     x: np.ndarray,
     state0: tuple[np.ndarray, np.ndarray],
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
     """Run the cell over a sequence.
 
     x: (T, B, I), state0 (h_0, c_0): (B, H) each, lengths: (B,) or None
+    recurrent_mask: (B, H) or None, recurrent dropout's (``masking.dropped``)
     → out: (T, B, H) (zero past each length), stateT (h_T, c_T), tape.
     """
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
@@ -73,7 +75,9 @@ def forward(
     cell = np.empty_like(hidden)
     hidden[0], cell[0] = state0
     for t in range(T):
-        a_h, h_hat[t], h_inv = layer_norm(hidden[t] @ W_hh.T + b_hh, g_hh, be_hh)
+        a_h, h_hat[t], h_inv = layer_norm(
+            dropped(hidden[t], recurrent_mask) @ W_hh.T + b_hh, g_hh, be_hh
+        )
         a = a_x[t] + a_h
         i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), sigmoid(a[:, 3 * H :])
         g = np.tanh(a[:, 2 * H : 3 * H])
@@ -90,6 +94,7 @@ def forward(
 
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
     tape = {"x": x, "gates": gates, "x_hat": x_hat, "h_hat": h_hat, "c_hat": c_hat}
+    tape["recurrent_mask"] = recurrent_mask
     tape |= {"inv_std": inv_std, "cell": cell, "hidden": hidden, "mask": mask}
     return out, (hidden[T].copy(), cell[T].copy()), tape
 
@@ -107,6 +112,7 @@ def backward(
     Also leaves ``tape["d_hidden"]`` and ``tape["d_cell"]`` (T, B, H): ∂L/∂h_t, ∂L/∂c_t.
     """
     W_hh = params["W_hh"]
+    recurrent_mask = tape.get("recurrent_mask")  # recurrent dropout's, or None
     g_ih, _, g_hh, _, g_c, be_c = (params[name] for name in NORMS)
     x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
     x_hat, h_hat, c_hat, inv_std = (tape[k] for k in ("x_hat", "h_hat", "c_hat", "inv_std"))
@@ -143,15 +149,15 @@ def backward(
         for name, grad in zip(NORMS[:4], (d_g_ih, d_be_ih, d_g_hh, d_be_hh), strict=True):
             d_norms[name] += grad
         if mask is None:
-            dh, dc = d_v[t] @ W_hh, dc_in * f
+            dh, dc = dropped(d_v[t] @ W_hh, recurrent_mask), dc_in * f
         else:  # a padded step passed h_{t−1} and c_{t−1} through unchanged
-            dh = d_v[t] @ W_hh + np.where(mask[t], 0, dh_in)
+            dh = dropped(d_v[t] @ W_hh, recurrent_mask) + np.where(mask[t], 0, dh_in)
             dc = np.where(mask[t], dc_in * f, dc)
 
     flat_u, flat_v = d_u.reshape(T * B, 4 * H), d_v.reshape(T * B, 4 * H)
     grads = {
         "W_ih": flat_u.T @ x.reshape(T * B, -1),
-        "W_hh": flat_v.T @ hidden[:-1].reshape(T * B, H),
+        "W_hh": flat_v.T @ dropped(hidden[:-1], recurrent_mask).reshape(T * B, H),
         "b_ih": flat_u.sum(axis=0),
         "b_hh": flat_v.sum(axis=0),
         **d_norms,

@@ -25,7 +25,7 @@ import numpy as np
 
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell, TorchLayer
-from rnnlab.cells.masking import step_mask
+from rnnlab.cells.masking import dropped, step_mask
 from rnnlab.ops import dsigmoid, dtanh, sigmoid
 
 
@@ -34,10 +34,12 @@ def forward(
     x: np.ndarray,
     state0: tuple[np.ndarray, np.ndarray],
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
     """Run the cell over a sequence.
 
     x: (T, B, I), state0 (h_0, c_0): (B, H) each, lengths: (B,) or None
+    recurrent_mask: (B, H) or None, recurrent dropout's (``masking.dropped``)
     → out: (T, B, H) (zero past each length), stateT (h_T, c_T), tape.
     """
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
@@ -51,7 +53,7 @@ def forward(
     cell = np.empty_like(hidden)
     hidden[0], cell[0] = state0
     for t in range(T):
-        a = x_proj[t] + hidden[t] @ W_hh.T + b_hh
+        a = x_proj[t] + dropped(hidden[t], recurrent_mask) @ W_hh.T + b_hh
         i = sigmoid(a[:, :H])
         f = sigmoid(a[:, H : 2 * H])
         g = np.tanh(a[:, 2 * H : 3 * H])
@@ -67,6 +69,7 @@ def forward(
 
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
     tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
+    tape["recurrent_mask"] = recurrent_mask
     return out, (hidden[T].copy(), cell[T].copy()), tape
 
 
@@ -83,6 +86,7 @@ def backward(
     Also leaves ``tape["d_hidden"]`` and ``tape["d_cell"]`` (T, B, H): ∂L/∂h_t, ∂L/∂c_t.
     """
     W_hh = params["W_hh"]
+    recurrent_mask = tape.get("recurrent_mask")  # recurrent dropout's, or None
     x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
     T, B, _ = x.shape
     H = W_hh.shape[1]
@@ -109,17 +113,17 @@ def backward(
         )
         if mask is None:
             d_pre[t] = d_a
-            dh = d_a @ W_hh
+            dh = dropped(d_a @ W_hh, recurrent_mask)
             dc = dc_in * f
         else:  # a padded step passed h_{t−1} and c_{t−1} through unchanged
             d_pre[t] = np.where(mask[t], d_a, 0)
-            dh = d_pre[t] @ W_hh + np.where(mask[t], 0, dh_in)
+            dh = dropped(d_pre[t] @ W_hh, recurrent_mask) + np.where(mask[t], 0, dh_in)
             dc = np.where(mask[t], dc_in * f, dc)
 
     flat_pre = d_pre.reshape(T * B, 4 * H)
     grads = {
         "W_ih": flat_pre.T @ x.reshape(T * B, -1),
-        "W_hh": flat_pre.T @ hidden[:-1].reshape(T * B, H),
+        "W_hh": flat_pre.T @ dropped(hidden[:-1], recurrent_mask).reshape(T * B, H),
         "b_ih": flat_pre.sum(axis=0),
         "b_hh": flat_pre.sum(axis=0),
     }

@@ -159,8 +159,9 @@ def _relu_impl(a):
 
 
 def _drelu_impl(y):
-    zero, one = _typed(0.0, y), _typed(1.0, y)
-    return lambda y: one if y > zero else zero
+    # relu′ from its output y ≥ 0: 1 where y > 0, else 0, which is sign(y); written without
+    # a branch, whose inlined copies numba's SSA pass warns about
+    return lambda y: np.sign(y)
 
 
 def _inverse_std_impl(variance):

@@ -22,7 +22,7 @@ import numpy as np
 
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell, TorchLayer
-from rnnlab.cells.masking import step_mask
+from rnnlab.cells.masking import dropped, step_mask
 from rnnlab.ops import ACTIVATIONS
 
 
@@ -31,11 +31,13 @@ def forward(
     x: np.ndarray,
     state0: np.ndarray,
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
     nonlinearity: str = "tanh",
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the cell over a sequence.
 
     x: (T, B, I), state0 h_0: (B, H), lengths: (B,) or None
+    recurrent_mask: (B, H) or None, recurrent dropout's (``masking.dropped``)
     → out: (T, B, H) (zero past each length), stateT h_T: (B, H), tape.
     """
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
@@ -47,11 +49,12 @@ def forward(
     hidden = np.empty((T + 1, B, W_hh.shape[0]), dtype=x_proj.dtype)
     hidden[0] = state0
     for t in range(T):
-        h_t = act(x_proj[t] + hidden[t] @ W_hh.T + b_hh)
+        h_t = act(x_proj[t] + dropped(hidden[t], recurrent_mask) @ W_hh.T + b_hh)
         hidden[t + 1] = h_t if mask is None else np.where(mask[t], h_t, hidden[t])
 
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
     tape = {"x": x, "hidden": hidden, "mask": mask, "nonlinearity": nonlinearity}
+    tape["recurrent_mask"] = recurrent_mask
     return out, hidden[T].copy(), tape
 
 
@@ -70,6 +73,7 @@ def backward(
     Also leaves ``tape["d_hidden"]`` (T, B, H) = ∂L/∂h_t for t = 1 … T.
     """
     W_hh = params["W_hh"]
+    recurrent_mask = tape.get("recurrent_mask")  # recurrent dropout's, or None
     _, dact = ACTIVATIONS[nonlinearity or tape["nonlinearity"]]
     x, hidden, mask = tape["x"], tape["hidden"], tape["mask"]
     T = x.shape[0]
@@ -83,14 +87,14 @@ def backward(
         d_pre[t] = dh * dact(hidden[t + 1])
         if mask is not None:  # a padded step passed h_{t−1} through unchanged
             d_pre[t] = np.where(mask[t], d_pre[t], 0)
-            dh = d_pre[t] @ W_hh + np.where(mask[t], 0, dh)
+            dh = dropped(d_pre[t] @ W_hh, recurrent_mask) + np.where(mask[t], 0, dh)
         else:
-            dh = d_pre[t] @ W_hh
+            dh = dropped(d_pre[t] @ W_hh, recurrent_mask)
 
     flat_pre = d_pre.reshape(T * x.shape[1], -1)
     grads = {
         "W_ih": flat_pre.T @ x.reshape(flat_pre.shape[0], -1),
-        "W_hh": flat_pre.T @ hidden[:-1].reshape(flat_pre.shape[0], -1),
+        "W_hh": flat_pre.T @ dropped(hidden[:-1], recurrent_mask).reshape(flat_pre.shape[0], -1),
         "b_ih": flat_pre.sum(axis=0),
         "b_hh": flat_pre.sum(axis=0),
     }

@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -171,11 +172,16 @@ def experiment_command(
 
 @contextlib.contextmanager
 def _progress() -> Iterator[Watcher]:
-    """A live bar per training run (label, step, ETA), for ``watching``."""
+    """A live bar per training run (label, step, ETA), for ``watching``; piped, a line per
+    run at every tenth of its steps (a live bar would show nothing until the end)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from rnnlab.terminal import make_console
 
+    console = make_console()
+    if not console.is_terminal:
+        yield _progress_lines(console)
+        return
     columns = (
         TextColumn("{task.description:<28}"),
         BarColumn(),
@@ -183,7 +189,7 @@ def _progress() -> Iterator[Watcher]:
         TimeRemainingColumn(),
     )
     tasks: dict[str, Any] = {}
-    with Progress(*columns, console=make_console()) as progress:
+    with Progress(*columns, console=console) as progress:
 
         def watch(label: str, step: int, total: int | None) -> None:
             if label not in tasks:
@@ -191,3 +197,22 @@ def _progress() -> Iterator[Watcher]:
             progress.update(tasks[label], completed=step)
 
         yield watch
+
+
+def _progress_lines(console: Any) -> Watcher:
+    """A watcher that prints "label: step s/n (k s)" when a run starts, at every tenth of
+    its steps and at its end: progress that reads well in a log file."""
+    started: dict[str, float] = {}
+    shown: dict[str, tuple[int, bool]] = {}
+
+    def watch(label: str, step: int, total: int | None) -> None:
+        now = time.monotonic()
+        start = started.setdefault(label, now)
+        mark = (step * 10 // total if total else step // 1000, step == total)
+        if shown.get(label) == mark:
+            return
+        shown[label] = mark
+        budget = f"/{total}" if total else ""
+        console.print(f"{label}: step {step}{budget} ({now - start:.0f} s)")
+
+    return watch

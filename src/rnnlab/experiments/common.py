@@ -110,21 +110,31 @@ def set_recurrent_radius(model: SequenceModel, radius: float) -> None:
     if not radius > 0:
         raise ConfigError(f"the recurrent radius must be positive, got {radius!r}")
     rnn = model.rnn
-    H = rnn.hidden_size
     for name, W in rnn.params.items():
         if name.startswith("weight_hh"):
-            for k in range(W.shape[0] // H):
-                block = W[k * H : (k + 1) * H]
-                current = np.max(np.abs(np.linalg.eigvals(block.astype(np.float64))))
-                block *= radius / current
+            for block in recurrent_blocks(W, rnn.hidden_size):
+                block *= radius / block_radius(block)
+
+
+def recurrent_blocks(W: np.ndarray, hidden: int) -> list[np.ndarray]:
+    """The H×H gate blocks of a W_hh (views), or [u] for IndRNN's recurrent vector."""
+    if W.ndim == 1:
+        return [W]
+    return [W[k * hidden : (k + 1) * hidden] for k in range(W.shape[0] // hidden)]
+
+
+def block_radius(block: np.ndarray) -> float:
+    """The spectral radius of an H×H block, or of diag(u) for a vector u: max |u_j|."""
+    if block.ndim == 1:
+        return float(np.max(np.abs(block)))
+    return float(np.max(np.abs(np.linalg.eigvals(block.astype(np.float64)))))
 
 
 def spectral_radius(model: SequenceModel) -> float:
     """The largest spectral radius among the first layer's W_hh gate blocks."""
-    W = model.rnn.params["weight_hh_l0"].astype(np.float64)
-    H = model.rnn.hidden_size
-    blocks = [W[k * H : (k + 1) * H] for k in range(W.shape[0] // H)]
-    return float(max(np.max(np.abs(np.linalg.eigvals(b))) for b in blocks))
+    params = model.rnn.params
+    W = params.get("weight_hh_l0", params.get("weight_hh_diag_l0"))
+    return max(block_radius(b) for b in recurrent_blocks(W, model.rnn.hidden_size))
 
 
 def predict(model: SequenceModel, data: TaskData, batch_size: int = 1000) -> np.ndarray:
@@ -288,8 +298,11 @@ def sequence_model(
     input_tokens: bool = False,
     forget_bias: float = 1.0,
     dtype: str = "float32",
+    num_layers: int = 1,
+    residual: bool = False,
 ) -> SequenceModel:
-    """A one-layer SequenceModel (PyTorch's default initialisation, LSTM forget bias 1)."""
+    """A SequenceModel, one layer unless said (PyTorch's default initialisation, LSTM
+    forget bias 1)."""
     config = SequenceModelConfig(
         input_size=input_size,
         output_size=output_size,
@@ -300,6 +313,8 @@ def sequence_model(
         input_tokens=input_tokens,
         forget_bias=forget_bias,
         dtype=dtype,
+        num_layers=num_layers,
+        residual=residual,
     )
     return SequenceModel(config, seed=seed)
 

@@ -16,6 +16,13 @@ once at initialisation and once after ``steps`` steps of training on the adding 
 (Adam, clipping at 1 so that the ρ > 1 models can train at all; the ``clipping``
 experiment shows what happens without). Everything runs in float64: at ρ = 0.5 the
 norms fall below float32's range within 100 steps.
+
+The remedies, at their default initialisation, measured the same way and drawn side by
+side with the cells above (vanishing_remedies.png): the other gated cells (peephole and
+layer-normalised LSTM, layer-normalised GRU), IndRNN (whose unit j carries its gradient
+by u_j per step), and residual connections: a stack of ``stack_layers`` tanh RNN layers
+with and without them, where ‖∂L/∂h_t‖ is that of the first layer, the farthest from
+the loss in depth as well as in time.
 """
 
 from __future__ import annotations
@@ -45,7 +52,14 @@ from rnnlab.experiments.common import (
     train_run,
     write_json,
 )
-from rnnlab.probe import gradient_norms, layer_jacobian_log_norms, layer_saturation, log_slope
+from rnnlab.models.language import canonical_cell
+from rnnlab.probe import (
+    gradient_records,
+    layer_jacobian_log_norms,
+    layer_saturation,
+    log_slope,
+    step_norms,
+)
 
 
 @dataclass
@@ -63,6 +77,16 @@ class VanishingConfig:
     steps: int = 1000
     jacobian_sequences: int = 4
     seed: int = 0
+    #: drawn beside the cells at their default initialisation: registered cells by name,
+    #: and "residual" for a tanh RNN stack with and without residual connections
+    remedies: tuple[str, ...] = (
+        "lstm_peephole",
+        "lstm_layer_norm",
+        "gru_layer_norm",
+        "indrnn_relu",
+        "residual",
+    )
+    stack_layers: int = 4
 
 
 def measure(model: Any, probe: synthetic.TaskData, sequences: int) -> dict[str, Any]:
@@ -73,7 +97,9 @@ def measure(model: Any, probe: synthetic.TaskData, sequences: int) -> dict[str, 
 
 
 def _measure(model: Any, inputs: np.ndarray, targets: np.ndarray, sequences: int) -> dict:
-    by_distance = gradient_norms(model, inputs, targets)[::-1]  # d = T − t = 0, 1, …
+    # the first layer's: in a stack, the gradient also crosses the layers above it
+    records = [r for r in gradient_records(model, inputs, targets) if r.direction == 0]
+    by_distance = step_norms(records[0].d_hidden)[::-1]  # d = T − t = 0, 1, …
     relative = by_distance / by_distance[0]
     jacobian = layer_jacobian_log_norms(model.rnn, inputs[:, :sequences]).mean(axis=1)
     stats = layer_saturation(model.rnn, inputs)[0]
@@ -84,6 +110,8 @@ def _measure(model: Any, inputs: np.ndarray, targets: np.ndarray, sequences: int
         "jacobian_norm": np.exp(jacobian),
         "jacobian_slope": float(np.polyfit(np.arange(len(jacobian)), jacobian, 1)[0]),
         "saturation": {name: float(values.mean()) for name, values in stats.items()},
+        # ‖∂L/∂h_T‖ of each layer, the first first: how much of the loss reaches it
+        "layer_gradient_norm": [float(step_norms(r.d_hidden)[-1]) for r in records],
     }
 
 
@@ -101,33 +129,46 @@ def run_vanishing(config: VanishingConfig, out: Path) -> dict[str, Any]:
     def make(n: int, rng: np.random.Generator) -> synthetic.TaskData:
         return synthetic.adding(n, T, seed=rng)
 
+    def measured(cell: str, scale: float | None, label: str, **stack: Any) -> dict[str, Any]:
+        model = sequence_model(cell, 2, 1, config.hidden, config.seed, dtype="float64", **stack)
+        if scale is not None:
+            set_recurrent_radius(model, scale)
+        entry: dict[str, Any] = {
+            "cell": cell,
+            "scale": scale,
+            "label": label,
+            "radius": spectral_radius(model),
+            "init": measure(model, probe, config.jacobian_sequences),
+        }
+        run = Run(f"{cell} {label}", cell, config.seed)
+        train = train_config(
+            config.steps, config.batch_size, config.lr, config.clip, config.seed, 100
+        )
+        stream = TaskStream(make, config.batch_size, config.seed, model.dtype)
+        train_run(run, model, stream, evaluate, train)
+        entry["trained"] = measure(model, probe, config.jacobian_sequences)
+        entry["trained"]["test_mse"] = run.final("test_mse")
+        entry["trained"]["stopped"] = run.stopped
+        entry["run"] = run.to_json()
+        return entry
+
     models = []
     for cell in config.cells:
         for scale in scales:
-            model = sequence_model(cell, 2, 1, config.hidden, config.seed, dtype="float64")
-            if scale is not None:
-                set_recurrent_radius(model, scale)
             label = f"ρ = {scale:g}" if scale is not None else "default init"
-            entry: dict[str, Any] = {
-                "cell": cell,
-                "scale": scale,
-                "label": label,
-                "radius": spectral_radius(model),
-                "init": measure(model, probe, config.jacobian_sequences),
-            }
-            run = Run(f"{cell} {label}", cell, config.seed)
-            train = train_config(
-                config.steps, config.batch_size, config.lr, config.clip, config.seed, 100
-            )
-            stream = TaskStream(make, config.batch_size, config.seed, model.dtype)
-            train_run(run, model, stream, evaluate, train)
-            entry["trained"] = measure(model, probe, config.jacobian_sequences)
-            entry["trained"]["test_mse"] = run.final("test_mse")
-            entry["trained"]["stopped"] = run.stopped
-            entry["run"] = run.to_json()
-            models.append(entry)
+            models.append(measured(cell, scale, label))
+    remedies = []
+    for remedy in config.remedies:
+        if remedy != "residual":
+            remedies.append(measured(canonical_cell(remedy), None, "default init"))
+            continue
+        for residual in (False, True):
+            label = f"{config.stack_layers} layers" + (", residual" if residual else "")
+            stack = {"num_layers": config.stack_layers, "residual": residual}
+            remedies.append(measured("rnn_tanh", None, label, **stack))
 
     results = {"experiment": "vanishing", "config": asdict(config), "models": models}
+    results["remedies"] = remedies
     results["plots"] = [p.name for p in plot_vanishing(results, out)]
     write_json(out / "vanishing.json", results)
     table_vanishing(results)
@@ -152,12 +193,12 @@ def table_vanishing(results: dict[str, Any]) -> None:
     config = results["config"]
     d = min(50, config["length"] - 1)
     rows = []
-    for m in results["models"]:
+    for m in results["models"] + results.get("remedies", []):
         init, trained = m["init"], m["trained"]
         saturated = max(trained["saturation"].values()) if trained["saturation"] else 0.0
         rows.append(
             [
-                f"{cell_named(m['cell']).title}, {m['label']}",
+                model_title(m),
                 f"{m['radius']:.2f}",
                 f"{init['slope']:+.3f}",
                 f"{fit_r2(init['gradient_norm']):.3f}",
@@ -257,4 +298,74 @@ def plot_vanishing(results: dict[str, Any], out: Path) -> list[Path]:
         size=(7.0, 4.5),
         legend_outside=True,
     )
-    return [gradients, jacobians, slopes]
+    paths = [gradients, jacobians, slopes]
+    remedies = results.get("remedies", [])
+    if remedies:
+        paths.extend(
+            plot_remedies(config, [m for m in models if m["scale"] is None], remedies, out)
+        )
+    return paths
+
+
+def plot_remedies(
+    config: dict[str, Any], baselines: list[dict], remedies: list[dict], out: Path
+) -> list[Path]:
+    """vanishing_remedies.png: through time, every cell at its default initialisation
+    (the stacks dashed); vanishing_depth.png: through depth, ‖∂L/∂h_T‖ of each layer of
+    the stacks with and without residual connections."""
+    from rnnlab import plots
+
+    T, steps = config["length"], config["steps"]
+    stages = (("init", "at initialisation"), ("trained", f"after {steps} steps"))
+    time_panels = []
+    for stage, when in stages:
+        curves = []
+        for k, m in enumerate(baselines + remedies):
+            values = np.asarray(numbers(m[stage]["relative_gradient_norm"]), dtype=float)
+            label = f"{model_title(m)} (slope {m[stage]['slope']:+.3f})"
+            stacked = len(m[stage]["layer_gradient_norm"]) > 1
+            colour = plots.COLOURS[k % len(plots.COLOURS)]
+            curves.append(plots.Curve(np.arange(len(values)), values, label, stacked, colour))
+        time_panels.append(plots.Panel(when, curves))
+    paths = [
+        plots.panels(
+            out / "vanishing_remedies.png",
+            f"The remedies through time: ‖∂L/∂h_t‖ / ‖∂L/∂h_T‖ of the first layer, loss at "
+            f"step T = {T}, default initialisation (dashed: stacks)",
+            time_panels,
+            "distance T − t (steps)",
+            "‖∂L/∂h_t‖ / ‖∂L/∂h_T‖ (log scale)",
+            columns=2,
+            size=(6.0, 4.5),
+            legend_outside=True,
+        )
+    ]
+    stacks = [m for m in remedies if len(m["init"]["layer_gradient_norm"]) > 1]
+    if stacks:
+        depth_curves = []
+        for k, m in enumerate(stacks):
+            for (stage, when), dashed in zip(stages, (False, True), strict=True):
+                norms = m[stage]["layer_gradient_norm"]
+                layers = np.arange(1, len(norms) + 1)
+                label = f"{model_title(m)}, {when}"
+                colour = plots.COLOURS[k]
+                depth_curves.append(plots.Curve(layers, norms, label, dashed, colour, marker="o"))
+        paths.append(
+            plots.panels(
+                out / "vanishing_depth.png",
+                "The remedy through depth: ‖∂L/∂h_T‖ of each layer (layer 1 is the farthest "
+                "from the loss)",
+                [plots.Panel("", depth_curves)],
+                "layer",
+                "‖∂L/∂h_T‖ (log scale)",
+                columns=1,
+                size=(7.0, 4.5),
+                legend_outside=True,
+            )
+        )
+    return paths
+
+
+def model_title(m: dict[str, Any]) -> str:
+    """ "LSTM (peephole), default init", "RNN (tanh), 4 layers, residual"."""
+    return f"{cell_named(m['cell']).title}, {m['label']}"

@@ -67,8 +67,12 @@ def forward(
     lengths: np.ndarray | None = None,
     workspace: Workspace | None = None,
     keep_tape: bool = True,
+    recurrent_mask: np.ndarray | None = None,
+    zoneout: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Any, dict | None]:
-    """As ``cell.forward``; with ``keep_tape=False`` nothing per step is stored."""
+    """As ``cell.forward``; with ``keep_tape=False`` nothing per step is stored.
+    recurrent_mask (B, H), zoneout (T or 1, B or 1, H + C): as the reference's
+    (``rnnlab.backend.cell_functions``), or None."""
     ws = workspace or Workspace()
     T, B, _ = x.shape
     H = params["W_hh"].shape[1]
@@ -89,9 +93,15 @@ def forward(
     biases = (np.ascontiguousarray(params[name], dtype) for name in ("b_ih", "b_hh"))
     p = own_parameters(cell, params, H, dtype)
     steps = all_steps(lengths, T, B)
+    zone, drop = _regulariser(zoneout, 3, dtype), _regulariser(recurrent_mask, 2, dtype)
+    dropped = drop * hidden[0] if drop.size else drop  # m ⊙ h_0, W_hh's first operand
+    # zoneout: the step's own s̃_t, which the backward step reads
+    fresh_h = step_buffer(ws, "fresh_h", (T, B, H if zone.size else 0), dtype, keep_tape)
+    fresh_c = step_buffer(ws, "fresh_c", (T, B, C if zone.size else 0), dtype, keep_tape)
+    regularisers = (zone, drop, dropped, fresh_h, fresh_c)
     loop = (x_proj, W_hh, packed, plain, *biases, p, steps, hidden, cell_state, keep, pre)
     loops = compiled_loops(cell)
-    run(parts, loops.forward_loop, *loop, driver=loops.forward_parts)
+    run(parts, loops.forward_loop, *loop, *regularisers, driver=loops.forward_parts)
     out, mask = sequence_output(hidden, lengths)
     if not keep_tape:
         tape = None
@@ -99,6 +109,10 @@ def forward(
         tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep, **keep_views(cell, keep, H)}
         if C:
             tape["cell"] = cell_state
+        if recurrent_mask is not None:
+            tape["recurrent_mask"] = drop
+        if zoneout is not None:
+            tape |= {"zoneout": zone, "fresh_h": fresh_h, "fresh_c": fresh_c}
     stateT = (hidden[T].copy(), cell_state[T].copy()) if C else hidden[T].copy()
     return out, stateT, tape
 
@@ -143,8 +157,19 @@ def backward(
     p = own_parameters(cell, params, H, dtype)
     sums = np.zeros((parts, GH)), np.zeros((parts, own)), np.zeros((parts, *p.shape))  # float64
     records = (d_pre, d_own, d_rec, d_hidden, d_cell)
+    zone = tape.get("zoneout", np.empty((0, 0, 0), dtype))
+    drop = tape.get("recurrent_mask", np.empty((0, 0), dtype))
+    fresh_h = tape.get("fresh_h", np.empty((0, B, H), dtype))
+    fresh_c = tape.get("fresh_c", np.empty((0, B, C), dtype))
+    scratch = (ws.array("d_fresh", (B, H if zone.size else 0), dtype),)
+    scratch += (ws.array("dc_kept", (B, C if zone.size else 0), dtype),)
+    d_dropped = ws.array("d_dropped", drop.shape, dtype)
+    regularisers = (zone, drop, d_dropped, fresh_h, fresh_c, *scratch)
     loop = (W_hh, packed, plain, steps, keep, p, hidden, cell_state, d_out, dh, dc, *records, *sums)
+    loop = (*loop, *regularisers)
     loops = compiled_loops(cell)
+    if drop.size:  # what W_hh multiplied: m ⊙ h_{t−1}
+        hidden = hidden * drop
     if cell.recurrent and pipelines(B, W_hh, parts):
         terms = gradient_operands(params, x, hidden, d_pre, input_grad, d_own, into)
         loop_args = (loop, (*terms, chunk_steps(B)))
@@ -163,6 +188,13 @@ def backward(
             tape["d_cell"] = d_cell
     d_state0 = (dh.copy(), dc.copy()) if C else dh.copy()
     return dx, grads, d_state0
+
+
+def _regulariser(mask: np.ndarray | None, rank: int, dtype: Any) -> np.ndarray:
+    """A regulariser's array for the loops, or an empty one of its rank when it is off."""
+    if mask is None:
+        return np.empty((0,) * rank, dtype)
+    return np.ascontiguousarray(mask, dtype)
 
 
 def own_rows(cell: Cell, p: np.ndarray) -> list[tuple[str, np.ndarray]]:

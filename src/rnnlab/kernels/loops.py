@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from rnnlab.cells import Cell
+from rnnlab.cells import pointwise as pw
 from rnnlab.kernels.specialise import OPTIONS, compiled_steps, specialise
 from rnnlab.runtime.pipeline import PROGRESS, gradient_side
 from rnnlab.runtime.products import add_rows, matmul_rows, pack_own_panels
@@ -51,6 +52,21 @@ def copy_row(source, target):
 
 
 @njit(inline="always", **OPTIONS)
+def zone_row(zone, t, b):
+    """z_t of sequence b (S = H, then C for c): zone is (T, B, S), or (1, 1, S) for the
+    same z everywhere (evaluation's p)."""
+    return zone[t if zone.shape[0] > 1 else 0, b if zone.shape[1] > 1 else 0]
+
+
+@njit(inline="always", **OPTIONS)
+def mix(z, offset, previous, fresh, target):
+    """target ← z ⊙ previous + (1 − z) ⊙ fresh, z from entry ``offset`` of z (zoneout)."""
+    for j in range(target.shape[0]):
+        keep = z[offset + j]
+        target[j] = keep * previous[j] + pw.complement(keep) * fresh[j]
+
+
+@njit(inline="always", **OPTIONS)
 def add_rows_into(a, b, target):
     """target ← a + b (equal lengths), element by element (as ``copy_row``)."""
     for j in range(target.shape[0]):
@@ -73,14 +89,25 @@ def forward_loop(
     cell,
     keep,
     pre,
+    zone,
+    drop,
+    dropped,
+    fresh_h,
+    fresh_c,
 ):
     """x_proj (T, B, G·H) = W_ih x_t → fills hidden (T + 1, B, H), cell (T + 1, B, C) and
     keep: (T, B, W) what every step keeps, or (1, B, W) when it is not kept.
 
     packed, plain: W_hhᵀ as ``recurrent_operand`` gives it (each thread packs its own
     panels here); b_ih, b_hh (G·H); p (K, H) the cell's own parameters; lengths (B,);
-    pre (B, G·H) scratch. Run by ``parts`` threads; this one is ``part``.
+    pre (B, G·H) scratch. The regularisers' arrays are empty (0 rows) when off.
+    Zoneout: zone (T or 1, B or 1, H + C) the z_t of every unit; the step writes s̃_t into
+    fresh_h, fresh_c (shaped as keep) and hidden, cell get z ⊙ s_{t−1} + (1 − z) ⊙ s̃_t.
+    Recurrent dropout: drop (B, H) the masks; W_hh multiplies dropped (B, H) =
+    drop ⊙ h_{t−1} (filled with drop ⊙ h_0 by the caller).
+    Run by ``parts`` threads; this one is ``part``.
     """
+    zoning, dropping = zone.shape[0] > 0, drop.shape[0] > 0
     T, B, _ = x_proj.shape
     H = hidden.shape[2]
     if RECURRENT:
@@ -89,20 +116,31 @@ def forward_loop(
     generation = 0
     for t in range(T):
         if RECURRENT:
-            matmul_rows(hidden[t], packed, plain, pre, False, part, parts)  # W_hh h_{t−1}
+            source = dropped if dropping else hidden[t]  # W_hh h_{t−1}, or W_hh (m ⊙ h_{t−1})
+            matmul_rows(source, packed, plain, pre, False, part, parts)
             generation = barrier(counter, parts, generation)  # pre complete
         k = t if keep.shape[0] == T else 0
         for b in range(first, stop):
             if t < lengths[b]:
                 h_prev, c_prev = hidden[t, b], cell[t, b]
-                h, c = hidden[t + 1, b], cell[t + 1, b]
+                if zoning:  # the step's own s̃_t, mixed below
+                    h, c = fresh_h[k, b], fresh_c[k, b]
+                else:
+                    h, c = hidden[t + 1, b], cell[t + 1, b]
                 forward_step(
                     x_proj[t, b], pre[b], b_ih, b_hh, p, h_prev, c_prev, h, c, keep[k, b], H
                 )
+                if zoning:
+                    z = zone_row(zone, t, b)
+                    mix(z, 0, h_prev, h, hidden[t + 1, b])
+                    mix(z, H, c_prev, c, cell[t + 1, b])
             else:  # padded step: the state is carried unchanged
                 copy_row(hidden[t, b], hidden[t + 1, b])
                 copy_row(cell[t, b], cell[t + 1, b])
                 keep[k, b] = 0
+            if dropping:
+                for j in range(H):
+                    dropped[b, j] = drop[b, j] * hidden[t + 1, b, j]
         generation = barrier(counter, parts, generation)  # h_t complete, pre free
 
 
@@ -129,12 +167,27 @@ def backward_loop(
     d_bias,
     d_own_bias,
     dp,
+    zone,
+    drop,
+    d_dropped,
+    fresh_h,
+    fresh_c,
+    d_fresh,
+    dc_kept,
 ):
     """Walks t = T … 1 carrying dh (B, H), dc (B, C); fills d_pre (T, B, G·H) = ∂L/∂a_t,
     d_own (T, B, O), d_hidden and d_cell (T or 1, B, ·); d_rec: scratch (B, G·H). Rows
     ``part`` of d_bias, d_own_bias, dp (float64) ← this thread's sums; counter[PROGRESS]
-    ← the steps finished (``rnnlab.runtime.pipeline``). docs/architecture.md has more."""
+    ← the steps finished (``rnnlab.runtime.pipeline``). zone, drop, fresh_h, fresh_c as
+    the forward loop's, with scratch d_dropped, d_fresh (B, H), dc_kept (B, C), empty when
+    off: under zoneout the step
+    gets (1 − z) ⊙ ∂L/∂s_t and z ⊙ ∂L/∂s_t goes straight to s_{t−1}; under recurrent
+    dropout W_hhᵀ's product reaches ∂L/∂h_{t−1} through the mask. docs/architecture.md
+    has more."""
+    zoning, dropping = zone.shape[0] > 0, drop.shape[0] > 0
+    adds = DIRECT_PATH or zoning  # dh holds a part of ∂L/∂h_{t−1} before the product
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
+    C = cell.shape[2]
     if RECURRENT:
         pack_own_panels(W_hh, False, packed, part, parts)
     first, stop = share(B, part, parts)
@@ -142,7 +195,27 @@ def backward_loop(
     for t in range(T - 1, -1, -1):
         k = t if d_hidden.shape[0] == T else 0  # one step's worth when not kept
         for b in range(first, stop):
-            if t < lengths[b]:
+            if t < lengths[b] and zoning:
+                add_rows_into(dh[b], d_out[t, b], d_hidden[k, b])  # ∂L/∂h_t
+                z = zone_row(zone, t, b)
+                for j in range(H):  # the step's share of ∂L/∂h_t
+                    d_fresh[b, j] = pw.complement(z[j]) * d_hidden[k, b, j]
+                for j in range(C):  # of ∂L/∂c_t; the rest is kept for c_{t−1}
+                    dc_kept[b, j] = z[H + j] * dc[b, j]
+                    dc[b, j] -= dc_kept[b, j]
+                backward_step(
+                    keep[t, b], p, hidden[t, b], cell[t, b], fresh_h[t, b], fresh_c[t, b],
+                    d_fresh[b], dc[b], d_cell[k, b], d_pre[t, b], d_own[t, b], dh[b],
+                    dp[part], H,
+                )  # fmt: skip
+                for j in range(C):
+                    dc[b, j] += dc_kept[b, j]
+                for j in range(H):  # z ⊙ ∂L/∂h_t, beside the step's direct part
+                    if DIRECT_PATH:
+                        dh[b, j] += z[j] * d_hidden[k, b, j]
+                    else:
+                        dh[b, j] = z[j] * d_hidden[k, b, j]
+            elif t < lengths[b]:
                 add_rows_into(dh[b], d_out[t, b], d_hidden[k, b])
                 backward_step(
                     keep[t, b], p, hidden[t, b], cell[t, b], hidden[t + 1, b], cell[t + 1, b],
@@ -161,8 +234,18 @@ def backward_loop(
         generation = barrier(counter, parts, generation)  # rows complete, dh's direct part too
         if RECURRENT:
             rows = d_rec if OWN_RECURRENT else d_pre[t]  # dh_{t−1} (+)= W_hhᵀ ∂L/∂a:
-            matmul_rows(rows, packed, plain, dh, DIRECT_PATH, part, parts)
+            if dropping:  # … through the mask: dh_{t−1} (+)= m ⊙ W_hhᵀ ∂L/∂a
+                matmul_rows(rows, packed, plain, d_dropped, False, part, parts)
+            else:
+                matmul_rows(rows, packed, plain, dh, adds, part, parts)
             generation = barrier(counter, parts, generation)  # dh complete
+            if dropping:
+                for b in range(first, stop):
+                    for j in range(H):
+                        if adds:
+                            dh[b, j] += drop[b, j] * d_dropped[b, j]
+                        else:
+                            dh[b, j] = drop[b, j] * d_dropped[b, j]
         for b in range(first, stop):
             if t >= lengths[b]:  # padded: h was carried, so is ∂L/∂h
                 copy_row(d_hidden[k, b], dh[b])

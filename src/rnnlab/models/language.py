@@ -45,6 +45,8 @@ class LanguageModelConfig(JsonConfig):
     num_layers: int = 1
     dropout: float = 0.0
     residual: bool = False  #: each layer's input added to its output from the second on
+    recurrent_dropout: float = 0.0  #: one mask per sequence on h_{t−1} before W_hh
+    zoneout: float = 0.0  #: the share of units that keep their previous value per step
     embedding_dim: int | None = None
     forget_bias: float = 1.0
     recurrent_init: str = "uniform"
@@ -57,7 +59,8 @@ class LanguageModelConfig(JsonConfig):
             check_positive_int(name, getattr(self, name))
         if self.embedding_dim is not None:
             check_positive_int("embedding_dim", self.embedding_dim)
-        check_probability("dropout", self.dropout)
+        for name in ("dropout", "recurrent_dropout", "zoneout"):
+            check_probability(name, getattr(self, name))
         self.dtype = str(resolve_dtype(self.dtype))
 
 
@@ -86,8 +89,8 @@ def recurrent_from_config(
     config: Any, input_size: int, dtype: np.dtype, rng: np.random.Generator, **options: Any
 ) -> RecurrentLayer:
     """The stack a model config describes (its cell, hidden_size, num_layers, dropout,
-    residual, forget_bias, recurrent_init and input_init); ``options`` go to the layer as
-    they are."""
+    residual, recurrent_dropout, zoneout, forget_bias, recurrent_init and input_init);
+    ``options`` go to the layer as they are."""
     return make_recurrent(
         config.cell,
         input_size,
@@ -100,6 +103,8 @@ def recurrent_from_config(
         recurrent_init=config.recurrent_init,
         input_init=config.input_init,
         residual=config.residual,
+        recurrent_dropout=config.recurrent_dropout,
+        zoneout=config.zoneout,
         **options,
     )
 

@@ -50,6 +50,8 @@ class SequenceModelConfig(JsonConfig):
     dropout: float = 0.0
     bidirectional: bool = False
     residual: bool = False  #: each layer's input added to its output from the second on
+    recurrent_dropout: float = 0.0  #: one mask per sequence on h_{t−1} before W_hh
+    zoneout: float = 0.0  #: the share of units that keep their previous value per step
     input_tokens: bool = False  #: inputs are ids in [0, input_size), not vectors
     embedding_dim: int | None = None  #: with input_tokens: embed instead of one-hot
     forget_bias: float = 1.0
@@ -75,7 +77,8 @@ class SequenceModelConfig(JsonConfig):
             if not self.input_tokens:
                 raise ConfigError("embedding_dim needs input_tokens=True (ids as inputs)")
             check_positive_int("embedding_dim", self.embedding_dim)
-        check_probability("dropout", self.dropout)
+        for name in ("dropout", "recurrent_dropout", "zoneout"):
+            check_probability(name, getattr(self, name))
         self.dtype = str(resolve_dtype(self.dtype))
 
 

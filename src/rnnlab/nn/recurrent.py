@@ -112,6 +112,8 @@ class RecurrentLayer(Module):
         input_init: str = "uniform",
         forget_bias: float | None = None,
         residual: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
         **cell_options: object,
     ) -> None:
         super().__init__()
@@ -137,6 +139,13 @@ class RecurrentLayer(Module):
                 "residual=True adds each layer's input to its output from the second layer "
                 f"on; num_layers={self.num_layers} has no second layer"
             )
+        self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
+        if self.recurrent_dropout and not CELLS[mode].recurrent:
+            raise ConfigError(
+                f"recurrent_dropout drops h_{{t−1}} before the product with W_hh; "
+                f"{type(self).__name__} has no W_hh (use dropout between layers, or zoneout)"
+            )
+        self.zoneout = check_probability("zoneout", zoneout)
         self.rng = make_rng(seed)
         self._init_params()
         self._tape: dict | None = None
@@ -259,9 +268,12 @@ class RecurrentLayer(Module):
         tapes, masks, final = [], [], []
         layer_input = np.ascontiguousarray(x)
 
-        def run_direction(direction: int, layer: int, layer_input: np.ndarray) -> tuple:
+        def run_direction(
+            direction: int, layer: int, layer_input: np.ndarray, regularisers: tuple
+        ) -> tuple:
             inp = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
             k = layer * D + direction
+            recurrent_mask, zoneout = regularisers
             return cell.forward(
                 self.cell_params(layer, direction),
                 np.ascontiguousarray(inp),
@@ -269,10 +281,14 @@ class RecurrentLayer(Module):
                 lengths,
                 workspace=self._workspace(k),
                 keep_tape=keep,
+                recurrent_mask=recurrent_mask,
+                zoneout=zoneout,
             )
 
         for layer in range(self.num_layers):
-            directions = [partial(run_direction, d, layer, layer_input) for d in range(D)]
+            # drawn here, in order, before the directions may run at once on two threads
+            drawn = [self._regulariser_masks(T, B) for _ in range(D)]
+            directions = [partial(run_direction, d, layer, layer_input, drawn[d]) for d in range(D)]
             W_hh = self.cell_params(layer, 0)["W_hh"]
             results = run_independent(directions, T, B, W_hh)
             outputs = []
@@ -304,6 +320,27 @@ class RecurrentLayer(Module):
         else:
             final_state = np.stack(final)
         return self._to_user_layout(output, unbatched), self._state_out(final_state, unbatched)
+
+    def _regulariser_masks(self, steps: int, batch: int) -> tuple:
+        """(recurrent_mask, zoneout) of one cell's call, each None when off.
+
+        Recurrent dropout (training only): one mask (B, H) of 0 and 1/(1 − p) per sequence
+        for all its steps (Gal & Ghahramani 2016). Zoneout: in training z_t (T, B, S) of
+        0 and 1, 1 (keep the previous value) with probability p, afresh at every step
+        for every unit of h (and c); at evaluation z = p, its expectation, as (1, 1, S).
+        Both are drawn from the layer's generator, which checkpoints carry."""
+        H = self.hidden_size
+        recurrent_mask = zoneout = None
+        if self.training and self.recurrent_dropout > 0:
+            recurrent_mask = dropout_mask((batch, H), self.recurrent_dropout, self.rng, self.dtype)
+        if self.zoneout > 0:
+            width = H * (2 if self.has_cell_state else 1)
+            if self.training:
+                draws = self.rng.random((steps, batch, width))
+                zoneout = (draws < self.zoneout).astype(self.dtype)
+            else:
+                zoneout = np.full((1, 1, width), self.zoneout, self.dtype)
+        return recurrent_mask, zoneout
 
     def _user_shape(self, steps: int, batch: int, features: int, unbatched: bool) -> tuple:
         if unbatched:
@@ -427,6 +464,8 @@ class RecurrentLayer(Module):
             ("dropout", 0.0),
             ("bidirectional", False),
             ("residual", False),
+            ("recurrent_dropout", 0.0),
+            ("zoneout", 0.0),
         ):
             if getattr(self, option) != default:
                 text += f", {option}={getattr(self, option)}"

@@ -1,0 +1,119 @@
+"""Zoneout (Krueger et al. 2016) around any cell: each unit keeps its previous value with
+probability p instead of taking the new one.
+
+    s_t = z_t ⊙ s_{t−1} + (1 − z_t) ⊙ s̃_t,     s̃_t = the cell's step from s_{t−1}
+
+for each part of the state (h, and c for a cell that has one). In training z_t is drawn
+afresh at every step for every unit (1 with probability p); at evaluation z_t = p, the
+expectation. Like dropout it keeps units from co-adapting, but what is dropped is the
+update, so the state and its gradient still flow through time: ∂s_t/∂s_{t−1} gains
+the identity path z_t.
+
+``zoneout`` arrays are (T, B, S), S = H for h then H for c, or (1, 1, S) for the same
+z at every step and sequence (evaluation). The reference here runs the cell one step
+at a time and mixes, the same for every cell; the compiled loops mix inside
+(``rnnlab.kernels.loops``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rnnlab.cells.cell import Cell
+from rnnlab.cells.masking import step_mask
+
+
+def keeps(zoneout: np.ndarray, t: int, parts: int) -> list[np.ndarray]:
+    """z_t of each part of the state, (B or 1, H) each."""
+    row = zoneout[t if zoneout.shape[0] > 1 else 0]
+    H = row.shape[-1] // parts
+    return [row[:, k * H : (k + 1) * H] for k in range(parts)]
+
+
+def _parts(cell: Cell, state: Any) -> list[np.ndarray]:
+    return list(state) if cell.has_cell_state else [state]
+
+
+def _state(cell: Cell, parts: list[Any]) -> Any:
+    return tuple(parts) if cell.has_cell_state else parts[0]
+
+
+def forward(
+    cell: Cell,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    state0: Any,
+    lengths: np.ndarray | None,
+    zoneout: np.ndarray,
+    recurrent_mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, Any, dict]:
+    """``cell.forward`` with zoneout: x (T, B, I), state0 as the cell's, zoneout (T or 1,
+    B or 1, S) → out (T, B, H), the final state, and a tape that holds each step's own
+    (``steps``) and, stacked over time, the arrays the probes read."""
+    T, B, _ = x.shape
+    mask = step_mask(lengths, T, B)
+    first = _parts(cell, state0)
+    states = [np.empty((T + 1, *part.shape), dtype=x.dtype) for part in first]
+    for series, part in zip(states, first, strict=True):
+        series[0] = part
+    steps = []
+    for t in range(T):
+        previous = [series[t] for series in states]
+        _, fresh, tape = cell.forward(
+            params, x[t : t + 1], _state(cell, previous), recurrent_mask=recurrent_mask
+        )
+        for series, z, prev, new in zip(
+            states, keeps(zoneout, t, len(states)), previous, _parts(cell, fresh), strict=True
+        ):
+            mixed = z * prev + (1 - z) * new  # s_t = z ⊙ s_{t−1} + (1 − z) ⊙ s̃_t
+            series[t + 1] = mixed if mask is None else np.where(mask[t], mixed, prev)
+        steps.append(tape)
+    hidden = states[0]
+    out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
+    tape = {"x": x, "hidden": hidden, "mask": mask, "zoneout": zoneout, "steps": steps}
+    if cell.has_cell_state:
+        tape["cell"] = states[1]
+    for name, value in steps[0].items():  # the gates and the rest of a step, over time
+        if name not in tape and isinstance(value, np.ndarray) and value.shape[:1] == (1,):
+            tape[name] = np.concatenate([step[name] for step in steps])
+    return out, _state(cell, [series[T].copy() for series in states]), tape
+
+
+def backward(
+    cell: Cell,
+    params: dict[str, np.ndarray],
+    tape: dict,
+    d_out: np.ndarray,
+    d_stateT: Any = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], Any]:
+    """``cell.backward`` through ``forward``'s tape: each step's ∂L/∂s_t splits into
+    (1 − z_t) ⊙ ∂L/∂s_t for the cell's step and z_t ⊙ ∂L/∂s_t straight to s_{t−1}."""
+    x, hidden, mask, zoneout = tape["x"], tape["hidden"], tape["mask"], tape["zoneout"]
+    T, B, _ = x.shape
+    count = 2 if cell.has_cell_state else 1
+    given = _parts(cell, d_stateT) if d_stateT is not None else [None] * count
+    d_state = [np.zeros_like(hidden[0]) if d is None else d.astype(x.dtype) for d in given]
+    grads = {name: np.zeros_like(value) for name, value in params.items()}
+    dx = np.empty_like(x)
+    d_hidden = np.empty_like(hidden[1:])
+    no_output = np.zeros((1, B, hidden.shape[2]), x.dtype)
+    for t in reversed(range(T)):
+        d_state[0] = d_state[0] + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
+        d_hidden[t] = d_state[0]
+        z = keeps(zoneout, t, count)
+        d_fresh = [(1 - z_k) * d for z_k, d in zip(z, d_state, strict=True)]
+        d_kept = [z_k * d for z_k, d in zip(z, d_state, strict=True)]
+        if mask is not None:  # a padded step carried the state: all of it goes back
+            d_fresh = [np.where(mask[t], d, 0) for d in d_fresh]
+            d_kept = [np.where(mask[t], k, d) for k, d in zip(d_kept, d_state, strict=True)]
+        d_x, step_grads, d_prev = cell.backward(
+            params, tape["steps"][t], no_output, _state(cell, d_fresh)
+        )
+        dx[t] = d_x[0]
+        d_state = [k + d for k, d in zip(d_kept, _parts(cell, d_prev), strict=True)]
+        for name, grad in step_grads.items():
+            grads[name] += grad
+    tape["d_hidden"] = d_hidden
+    return dx, grads, _state(cell, d_state)
