@@ -248,6 +248,17 @@ def test_indrnn_writes_its_vector_recurrence_with_this_steps_numbers(page):
     assert errors == []
 
 
+def test_the_reset_before_gru_writes_r_inside_the_product_with_this_steps_numbers(page):
+    page, errors = page
+    choose_cell(page, "gru_reset_before")
+    gates = page.locator("canvas.heatmap[data-kind=gate]")
+    assert gates.evaluate_all("cs => cs.map(c => c.dataset.gate)") == ["r", "z", "n"]
+    text = page.locator("#equations").inner_text()
+    assert "Whn (rt ⊙ ht−1)" in text and "ht = (1 − zt) ⊙ ht−1 + zt ⊙ nt" in text, text
+    shoot(page, "equations", "equations-gru-reset-before")
+    assert errors == []
+
+
 def test_residual_is_offered_from_two_layers_on_and_builds_a_residual_stack(page):
     page, errors = page
     residual = page.locator("#residual")

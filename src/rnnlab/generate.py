@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab import backend
+from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int
 from rnnlab.models.language import LanguageModel
 from rnnlab.nn.module import inference
@@ -175,12 +176,13 @@ def stack_weights(model: LanguageModel) -> dict[str, Any]:
 
 def _compiled_generation(model: LanguageModel, state: Any, logits: np.ndarray) -> Any | None:
     """The compiled generator of ``model`` from ``state`` (``rnnlab.backend.generation``),
-    or None: on the reference backend, or for a bidirectional or residual model, or one
-    with zoneout, whose evaluation mixes p h_{t−1} into h_t (the model's own forward then
-    steps it)."""
+    or None: on the reference backend, or for a bidirectional or residual model, one
+    with zoneout, whose evaluation mixes p h_{t−1} into h_t, or one whose cell takes two
+    products per step (the model's own forward then steps it)."""
     if not hasattr(model, "rnn") or model.rnn.bidirectional or not backend.compiled():
         return None
-    if model.rnn.residual or model.rnn.zoneout > 0:
+    rnn = model.rnn
+    if rnn.residual or rnn.zoneout > 0 or CELLS[rnn.mode].gated_blocks:
         return None
     return backend.generation(model.rnn.mode, stack_weights(model), state, logits)
 

@@ -76,7 +76,7 @@ def layer_records(layer: RecurrentLayer) -> list[LayerRecord]:
                 d_cell=order(tape.get("d_cell")),
                 kept={
                     name: order(tape[name])
-                    for name, _ in cell_named(layer.mode).keep
+                    for name in [n for n, _ in cell_named(layer.mode).keep] + ["gated"]
                     if name != "gates" and name in tape
                 },
             )
@@ -238,6 +238,8 @@ def _one_step_tape(cell: Cell, tape: dict, t: int, copies: int, I: int) -> dict:
         one["cell"] = rows(tape["cell"][t - 1 : t + 1])
     for name, _ in cell.keep:
         one[name] = rows(tape[name][t - 1 : t])
+    if cell.gated_blocks:  # g_t, what the last blocks' product read
+        one["gated"] = rows(tape["gated"][t - 1 : t])
     return one
 
 

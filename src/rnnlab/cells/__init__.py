@@ -9,7 +9,16 @@ cell is its file, its test and one line here.
 
 from __future__ import annotations
 
-from rnnlab.cells import gru, gru_layer_norm, indrnn, layer_norm, lstm, peephole, rnn
+from rnnlab.cells import (
+    gru,
+    gru_layer_norm,
+    gru_reset_before,
+    indrnn,
+    layer_norm,
+    lstm,
+    peephole,
+    rnn,
+)
 from rnnlab.cells.cell import Cell, TorchLayer, cell_for_layer, registry
 from rnnlab.errors import ConfigError
 
@@ -21,6 +30,7 @@ CELLS = registry(
     layer_norm.LSTM_LAYER_NORM,
     gru.GRU,
     gru_layer_norm.GRU_LAYER_NORM,
+    gru_reset_before.GRU_RESET_BEFORE,
     indrnn.INDRNN_RELU,
     indrnn.INDRNN_TANH,
 )

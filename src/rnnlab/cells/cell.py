@@ -27,6 +27,19 @@ rows for one of G·H), C = H if the cell has a cell state c else 0 and W = ``kee
         (own_blocks·H)), dh_prev (H) = the part of ∂L/∂h_{t−1} that does not pass through
         W_hh (written only by a cell with ``direct_path``), and adds ∂L/∂p to dp (K, H).
 
+A cell whose last ``gated_blocks`` blocks multiply W_hh with a gated state g_t instead of
+h_{t−1} (the reset-before GRU's W_hn (r ⊙ h_{t−1})) needs two products per step, one
+after the other, and gives two more functions, which the staged loops
+(``rnnlab.kernels.staged``) run between them:
+
+    gate_step(a_x, a_h, b_ih, b_hh, p, h_prev, gated, H)
+        a_h's first blocks = W_hh h_{t−1} (the rest not yet) → writes gated (H) = g_t;
+        forward_step then gets a_h whole, its last blocks = W_hh g_t
+    gate_backward_step(keep, p, h_prev, d_gated, d_x, dh_prev, H)
+        after backward_step wrote d_x of the blocks that do not feed g, and d_gated (H) =
+        ∂L/∂g_t (W_hhᵀ's product over the last blocks): writes the rest of d_x and adds
+        g's part of ∂L/∂h_{t−1} to dh_prev
+
 A step works unit by unit (entry j of every block belongs to unit j), so the generation
 kernel can give each thread a block of units, unless the cell says it is not
 ``unitwise`` (its step reduces over the row: it then gets whole rows). Write float constants through
@@ -79,6 +92,11 @@ class Cell:
     #: u ⊙ h_{t−1}): its layers hold neither, its steps get W_hh (0, H), b_hh zeros and
     #: no a_h worth reading, and the loops skip the product
     recurrent: bool = True
+    #: the last blocks whose recurrent product reads a gated state g_t = gate_step(…)
+    #: instead of h_{t−1} (see the module's docstring); 0 for one product per step
+    gated_blocks: int = 0
+    gate_step: Callable[..., Any] | None = None
+    gate_backward_step: Callable[..., Any] | None = None
     parameters: tuple[str, ...] = ()  #: the cell's own per-unit parameters (H each)
     #: the width of an own parameter in units of H where it is not 1 (the gain of all
     #: G·H pre-activations: G); it takes that many rows of p, one per block

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from rnnlab.cells import Cell
-from rnnlab.kernels import layer
+from rnnlab.kernels import layer, staged
 from rnnlab.kernels.generation import Generation
 from rnnlab.kernels.step import step_functions
 from rnnlab.runtime.products import direction_work
@@ -23,9 +23,11 @@ from rnnlab.runtime.team import defer_drivers, drivers_usable, each, force_parts
 
 @cache
 def cell_functions(cell: Cell) -> SimpleNamespace:
-    """``cell``'s forward and backward over a sequence, compiled (``rnnlab.kernels.layer``)."""
+    """``cell``'s forward and backward over a sequence, compiled (``rnnlab.kernels.layer``,
+    or ``rnnlab.kernels.staged`` for a cell with two products per step)."""
+    module = staged if cell.gated_blocks else layer
     return SimpleNamespace(
-        forward=partial(layer.forward, cell), backward=partial(layer.backward, cell)
+        forward=partial(module.forward, cell), backward=partial(module.backward, cell)
     )
 
 
@@ -49,10 +51,14 @@ def cache_index_files(cell: Cell) -> list[Path]:
     from rnnlab.kernels.generation import compiled_generation
     from rnnlab.kernels.loops import compiled_loops
 
-    loops = compiled_loops(cell)
-    dispatchers = [loops.forward_loop, loops.backward_loop, compiled_generation(cell)]
-    if drivers_usable():
-        dispatchers.append(loops.forward_parts)
+    if cell.gated_blocks:  # the staged loops, and sampling through the model
+        loops = staged.compiled_staged(cell)
+        dispatchers = [loops.forward_loop, loops.backward_loop]
+    else:
+        loops = compiled_loops(cell)
+        dispatchers = [loops.forward_loop, loops.backward_loop, compiled_generation(cell)]
+        if drivers_usable():
+            dispatchers.append(loops.forward_parts)
     return [Path(d._cache._cache_file._index_path) for d in dispatchers]  # numba's
 
 

@@ -189,6 +189,11 @@ class Generation:
     """
 
     def __init__(self, cell: Cell, weights: dict[str, Any], state: Any, logits: np.ndarray) -> None:
+        if cell.gated_blocks:
+            raise ValueError(
+                f"{cell.title} takes two products per step, which this kernel does not "
+                "run: sample through the model's forward"
+            )
         self.cell_type, gates = cell, cell.blocks
         W_hh = weights["W_hh"]
         L, H, dtype = len(W_hh), W_hh[0].shape[1], W_hh[0].dtype

@@ -224,7 +224,12 @@ def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype
     tape |= {"mask": None, "cell": np.zeros((T + 1, B, C), dtype)}
     tape["keep"] = np.zeros((T, B, cell.keep_width * H), dtype)
     into = {name: np.zeros_like(value) for name, value in params.items() if value.size}
-    backward(cell, params, tape, np.zeros((T, B, H), dtype), keep_gradients=False, into=into)
+    run_backward = backward
+    if cell.gated_blocks:  # the staged loops (imported here: they import this module)
+        from rnnlab.kernels.staged import backward as run_backward
+
+        tape["gated"] = np.zeros((T, B, H), dtype)
+    run_backward(cell, params, tape, np.zeros((T, B, H), dtype), keep_gradients=False, into=into)
 
 
 def own_parameter_grads(

@@ -146,6 +146,11 @@ class RecurrentLayer(Module):
                 f"{type(self).__name__} has no W_hh (use dropout between layers, or zoneout)"
             )
         self.zoneout = check_probability("zoneout", zoneout)
+        if (self.recurrent_dropout or self.zoneout) and CELLS[mode].gated_blocks:
+            raise ConfigError(
+                f"recurrent_dropout and zoneout are not available for the {CELLS[mode].title} "
+                "yet (its steps take two products); use dropout between layers"
+            )
         self.rng = make_rng(seed)
         self._init_params()
         self._tape: dict | None = None
@@ -510,9 +515,26 @@ class LSTM(RecurrentLayer):
 
 
 class GRU(RecurrentLayer):
-    """Gated recurrent unit, h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n. See ``rnnlab.cells.gru``."""
+    """Gated recurrent unit, h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n. See ``rnnlab.cells.gru``.
+
+    ``reset_after=True`` (the default) is PyTorch's and cuDNN's candidate,
+    n = tanh(W_in x + b_in + r ⊙ (W_hn h_{t−1} + b_hn)); ``reset_after=False`` is the
+    original paper's and Keras' other form, n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t−1}) +
+    b_hn) (``rnnlab.cells.gru_reset_before``), with the same parameters."""
 
     cell_layer = "GRU"
+
+    def __init__(
+        self, input_size: int, hidden_size: int, *args: object, reset_after: bool = True,
+        **options: object,
+    ) -> None:  # fmt: skip
+        if not isinstance(reset_after, bool):
+            raise ConfigError(f"reset_after must be True or False, got {reset_after!r}")
+        if not reset_after:
+            options["reset_before"] = True  # the registered cell's option
+        super().__init__(input_size, hidden_size, *args, **options)
+        if self.cell_options.pop("reset_before", False):
+            self.cell_options["reset_after"] = False  # a repr says what the user wrote
 
 
 class IndRNN(RecurrentLayer):

@@ -143,7 +143,8 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
 
     For each gate (or the single pre-activation ``a`` of an RNN): the input term
     (W_ih x_t)_j, the recurrent term (W_hh h_{t−1})_j (0 for a cell without W_hh: IndRNN's
-    recurrence is its own weight u_j, sent with the others) and both biases; with the gate
+    recurrence is its own weight u_j, sent with the others; (W_hn g_t)_j for the blocks
+    that read the reset-before GRU's g_t = r ⊙ h_{t−1}) and both biases; with the gate
     values, h_{t−1}, h_t, the cell's own weights of this unit (the peepholes) and, for an
     LSTM, c_{t−1} and c_t, the page writes out
     h_t = act(...) with numbers and the reader can check the arithmetic.
@@ -157,6 +158,9 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     h_prev = np.vstack([np.zeros((1, H), h.dtype), h[:-1]])
     x_terms = inputs @ params["W_ih"][rows].T  # (T, G)
     h_terms = h_prev @ params["W_hh"][rows].T if len(params["W_hh"]) else 0 * x_terms
+    gated = CELLS[rnn.mode].gated_blocks
+    if gated:  # the last blocks multiplied g_t (the reset-before GRU's r ⊙ h_{t−1})
+        h_terms[:, -gated:] = rec.kept["gated"][:, 0, :] @ params["W_hh"][rows[-gated:]].T
     pairs = list(zip(names, rows, strict=True))
     terms: dict[str, Any] = {
         "gates": list(names),

@@ -83,6 +83,10 @@ const GATES = {
     r: ["reset gate", SIGMA, "r_{t} = σ(γ_{ir} ⊙ LN(W_{ir} x_{t} + b_{ir}) + β_{ir} + γ_{hr} ⊙ LN(W_{hr} h_{t−1} + b_{hr}) + β_{hr})"],
     z: ["update gate", SIGMA, "z_{t} = σ(γ_{iz} ⊙ LN(W_{iz} x_{t} + b_{iz}) + β_{iz} + γ_{hz} ⊙ LN(W_{hz} h_{t−1} + b_{hz}) + β_{hz})"],
   },
+  gru_reset_before: {
+    r: ["reset gate", SIGMA, "r_{t} = σ(W_{ir} x_{t} + b_{ir} + W_{hr} h_{t−1} + b_{hr})"],
+    z: ["update gate", SIGMA, "z_{t} = σ(W_{iz} x_{t} + b_{iz} + W_{hz} h_{t−1} + b_{hz})"],
+  },
   gru: {
     r: ["reset gate", SIGMA, "r_{t} = σ(W_{ir} x_{t} + b_{ir} + W_{hr} h_{t−1} + b_{hr})"],
     z: ["update gate", SIGMA, "z_{t} = σ(W_{iz} x_{t} + b_{iz} + W_{hz} h_{t−1} + b_{hz})"],
@@ -167,6 +171,14 @@ export function stepEquations(run, t) {
       general: "n_{t} = tanh(γ_{in} ⊙ LN(W_{in} x_{t} + b_{in}) + β_{in} + r_{t} ⊙ (γ_{hn} ⊙ LN(W_{hn} h_{t−1} + b_{hn}) + β_{hn}))",
       live: `n_{${t + 1}}${at} = tanh(${fmt(g1)} × ${term(u)} + ${term(b1)} + ${fmt(r)} × (${fmt(g2)} × ${term(v)} + ${term(b2)})) = ${fmt(n)}`,
       note: "candidate; LN(u) = (u − mean) / std over the layer's units, before its gain and bias",
+    });
+  }
+  if (run.cell === "gru_reset_before") {
+    const [r, n] = [T.value.r[t], T.value.n[t]];
+    lines.push({
+      general: "n_{t} = tanh(W_{in} x_{t} + b_{in} + W_{hn} (r_{t} ⊙ h_{t−1}) + b_{hn})",
+      live: `n_{${t + 1}}${at} = tanh(${fmt(T.x.n[t])} + ${term(T.b_ih.n)} + ${term(T.h.n[t])} + ${term(T.b_hh.n)}) = ${fmt(n)}`,
+      note: `candidate: the reset gate (r = ${fmt(r)} here) scales the previous state before n's recurrent weights read it (Cho et al. 2014; Keras' reset_after=False)`,
     });
   }
   if (run.cell === "gru") {
