@@ -52,6 +52,7 @@ class AddingConfig:
     test_size: int = 2000
     seed: int = 0
     repeats: int = 1  #: seeds seed, seed + 1, …
+    layers: int = 1  #: stacked recurrent layers (Li et al. 2018 stack two IndRNNs)
 
 
 def run_adding(config: AddingConfig, out: Path) -> dict[str, Any]:
@@ -69,9 +70,10 @@ def run_adding(config: AddingConfig, out: Path) -> dict[str, Any]:
     runs: list[Run] = []
     for cell in config.cells:
         for seed in range(config.seed, config.seed + config.repeats):
-            model = sequence_model(cell, 2, 1, config.hidden, seed)
+            model = sequence_model(cell, 2, 1, config.hidden, seed, num_layers=config.layers)
             stream = TaskStream(make, config.batch_size, seed)
-            run = Run(f"{cell}-{config.hidden} seed {seed}", cell, seed)
+            size = f"{config.layers}×{config.hidden}" if config.layers > 1 else str(config.hidden)
+            run = Run(f"{cell}-{size} seed {seed}", cell, seed)
             train = train_config(
                 config.steps, config.batch_size, config.lr, config.clip, seed, config.eval_every
             )

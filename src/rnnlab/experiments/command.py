@@ -81,7 +81,7 @@ def make_config(name: str, **options: Any) -> Any:
     config_class = _experiment(name).config
     known = {f.name for f in dataclasses.fields(config_class)}
     given = {key: value for key, value in options.items() if value is not None}
-    for key in ("steps", "length", "hidden", "batch_size", "repeats"):
+    for key in ("steps", "length", "hidden", "layers", "batch_size", "repeats"):
         if key in given:
             check_positive_int(key.replace("_size", ""), given[key])
     if "lr" in given and not given["lr"] > 0:
@@ -122,6 +122,7 @@ def experiment_command(
     out: Annotated[Path | None, typer.Option(help="directory for the JSON and PNGs")] = None,
     length: Annotated[int | None, typer.Option(help="sequence length / delay T")] = None,
     hidden: Annotated[int | None, typer.Option(help="hidden units")] = None,
+    layers: Annotated[int | None, typer.Option(help="stacked recurrent layers (adding)")] = None,
     batch: Annotated[int | None, typer.Option(help="batch size")] = None,
     lr: Annotated[
         float | None, typer.Option(help="learning rate (of every cell, if given)")
@@ -152,6 +153,7 @@ def experiment_command(
         cells=cell,
         length=length,
         hidden=hidden,
+        layers=layers,
         batch_size=batch,
         lr=lr,
         clip=clip,
