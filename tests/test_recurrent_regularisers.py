@@ -21,6 +21,8 @@ from rnnlab.backend import cell_functions, use_backend
 from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError
 from rnnlab.nn.dropout import dropout_mask
+from rnnlab.probe import step_jacobian
+from rnnlab.runtime import team
 
 T, B, I, H = 6, 4, 3, 5
 LENGTHS = np.array([6, 2, 5, 1])
@@ -240,3 +242,67 @@ def test_a_language_model_with_zoneout_samples_what_its_own_forward_gives():
         with use_backend(backend):
             texts.append(rnnlab.sample(model, 60, prime="abc", seed=3))
     assert texts[0] == texts[1] and len(texts[0]) == 60
+
+
+@pytest.mark.parametrize("parts", [1, 2], ids=["one thread", "two threads"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_bidirectional_stack_with_both_gives_the_same_numbers_on_both_backends_and_threads(
+    cell, parts, rng
+):
+    """Every direction draws its masks before the directions may run at once, and the
+    compiled loops split over threads (rows and the products' columns) agree."""
+    x, lengths = rng.normal(size=(7, 6, 3)), np.array([7, 3, 1, 5, 7, 2])
+    results = []
+    for backend in ("numpy", "numba"):
+        layer = layer_of(cell, recurrent_dropout=0.3, zoneout=0.2)
+        layer.rng = np.random.default_rng(9)
+        team.force_parts(parts)
+        try:
+            with use_backend(backend):
+                out, _ = layer(x, lengths=lengths)
+                d_x, _ = layer.backward(np.cos(out))
+        finally:
+            team.force_parts(None)
+        results.append((out, d_x, {k: v.copy() for k, v in layer.grads.items()}))
+    (out_n, dx_n, g_n), (out_k, dx_k, g_k) = results
+    np.testing.assert_allclose(out_k, out_n, atol=1e-12)
+    np.testing.assert_allclose(dx_k, dx_n, atol=1e-12)
+    for name in g_n:
+        np.testing.assert_allclose(g_k[name], g_n[name], atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("mode", ["rnn_tanh", "lstm", "gru"])
+def test_the_probes_step_jacobian_sees_zoneout_and_the_recurrent_mask(mode, backend, rng):
+    """J_t = ∂s_t/∂s_{t−1} against central differences of one step taken with the same
+    masks (diag(z) + diag(1 − z) J̃ under zoneout)."""
+    from rnnlab.cells import zoneout as zoneout_cell
+
+    layer = layer_of(mode, zoneout=0.5, recurrent_dropout=0.3)
+    layer.retain_tapes = True
+    x = rng.normal(size=(4, 2, 3))
+    with use_backend(backend):
+        layer(x)
+    tape, params, cell = layer.last_tapes[0], layer.cell_params(0, 0), CELLS[mode]
+    mixed = [t for t in range(2, 5) if 0 < tape["zoneout"][t - 1].mean() < 1]
+    t = mixed[0]  # a step where some units keep their value and others take the new one
+    J = step_jacobian(mode, params, tape, t)
+    lstm = cell.has_cell_state
+
+    def step(state):  # s_{t−1} (B, S) → s_t with step t's masks
+        previous = (state[:, :3], state[:, 3:]) if lstm else state
+        _, final, _ = zoneout_cell.forward(
+            cell, params, x[t - 1 : t], previous, None, tape["zoneout"][t - 1 : t],
+            tape["recurrent_mask"],
+        )  # fmt: skip
+        return np.concatenate(final, axis=1) if lstm else final
+
+    parts = [tape["hidden"][t - 1]] + ([tape["cell"][t - 1]] if lstm else [])
+    s_prev = np.concatenate(parts, axis=1)
+    S = s_prev.shape[1]
+    numeric = np.empty((2, S, S))
+    for k in range(S):
+        e = np.zeros_like(s_prev)
+        e[:, k] = 1e-6
+        numeric[:, :, k] = (step(s_prev + e) - step(s_prev - e)) / 2e-6
+    np.testing.assert_allclose(J, numeric, atol=1e-8)

@@ -85,7 +85,8 @@ def _kernels() -> Any:
 
 @cache
 def _reference(cell: Cell) -> SimpleNamespace:
-    """The reference cell with the kernels' signature (their extra options ignored)."""
+    """The reference cell with the kernels' signature (the workspace and ``keep_tape`` are
+    the kernels' concern; recurrent dropout's mask goes to the cell, zoneout wraps it)."""
 
     def forward(
         params,

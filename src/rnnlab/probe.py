@@ -229,17 +229,24 @@ def _one_step_tape(cell: Cell, tape: dict, t: int, copies: int, I: int) -> dict:
     float64: what ``cell.backward`` needs to take a gradient back through that step."""
     B = tape["hidden"].shape[1]
     rows = lambda a: np.repeat(a.astype(np.float64), copies, axis=1)  # noqa: E731
+    zoned = "zoneout" in tape  # the step's own output is s̃_t, before the mixing
     one = {
         "x": np.zeros((1, B * copies, I)),
         "mask": None,
         "hidden": rows(tape["hidden"][t - 1 : t + 1]),
     }
+    if zoned:
+        one["hidden"][1] = rows(tape["fresh_h"][t - 1 : t])[0]
     if cell.has_cell_state:
         one["cell"] = rows(tape["cell"][t - 1 : t + 1])
+        if zoned:
+            one["cell"][1] = rows(tape["fresh_c"][t - 1 : t])[0]
     for name, _ in cell.keep:
         one[name] = rows(tape[name][t - 1 : t])
     if cell.gated_blocks:  # g_t, what the last blocks' product read
         one["gated"] = rows(tape["gated"][t - 1 : t])
+    if tape.get("recurrent_mask") is not None:  # (B, H): one mask per sequence
+        one["recurrent_mask"] = np.repeat(tape["recurrent_mask"].astype(np.float64), copies, 0)
     return one
 
 
@@ -250,7 +257,9 @@ def step_jacobian(mode: str, params: dict[str, np.ndarray], tape: dict, t: int) 
     Row k of J is the gradient that the cell's backward pass takes back through step t
     from a loss that is s_t's k-th entry, so one reference backward pass over a batch of
     B·S copies of step t gives every row, for every cell, exactly (in float64).
-    At a padded step (past a sequence's length) the state is carried over: J = I.
+    At a padded step (past a sequence's length) the state is carried over: J = I. Under
+    zoneout J = diag(z_t) + diag(1 − z_t) J̃, J̃ the step's own Jacobian; under recurrent
+    dropout the step reads the tape's mask.
     """
     cell = cell_named(mode)
     hidden = tape["hidden"]
@@ -265,6 +274,10 @@ def step_jacobian(mode: str, params: dict[str, np.ndarray], tape: dict, t: int) 
     _, _, d_state0 = cell.backward(params64, one, np.zeros((1, B * S, H)), d_state)
     rows = np.concatenate(d_state0, axis=1) if cell.has_cell_state else d_state0
     J = rows.reshape(B, S, S)
+    if "zoneout" in tape:  # s_t = z ⊙ s_{t−1} + (1 − z) ⊙ s̃_t: J = diag(z) + (1 − z) J̃
+        z = tape["zoneout"]
+        z = np.broadcast_to(z[t - 1 if z.shape[0] > 1 else 0], (B, S)).astype(np.float64)
+        J = z[:, :, None] * np.eye(S) + (1 - z)[:, :, None] * J
     mask = tape.get("mask")
     if mask is not None:
         J = np.where(mask[t - 1][:, :, None], J, np.eye(S))

@@ -31,6 +31,7 @@ import numpy as np
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell
 from rnnlab.cells.masking import step_mask
+from rnnlab.errors import ConfigError
 from rnnlab.ops import dsigmoid, dtanh, sigmoid
 
 
@@ -48,7 +49,7 @@ def forward(
     recurrent_mask must be None (the layers refuse recurrent dropout for this cell).
     """
     if recurrent_mask is not None:
-        raise ValueError("the reset-before GRU takes no recurrent dropout")
+        raise ConfigError("the reset-before GRU takes no recurrent dropout")
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]

@@ -3,10 +3,10 @@
     h_t = act(W_ih x_t + b_ih + u ⊙ h_{t−1}),    act = relu (the paper's) or tanh
 
 The recurrent weight is a vector u (H,): each unit sees only its own past. A unit's
-gradient through time is then a product of scalars, ∂h_t/∂h_{t−1} = act′ · u, which
-the paper keeps near 1 by the range of u (|u| ≤ 2^(1/T) for relu keeps a gradient over
-T steps from vanishing below 1/2 or exploding), so a stack learns over thousands of
-steps where an Elman RNN forgets after tens. The units exchange information through
+gradient through time is then a product of scalars, ∂h_T/∂h_t = Π act′ · u_j, which is
+u_j^(T−t) while the unit's relu is active: keeping |u_j| within [ε^(1/T), γ^(1/T)]
+keeps a gradient over T steps between ε and γ (Li et al., §3.1), so a stack learns over
+thousands of steps where an Elman RNN forgets after tens. The units exchange information through
 the next layer's W_ih, so IndRNNs are stacked.
 
 Parameters: ``W_ih`` (H, I), ``b_ih`` (H,) and ``weight_hh_diag`` (H,) = u; the layer
@@ -31,6 +31,7 @@ import numpy as np
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell
 from rnnlab.cells.masking import step_mask
+from rnnlab.errors import ConfigError
 from rnnlab.ops import ACTIVATIONS
 
 #: the recurrent weight's name: the diagonal of a W_hh that the cell never forms
@@ -53,7 +54,7 @@ def forward(
     no W_hh (the layers refuse it).
     """
     if recurrent_mask is not None:
-        raise ValueError("IndRNN has no W_hh for recurrent dropout to act on")
+        raise ConfigError("IndRNN has no W_hh for recurrent dropout to act on")
     W_ih, b_ih, b_hh, u = params["W_ih"], params["b_ih"], params["b_hh"], params[RECURRENT_WEIGHT]
     act, _ = ACTIVATIONS[nonlinearity]
     T, B, _ = x.shape

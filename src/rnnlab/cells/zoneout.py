@@ -69,6 +69,7 @@ def forward(
         ):
             mixed = z * prev + (1 - z) * new  # s_t = z ⊙ s_{t−1} + (1 − z) ⊙ s̃_t
             series[t + 1] = mixed if mask is None else np.where(mask[t], mixed, prev)
+        tape["fresh"] = _parts(cell, fresh)  # s̃_t, the step's own
         steps.append(tape)
     hidden = states[0]
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
@@ -78,6 +79,9 @@ def forward(
     for name, value in steps[0].items():  # the gates and the rest of a step, over time
         if name not in tape and isinstance(value, np.ndarray) and value.shape[:1] == (1,):
             tape[name] = np.concatenate([step[name] for step in steps])
+    tape["recurrent_mask"] = recurrent_mask
+    for k, name in enumerate(("fresh_h", "fresh_c")[: len(states)]):  # s̃_t (T, B, H)
+        tape[name] = np.stack([step["fresh"][k] for step in steps])
     return out, _state(cell, [series[T].copy() for series in states]), tape
 
 
@@ -89,7 +93,8 @@ def backward(
     d_stateT: Any = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], Any]:
     """``cell.backward`` through ``forward``'s tape: each step's ∂L/∂s_t splits into
-    (1 − z_t) ⊙ ∂L/∂s_t for the cell's step and z_t ⊙ ∂L/∂s_t straight to s_{t−1}."""
+    (1 − z_t) ⊙ ∂L/∂s_t for the cell's step and z_t ⊙ ∂L/∂s_t straight to s_{t−1}.
+    Leaves ``tape["d_hidden"]`` (and ``tape["d_cell"]``) = ∂L/∂s_t of the mixed states."""
     x, hidden, mask, zoneout = tape["x"], tape["hidden"], tape["mask"], tape["zoneout"]
     T, B, _ = x.shape
     count = 2 if cell.has_cell_state else 1
@@ -97,11 +102,12 @@ def backward(
     d_state = [np.zeros_like(hidden[0]) if d is None else d.astype(x.dtype) for d in given]
     grads = {name: np.zeros_like(value) for name, value in params.items()}
     dx = np.empty_like(x)
-    d_hidden = np.empty_like(hidden[1:])
+    d_series = [np.empty_like(hidden[1:]) for _ in range(count)]  # ∂L/∂h_t (and ∂L/∂c_t)
     no_output = np.zeros((1, B, hidden.shape[2]), x.dtype)
     for t in reversed(range(T)):
         d_state[0] = d_state[0] + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
-        d_hidden[t] = d_state[0]
+        for series, d in zip(d_series, d_state, strict=True):
+            series[t] = d
         z = keeps(zoneout, t, count)
         d_fresh = [(1 - z_k) * d for z_k, d in zip(z, d_state, strict=True)]
         d_kept = [z_k * d for z_k, d in zip(z, d_state, strict=True)]
@@ -115,5 +121,7 @@ def backward(
         d_state = [k + d for k, d in zip(d_kept, _parts(cell, d_prev), strict=True)]
         for name, grad in step_grads.items():
             grads[name] += grad
-    tape["d_hidden"] = d_hidden
+    tape["d_hidden"] = d_series[0]
+    if cell.has_cell_state:  # the mixed c_t's: it reaches the loss through later steps only
+        tape["d_cell"] = d_series[1]
     return dx, grads, _state(cell, d_state)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.cells.indrnn import RECURRENT_WEIGHT
 from rnnlab.data.synthetic import TaskData
 from rnnlab.errors import ConfigError
 from rnnlab.models.language import canonical_cell
@@ -133,7 +134,7 @@ def block_radius(block: np.ndarray) -> float:
 def spectral_radius(model: SequenceModel) -> float:
     """The largest spectral radius among the first layer's W_hh gate blocks."""
     params = model.rnn.params
-    W = params.get("weight_hh_l0", params.get("weight_hh_diag_l0"))
+    W = params.get("weight_hh_l0", params.get(f"{RECURRENT_WEIGHT}_l0"))
     return max(block_radius(b) for b in recurrent_blocks(W, model.rnn.hidden_size))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from rnnlab.cells import Cell
+from rnnlab.errors import ConfigError
 from rnnlab.kernels.sampling import draw_token
 from rnnlab.kernels.specialise import compiled_steps, specialise
 from rnnlab.runtime.panels import LANES, packed_panels, panel_product
@@ -190,7 +191,7 @@ class Generation:
 
     def __init__(self, cell: Cell, weights: dict[str, Any], state: Any, logits: np.ndarray) -> None:
         if cell.gated_blocks:
-            raise ValueError(
+            raise ConfigError(
                 f"{cell.title} takes two products per step, which this kernel does not "
                 "run: sample through the model's forward"
             )

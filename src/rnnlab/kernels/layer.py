@@ -1,6 +1,7 @@
 """A cell over a whole sequence, compiled: the reference cell's contract for every cell.
 
-    forward(cell, params, x, state0, lengths, workspace, keep_tape) -> (out, stateT, tape)
+    forward(cell, params, x, state0, lengths, workspace, keep_tape, recurrent_mask,
+            zoneout) -> (out, stateT, tape)
     backward(cell, params, tape, d_out, d_stateT, workspace, keep_gradients, input_grad,
              into) -> (dx, grads, d_state0)
 
@@ -80,12 +81,7 @@ def forward(
     parts = loop_parts(B, params["W_hh"])
     x_proj = input_projection(params, x, ws, parts, bias=False)
     dtype = x_proj.dtype
-    hidden = np.empty((T + 1, B, H), dtype)  # per call: the output is a view of it
-    cell_state = ws.array("cell", (T + 1, B, C), dtype)
-    h0, c0 = _split_state(cell, state0)
-    hidden[0] = 0 if h0 is None else h0  # no state given: zeros, as the reference
-    if C:
-        cell_state[0] = 0 if c0 is None else c0
+    hidden, cell_state = starting_states(cell, state0, ws, T, B, H, dtype)
     keep = step_buffer(ws, "keep", (T, B, cell.keep_width * H), dtype, keep_tape)
     pre = ws.array("pre", (B, cell.blocks * H), dtype)
     W_hh = np.ascontiguousarray(params["W_hh"], dtype=dtype)
@@ -102,19 +98,56 @@ def forward(
     loop = (x_proj, W_hh, packed, plain, *biases, p, steps, hidden, cell_state, keep, pre)
     loops = compiled_loops(cell)
     run(parts, loops.forward_loop, *loop, *regularisers, driver=loops.forward_parts)
+    out, tape = forward_tape(cell, x, hidden, cell_state, keep, lengths, keep_tape)
+    if tape is not None and recurrent_mask is not None:
+        tape["recurrent_mask"] = drop
+    if tape is not None and zoneout is not None:
+        tape |= {"zoneout": zone, "fresh_h": fresh_h, "fresh_c": fresh_c}
+    return out, final_state(cell, hidden, cell_state), tape
+
+
+def starting_states(
+    cell: Cell, state0: Any, ws: Workspace, T: int, B: int, H: int, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """hidden (T + 1, B, H), new for every call (the output is a view of it), and the
+    cell state (T + 1, B, C) from the workspace, their row 0 the given state (zeros where
+    none is given, as the reference)."""
+    C = H if cell.has_cell_state else 0
+    hidden = np.empty((T + 1, B, H), dtype)
+    cell_state = ws.array("cell", (T + 1, B, C), dtype)
+    h0, c0 = _split_state(cell, state0)
+    hidden[0] = 0 if h0 is None else h0
+    if C:
+        cell_state[0] = 0 if c0 is None else c0
+    return hidden, cell_state
+
+
+def forward_tape(
+    cell: Cell,
+    x: np.ndarray,
+    hidden: np.ndarray,
+    cell_state: np.ndarray,
+    keep: np.ndarray,
+    lengths: np.ndarray | None,
+    keep_tape: bool,
+) -> tuple[np.ndarray, dict | None]:
+    """The output (T, B, H) and the tape a forward loop leaves (None without
+    ``keep_tape``): the reference's arrays, the keep row's views among them."""
     out, mask = sequence_output(hidden, lengths)
     if not keep_tape:
-        tape = None
-    else:
-        tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep, **keep_views(cell, keep, H)}
-        if C:
-            tape["cell"] = cell_state
-        if recurrent_mask is not None:
-            tape["recurrent_mask"] = drop
-        if zoneout is not None:
-            tape |= {"zoneout": zone, "fresh_h": fresh_h, "fresh_c": fresh_c}
-    stateT = (hidden[T].copy(), cell_state[T].copy()) if C else hidden[T].copy()
-    return out, stateT, tape
+        return out, None
+    H = hidden.shape[2]
+    tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep, **keep_views(cell, keep, H)}
+    if cell.has_cell_state:
+        tape["cell"] = cell_state
+    return out, tape
+
+
+def final_state(cell: Cell, hidden: np.ndarray, cell_state: np.ndarray) -> Any:
+    """h_T, or (h_T, c_T), copied out of the loop's arrays."""
+    if cell.has_cell_state:
+        return hidden[-1].copy(), cell_state[-1].copy()
+    return hidden[-1].copy()
 
 
 def backward(
@@ -137,12 +170,7 @@ def backward(
     H, dtype = hidden.shape[2], hidden.dtype
     C, GH, own = (H if cell.has_cell_state else 0), cell.blocks * H, cell.own_blocks * H
     cell_state = tape["cell"] if C else ws.array("cell", (T + 1, B, 0), dtype)
-    dh, dc = ws.zeros("dh", (B, H), dtype), ws.zeros("dc", (B, C), dtype)
-    dh_T, dc_T = _split_state(cell, d_stateT)
-    if dh_T is not None:
-        dh[...] = dh_T
-    if dc_T is not None:
-        dc[...] = dc_T
+    dh, dc = carried_gradients(cell, d_stateT, ws, B, H, dtype)
     d_pre = reuse_input_projection(ws, (T, B, GH), dtype)
     d_own = ws.array("d_own", (T, B, own), dtype)
     d_rec = ws.array("d_rec", (B, GH if own else 0), dtype)
@@ -152,8 +180,7 @@ def backward(
     parts = loop_parts(B, params["W_hh"])
     W_hh = np.ascontiguousarray(params["W_hh"], dtype=dtype)
     packed, plain = recurrent_operand(W_hh, transposed=False, batch=B, parts=parts)
-    lengths = None if mask is None else mask[:, :, 0].sum(axis=0)
-    steps = all_steps(lengths, T, B)
+    steps = tape_steps(mask, T, B)
     p = own_parameters(cell, params, H, dtype)
     sums = np.zeros((parts, GH)), np.zeros((parts, own)), np.zeros((parts, *p.shape))  # float64
     records = (d_pre, d_own, d_rec, d_hidden, d_cell)
@@ -162,7 +189,9 @@ def backward(
     fresh_h = tape.get("fresh_h", np.empty((0, B, H), dtype))
     fresh_c = tape.get("fresh_c", np.empty((0, B, C), dtype))
     scratch = (ws.array("d_fresh", (B, H if zone.size else 0), dtype),)
-    scratch += (ws.array("dc_kept", (B, C if zone.size else 0), dtype),)
+    scratch += tuple(
+        ws.array(name, (B, C if zone.size else 0), dtype) for name in ("dc_kept", "dc_step")
+    )
     d_dropped = ws.array("d_dropped", drop.shape, dtype)
     regularisers = (zone, drop, d_dropped, fresh_h, fresh_c, *scratch)
     loop = (W_hh, packed, plain, steps, keep, p, hidden, cell_state, d_out, dh, dc, *records, *sums)
@@ -182,12 +211,45 @@ def backward(
         options = {"input_grad": input_grad, "parts": parts, "into": into, **gradient_sums}
         grads, dx = weight_gradients(params, x, hidden, d_pre, d_own, **options)
     grads.update(own_parameter_grads(cell, sums[2].sum(0), dtype, into))
+    return dx, grads, backward_done(cell, tape, keep_gradients, d_hidden, d_cell, dh, dc)
+
+
+def carried_gradients(
+    cell: Cell, d_stateT: Any, ws: Workspace, B: int, H: int, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """dh (B, H) and dc (B, C), the gradients a backward loop carries, from ∂L/∂s_T
+    (zeros where none is given)."""
+    C = H if cell.has_cell_state else 0
+    dh, dc = ws.zeros("dh", (B, H), dtype), ws.zeros("dc", (B, C), dtype)
+    dh_T, dc_T = _split_state(cell, d_stateT)
+    if dh_T is not None:
+        dh[...] = dh_T
+    if dc_T is not None:
+        dc[...] = dc_T
+    return dh, dc
+
+
+def tape_steps(mask: np.ndarray | None, T: int, B: int) -> np.ndarray:
+    """Each sequence's length (B,) int64, from the tape's padding mask."""
+    return all_steps(None if mask is None else mask[:, :, 0].sum(axis=0), T, B)
+
+
+def backward_done(
+    cell: Cell,
+    tape: dict,
+    keep_gradients: bool,
+    d_hidden: np.ndarray,
+    d_cell: np.ndarray,
+    dh: np.ndarray,
+    dc: np.ndarray,
+) -> Any:
+    """∂L/∂s_0 copied out of the carried gradients; ∂L/∂h_t (and ∂L/∂c_t) left on the
+    tape with ``keep_gradients``."""
     if keep_gradients:
         tape["d_hidden"] = d_hidden
-        if C:
+        if cell.has_cell_state:
             tape["d_cell"] = d_cell
-    d_state0 = (dh.copy(), dc.copy()) if C else dh.copy()
-    return dx, grads, d_state0
+    return (dh.copy(), dc.copy()) if cell.has_cell_state else dh.copy()
 
 
 def _regulariser(mask: np.ndarray | None, rank: int, dtype: Any) -> np.ndarray:

@@ -6,7 +6,8 @@ These are templates: ``forward_step`` and ``backward_step`` are the cell's (see
 product does W_hh h_{t−1} (or W_hhᵀ ∂L/∂a) for the whole batch, on W_hh packed once per
 call (``rnnlab.runtime.products``); the step functions then do every row's pointwise
 part. Each of ``parts`` threads takes a block of the product's panels and a block of the
-batch's rows, and they meet twice per step (``rnnlab.runtime.sync.barrier``).
+batch's rows, and they meet twice per step (``rnnlab.runtime.sync.barrier``; once for a
+cell without W_hh, three times under recurrent dropout's backward product).
 """
 
 from __future__ import annotations
@@ -174,13 +175,14 @@ def backward_loop(
     fresh_c,
     d_fresh,
     dc_kept,
+    dc_step,
 ):
     """Walks t = T … 1 carrying dh (B, H), dc (B, C); fills d_pre (T, B, G·H) = ∂L/∂a_t,
     d_own (T, B, O), d_hidden and d_cell (T or 1, B, ·); d_rec: scratch (B, G·H). Rows
     ``part`` of d_bias, d_own_bias, dp (float64) ← this thread's sums; counter[PROGRESS]
     ← the steps finished (``rnnlab.runtime.pipeline``). zone, drop, fresh_h, fresh_c as
-    the forward loop's, with scratch d_dropped, d_fresh (B, H), dc_kept (B, C), empty when
-    off: under zoneout the step
+    the forward loop's, with scratch d_dropped, d_fresh (B, H), dc_kept, dc_step (B, C),
+    empty when off: under zoneout the step
     gets (1 − z) ⊙ ∂L/∂s_t and z ⊙ ∂L/∂s_t goes straight to s_{t−1}; under recurrent
     dropout W_hhᵀ's product reaches ∂L/∂h_{t−1} through the mask. docs/architecture.md
     has more."""
@@ -201,11 +203,12 @@ def backward_loop(
                 for j in range(H):  # the step's share of ∂L/∂h_t
                     d_fresh[b, j] = pw.complement(z[j]) * d_hidden[k, b, j]
                 for j in range(C):  # of ∂L/∂c_t; the rest is kept for c_{t−1}
+                    d_cell[k, b, j] = dc[b, j]  # ∂L/∂c_t: the mixed c_t feeds later steps only
                     dc_kept[b, j] = z[H + j] * dc[b, j]
                     dc[b, j] -= dc_kept[b, j]
                 backward_step(
                     keep[t, b], p, hidden[t, b], cell[t, b], fresh_h[t, b], fresh_c[t, b],
-                    d_fresh[b], dc[b], d_cell[k, b], d_pre[t, b], d_own[t, b], dh[b],
+                    d_fresh[b], dc[b], dc_step[b], d_pre[t, b], d_own[t, b], dh[b],
                     dp[part], H,
                 )  # fmt: skip
                 for j in range(C):

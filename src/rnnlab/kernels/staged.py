@@ -22,8 +22,18 @@ import numpy as np
 from numba import njit
 
 from rnnlab.cells import Cell
-from rnnlab.kernels.buffers import all_steps, input_projection, sequence_output, step_buffer
-from rnnlab.kernels.layer import _split_state, keep_views, own_parameter_grads, own_parameters
+from rnnlab.errors import ConfigError
+from rnnlab.kernels.buffers import all_steps, input_projection, step_buffer
+from rnnlab.kernels.layer import (
+    backward_done,
+    carried_gradients,
+    final_state,
+    forward_tape,
+    own_parameter_grads,
+    own_parameters,
+    starting_states,
+    tape_steps,
+)
 from rnnlab.kernels.loops import add_rows_into, copy_row
 from rnnlab.kernels.specialise import OPTIONS, compiled_steps, specialise
 from rnnlab.runtime.blas import gemm
@@ -150,19 +160,13 @@ def forward(
     holds ``gated`` (T, B, H). Recurrent dropout and zoneout are not offered (the layers
     refuse them for such a cell)."""
     if recurrent_mask is not None or zoneout is not None:
-        raise ValueError(f"{cell.title} takes no recurrent dropout or zoneout")
+        raise ConfigError(f"{cell.title} takes no recurrent dropout or zoneout")
     ws = workspace or Workspace()
     T, B, _ = x.shape
     H = params["W_hh"].shape[1]
-    C = H if cell.has_cell_state else 0
     x_proj = input_projection(params, x, ws, bias=False)
     dtype = x_proj.dtype
-    hidden = np.empty((T + 1, B, H), dtype)  # per call: the output is a view of it
-    cell_state = ws.array("cell", (T + 1, B, C), dtype)
-    h0, c0 = _split_state(cell, state0)
-    hidden[0] = 0 if h0 is None else h0
-    if C:
-        cell_state[0] = 0 if c0 is None else c0
+    hidden, cell_state = starting_states(cell, state0, ws, T, B, H, dtype)
     keep = step_buffer(ws, "keep", (T, B, cell.keep_width * H), dtype, keep_tape)
     gated = step_buffer(ws, "gated", (T, B, H), dtype, keep_tape)
     pre = ws.array("pre", (B, cell.blocks * H), dtype)
@@ -174,15 +178,10 @@ def forward(
     compiled_staged(cell).forward_loop(
         x_proj, W_hh[:F], W_hh[F:], b_ih, b_hh, p, steps, hidden, cell_state, keep, gated, pre
     )
-    out, mask = sequence_output(hidden, lengths)
-    tape = None
-    if keep_tape:
-        tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep, "gated": gated}
-        tape |= keep_views(cell, keep, H)
-        if C:
-            tape["cell"] = cell_state
-    stateT = (hidden[T].copy(), cell_state[T].copy()) if C else hidden[T].copy()
-    return out, stateT, tape
+    out, tape = forward_tape(cell, x, hidden, cell_state, keep, lengths, keep_tape)
+    if tape is not None:
+        tape["gated"] = gated
+    return out, final_state(cell, hidden, cell_state), tape
 
 
 def backward(
@@ -203,12 +202,7 @@ def backward(
     H, dtype = hidden.shape[2], hidden.dtype
     C, GH = (H if cell.has_cell_state else 0), cell.blocks * H
     cell_state = tape["cell"] if C else ws.array("cell", (T + 1, B, 0), dtype)
-    dh, dc = ws.zeros("dh", (B, H), dtype), ws.zeros("dc", (B, C), dtype)
-    dh_T, dc_T = _split_state(cell, d_stateT)
-    if dh_T is not None:
-        dh[...] = dh_T
-    if dc_T is not None:
-        dc[...] = dc_T
+    dh, dc = carried_gradients(cell, d_stateT, ws, B, H, dtype)
     d_pre = ws.array("d_pre", (T, B, GH), dtype)
     d_own = ws.array("d_own", (T, B, 0), dtype)
     d_hidden = step_buffer(ws, "d_hidden", (T, B, H), dtype, keep_gradients)
@@ -216,11 +210,10 @@ def backward(
     d_gated = ws.array("d_gated", (B, H), dtype)
     W_hh = np.ascontiguousarray(params["W_hh"], dtype=dtype)
     F = _first_rows(cell, H)
-    lengths = None if mask is None else mask[:, :, 0].sum(axis=0)
     p = own_parameters(cell, params, H, dtype)
     dp = np.zeros(p.shape)  # float64, as the loops sum it
     compiled_staged(cell).backward_loop(
-        W_hh[:F], W_hh[F:], all_steps(lengths, T, B), keep, p, hidden, cell_state, gated,
+        W_hh[:F], W_hh[F:], tape_steps(mask, T, B), keep, p, hidden, cell_state, gated,
         np.ascontiguousarray(d_out, dtype=dtype), dh, dc, d_pre, d_own, d_hidden, d_cell,
         d_gated, dp,
     )  # fmt: skip
@@ -237,9 +230,4 @@ def backward(
     if input_grad:
         W_ih = np.ascontiguousarray(params["W_ih"], dtype=dtype)
         dx = matmul(flat, W_ih, np.empty((T * B, I), dtype), 1).reshape(T, B, I)
-    if keep_gradients:
-        tape["d_hidden"] = d_hidden
-        if C:
-            tape["d_cell"] = d_cell
-    d_state0 = (dh.copy(), dc.copy()) if C else dh.copy()
-    return dx, grads, d_state0
+    return dx, grads, backward_done(cell, tape, keep_gradients, d_hidden, d_cell, dh, dc)

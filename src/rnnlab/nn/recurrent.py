@@ -129,6 +129,11 @@ class RecurrentLayer(Module):
         self.num_directions = 2 if bidirectional else 1
         self.dtype = resolve_dtype(dtype)
         check_init_names(recurrent_init, input_init)
+        if recurrent_init != "uniform" and not CELLS[mode].recurrent:
+            raise ConfigError(
+                f"recurrent_init={recurrent_init!r} shapes W_hh; {type(self).__name__} has "
+                "none (its recurrent weight, a vector u, starts uniform in [0, 1])"
+            )
         self.recurrent_init, self.input_init = recurrent_init, input_init
         if forget_bias is not None and "f" not in CELLS[mode].gates:
             raise ConfigError(f"forget_bias applies to LSTM only, not to {type(self).__name__}")
@@ -341,7 +346,7 @@ class RecurrentLayer(Module):
         if self.zoneout > 0:
             width = H * (2 if self.has_cell_state else 1)
             if self.training:
-                draws = self.rng.random((steps, batch, width))
+                draws = self.rng.random((steps, batch, width), dtype=np.float32)
                 zoneout = (draws < self.zoneout).astype(self.dtype)
             else:
                 zoneout = np.full((1, 1, width), self.zoneout, self.dtype)
@@ -531,6 +536,10 @@ class GRU(RecurrentLayer):
         if not isinstance(reset_after, bool):
             raise ConfigError(f"reset_after must be True or False, got {reset_after!r}")
         if not reset_after:
+            if options.get("layer_norm"):
+                raise ConfigError(
+                    "GRU has no layer-normalised form with reset_after=False; choose one"
+                )
             options["reset_before"] = True  # the registered cell's option
         super().__init__(input_size, hidden_size, *args, **options)
         if self.cell_options.pop("reset_before", False):

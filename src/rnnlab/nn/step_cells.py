@@ -62,6 +62,11 @@ class RecurrentCell(Module):
     ) -> None:
         super().__init__()
         self.mode = cell_of_layer(self.cell_layer, cell_options)
+        if CELLS[self.mode].gated_blocks:  # the compiled step takes one product
+            raise ConfigError(
+                f"{type(self).__name__} has no {CELLS[self.mode].title} (two products per "
+                "step); run it as a layer, rnnlab.GRU(..., reset_after=False)"
+            )
         self.cell_options = {k: v for k, v in cell_options.items() if v not in (None, False)}
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
