@@ -110,6 +110,8 @@ def test_reset_after_is_checked_and_the_form_has_no_pytorch_layer():
         rnnlab.GRU(3, 4, reset_after="no")
     with pytest.raises(ConfigError, match="no PyTorch layer"):
         to_torch(rnnlab.GRU(3, 4, reset_after=False))
+    with pytest.raises(ConfigError, match=r"options: \['layer_norm', 'reset_after'\]"):
+        rnnlab.GRU(3, 4, peephole=True)
     with pytest.raises(ConfigError, match="no layer-normalised form with reset_after=False"):
         rnnlab.GRU(3, 4, reset_after=False, layer_norm=True)
     with pytest.raises(ConfigError, match="GRUCell has no GRU \\(reset before\\)"):

@@ -574,15 +574,20 @@ class IndRNN(RecurrentLayer):
         super().__init__(input_size, hidden_size, *layout, nonlinearity=nonlinearity, **options)
 
 
+#: registered cell options that the layers take under another name (GRU's reset_after)
+SAID = {"reset_before": "reset_after"}
+
+
 def cell_of_layer(layer: str, options: dict[str, object]) -> str:
     """The name of the registered cell that ``layer`` runs with ``options``; a keyword no
     cell of ``layer`` takes is refused as Python refuses an unexpected keyword."""
     known = {key for cell in CELLS.values() if cell.layer == layer for key in cell.layer_options}
     unknown = sorted(set(options) - known)
     if unknown:
+        said = sorted(SAID.get(key, key) for key in known)  # as the user writes them
         raise ConfigError(
             f"{layer} got an unexpected keyword argument {unknown[0]!r} "
-            f"(its cells' options: {sorted(known) or 'none'})"
+            f"(its cells' options: {said or 'none'})"
         )
     try:
         return cell_for_layer(CELLS, layer, **options).name
