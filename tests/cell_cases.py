@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import rnnlab
 from rnnlab.cells import CELLS
+from rnnlab.io import load_model
+from rnnlab.runs import prepare_run
 
 
 def random_params(
@@ -49,3 +52,23 @@ def random_state(mode: str, batch: int, hidden: int, draw) -> object:
 
 def has_cell_state(mode: str) -> bool:
     return CELLS[mode].has_cell_state
+
+
+def check_a_language_model_trains_saves_samples_and_loads(tmp_path, mode: str, **options) -> None:
+    """A character model of registered cell ``mode`` (``rnnlab train``'s options) learns a
+    repeated line in 60 steps, and its checkpoint loads, computes the same and samples."""
+    text = "to be or not to be, that is the question. " * 40
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    run = prepare_run(data=str(tmp_path / "t.txt"), hidden=32, steps=60, minutes=None,
+                      batch_size=8, seq_len=16, eval_every=30, sample_every=0,
+                      out=tmp_path / "run", **options)  # fmt: skip
+    model = run.trainer.model
+    assert model.rnn.mode == mode and model.config.cell == mode
+    result = run.trainer.fit()
+    assert result.best_val_loss < 0.8 * np.log(len(model.vocab))  # it learnt something
+    loaded = load_model(tmp_path / "run/last.safetensors")
+    assert loaded.rnn.mode == mode
+    ids = model.vocab.encode("to be or not")[:, None]
+    np.testing.assert_array_equal(loaded(ids)[0], model(ids)[0])
+    sampled = rnnlab.sample(loaded, 30, prime="to be", seed=0)
+    assert len(sampled) == 30 and set(sampled) <= set(text)

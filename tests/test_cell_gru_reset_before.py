@@ -12,14 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from cell_cases import random_params
+from cell_cases import check_a_language_model_trains_saves_samples_and_loads, random_params
 
 import rnnlab
 from rnnlab.backend import cell_functions, use_backend
 from rnnlab.errors import ConfigError
 from rnnlab.interop import to_torch
-from rnnlab.io import load_model
-from rnnlab.runs import prepare_run
 
 T, B, I, H = 6, 4, 3, 5
 LENGTHS = np.array([6, 2, 5, 1])
@@ -88,21 +86,9 @@ def test_the_two_forms_share_their_parameters_but_not_their_numbers(rng):
 
 
 def test_a_reset_before_language_model_trains_saves_samples_and_loads(tmp_path):
-    text = "to be or not to be, that is the question. " * 40
-    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
-    run = prepare_run(data=str(tmp_path / "t.txt"), cell="gru_reset_before", hidden=32,
-                      steps=60, minutes=None, batch_size=8, seq_len=16, eval_every=30,
-                      sample_every=0, out=tmp_path / "run")  # fmt: skip
-    model = run.trainer.model
-    assert model.rnn.mode == "gru_reset_before"
-    result = run.trainer.fit()
-    assert result.best_val_loss < 0.8 * np.log(len(model.vocab))  # it learnt something
-    loaded = load_model(tmp_path / "run/last.safetensors")
-    assert loaded.rnn.mode == "gru_reset_before"
-    ids = model.vocab.encode("to be or not")[:, None]
-    np.testing.assert_array_equal(loaded(ids)[0], model(ids)[0])
-    sampled = rnnlab.sample(loaded, 30, prime="to be", seed=0)
-    assert len(sampled) == 30 and set(sampled) <= set(text)
+    check_a_language_model_trains_saves_samples_and_loads(
+        tmp_path, "gru_reset_before", cell="gru_reset_before"
+    )
 
 
 def test_reset_after_is_checked_and_the_form_has_no_pytorch_layer():

@@ -13,14 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from cell_cases import random_params
+from cell_cases import check_a_language_model_trains_saves_samples_and_loads, random_params
 
 import rnnlab
 from rnnlab.backend import cell_functions, use_backend
 from rnnlab.errors import ConfigError
 from rnnlab.interop import to_torch
-from rnnlab.io import load_model
-from rnnlab.runs import prepare_run
 
 T, B, I, H = 7, 4, 3, 5
 LENGTHS = np.array([7, 2, 5, 1])
@@ -123,20 +121,9 @@ def test_a_unit_sees_only_its_own_past():
 
 
 def test_an_indrnn_language_model_trains_saves_samples_and_loads(tmp_path):
-    text = "to be or not to be, that is the question. " * 40
-    run = prepare_run(data=str(write(tmp_path / "t.txt", text)), cell="indrnn", layers=2,
-                      hidden=32, steps=60, minutes=None, batch_size=8, seq_len=16,
-                      eval_every=30, sample_every=0, out=tmp_path / "run")  # fmt: skip
-    model = run.trainer.model
-    assert model.rnn.mode == "indrnn_relu" and model.config.cell == "indrnn_relu"
-    result = run.trainer.fit()
-    assert result.best_val_loss < 0.8 * np.log(len(model.vocab))  # it learnt something
-    loaded = load_model(tmp_path / "run/last.safetensors")
-    assert loaded.rnn.mode == "indrnn_relu"
-    ids = model.vocab.encode("to be or not")[:, None]
-    np.testing.assert_array_equal(loaded(ids)[0], model(ids)[0])
-    sampled = rnnlab.sample(loaded, 30, prime="to be", seed=0)
-    assert len(sampled) == 30 and set(sampled) <= set(text)
+    check_a_language_model_trains_saves_samples_and_loads(
+        tmp_path, "indrnn_relu", cell="indrnn", layers=2
+    )
 
 
 def test_indrnn_refuses_what_it_does_not_have():
@@ -148,8 +135,3 @@ def test_indrnn_refuses_what_it_does_not_have():
         to_torch(rnnlab.IndRNN(3, 4))
     with pytest.raises(ConfigError, match="recurrent_init='orthogonal' shapes W_hh"):
         rnnlab.IndRNN(3, 4, recurrent_init="orthogonal")
-
-
-def write(path, text):
-    path.write_text(text, encoding="utf-8")
-    return path
