@@ -87,5 +87,3 @@ def test_unknown_kind_and_module_are_named_in_the_error():
         from_torch(torch.nn.Conv1d(2, 2, 3))
     with pytest.raises(ConfigError, match="Dropout"):
         to_torch(rnnlab.Dropout(0.1))
-    with pytest.raises(ConfigError, match="proj_size"):
-        from_torch(torch.nn.LSTM(3, 4, proj_size=2))

@@ -202,11 +202,13 @@ def product(A: Any, B: Any) -> Any:
     return _kernels().product(A, B)
 
 
-def kernels_cached(mode: str) -> bool:
-    """Whether the kernels of cell ``mode`` are in numba's on-disk cache (a run loads
-    them in a second instead of compiling them); True where that cannot be told."""
+def kernels_cached(mode: str, projection: bool = False) -> bool:
+    """Whether the kernels of cell ``mode`` (with ``projection``: its projected loops) are
+    in numba's on-disk cache (a run loads them in a second instead of compiling them);
+    True where that cannot be told."""
     try:
-        return all(path.exists() for path in _kernels().cache_index_files(CELLS[mode]))
+        files = _kernels().cache_index_files(CELLS[mode], projection)
+        return all(path.exists() for path in files)
     except (AttributeError, TypeError):  # numba's cache laid out otherwise
         return True
 

@@ -178,11 +178,11 @@ def _compiled_generation(model: LanguageModel, state: Any, logits: np.ndarray) -
     """The compiled generator of ``model`` from ``state`` (``rnnlab.backend.generation``),
     or None: on the reference backend, or for a bidirectional or residual model, one
     with zoneout, whose evaluation mixes p h_{t−1} into h_t, or one whose cell takes two
-    products per step (the model's own forward then steps it)."""
+    products per step, or a projection (the model's own forward then steps it)."""
     if not hasattr(model, "rnn") or model.rnn.bidirectional or not backend.compiled():
         return None
     rnn = model.rnn
-    if rnn.residual or rnn.zoneout > 0 or CELLS[rnn.mode].gated_blocks:
+    if rnn.residual or rnn.zoneout > 0 or CELLS[rnn.mode].gated_blocks or rnn.proj_size:
         return None
     return backend.generation(model.rnn.mode, stack_weights(model), state, logits)
 

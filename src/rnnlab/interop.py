@@ -120,8 +120,6 @@ def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Mo
         step_cell.train(module.training)
         return step_cell
     if isinstance(module, torch.nn.RNNBase):
-        if getattr(module, "proj_size", 0):
-            raise ConfigError("from_torch: LSTM with proj_size > 0 is not supported")
         options = {
             "num_layers": module.num_layers,
             "bias": module.bias,
@@ -132,6 +130,8 @@ def from_torch(module: Any, seed: int | np.random.Generator | None = None) -> Mo
             "seed": seed,
         }
         cell = _cell_of_torch(module)
+        if getattr(module, "proj_size", 0):
+            options["proj_size"] = module.proj_size
         layer = LAYERS[cell.layer](
             module.input_size, module.hidden_size, **cell.layer_options, **options
         )
@@ -210,6 +210,7 @@ def to_torch(layer: Module) -> Any:
             bidirectional=layer.bidirectional,
             dtype=dtype,
             **extra,
+            **({"proj_size": layer.proj_size} if layer.proj_size else {}),
         )
     converted = params_to_torch(layer.params, kind)
     module.load_state_dict({name: torch.from_numpy(value) for name, value in converted.items()})

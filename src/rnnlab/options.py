@@ -55,6 +55,10 @@ def zoneout_option() -> Any:
     return option(0.0, "zoneout: each unit keeps its previous value with this probability")
 
 
+def proj_size_option() -> Any:
+    return option(0, "LSTM: project h to this many units (PyTorch's proj_size); 0: none", min=0)
+
+
 def hidden_option(default: int) -> Any:
     return option(default, "hidden units per layer", min=1)
 

@@ -76,7 +76,7 @@ def layer_records(layer: RecurrentLayer) -> list[LayerRecord]:
                 d_cell=order(tape.get("d_cell")),
                 kept={
                     name: order(tape[name])
-                    for name in [n for n, _ in cell_named(layer.mode).keep] + ["gated"]
+                    for name in [n for n, _ in cell_named(layer.mode).keep] + ["gated", "projected"]
                     if name != "gates" and name in tape
                 },
             )
@@ -245,15 +245,23 @@ def _one_step_tape(cell: Cell, tape: dict, t: int, copies: int, I: int) -> dict:
         one[name] = rows(tape[name][t - 1 : t])
     if cell.gated_blocks:  # g_t, what the last blocks' product read
         one["gated"] = rows(tape["gated"][t - 1 : t])
+    if "projected" in tape:  # h̃_t, what the projection read
+        one["projected"] = rows(tape["projected"][t - 1 : t])
     if tape.get("recurrent_mask") is not None:  # (B, H): one mask per sequence
         one["recurrent_mask"] = np.repeat(tape["recurrent_mask"].astype(np.float64), copies, 0)
     return one
 
 
+def _state_width(cell: Cell, tape: dict) -> int:
+    """S, the width of the state s = h or (h, c) on ``tape``."""
+    return tape["hidden"].shape[2] + (tape["cell"].shape[2] if cell.has_cell_state else 0)
+
+
 def step_jacobian(mode: str, params: dict[str, np.ndarray], tape: dict, t: int) -> np.ndarray:
     """J_t = ∂s_t/∂s_{t−1} at step t = 1 … T of a cell's tape, in float64: (B, S, S).
 
-    The state s is h (S = H), or (h, c) for a cell with a cell state (S = 2H, h first).
+    The state s is h (S = H), or (h, c) for a cell with a cell state (S = 2H, h first;
+    S = P + H with an LSTM's projection, h being P wide).
     Row k of J is the gradient that the cell's backward pass takes back through step t
     from a loss that is s_t's k-th entry, so one reference backward pass over a batch of
     B·S copies of step t gives every row, for every cell, exactly (in float64).
@@ -263,15 +271,15 @@ def step_jacobian(mode: str, params: dict[str, np.ndarray], tape: dict, t: int) 
     """
     cell = cell_named(mode)
     hidden = tape["hidden"]
-    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
+    T, B, R = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
     if not 1 <= t <= T:
         raise ConfigError(f"t must be in 1 … {T}, got {t}")
-    S = H * len(cell.states)
+    S = _state_width(cell, tape)
     params64 = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
     one = _one_step_tape(cell, tape, t, S, params64["W_ih"].shape[1])
     units = np.tile(np.eye(S), (B, 1))  # row b·S + k: the loss s_t[k] of sequence b
-    d_state = (units[:, :H], units[:, H:]) if cell.has_cell_state else units
-    _, _, d_state0 = cell.backward(params64, one, np.zeros((1, B * S, H)), d_state)
+    d_state = (units[:, :R], units[:, R:]) if cell.has_cell_state else units
+    _, _, d_state0 = cell.backward(params64, one, np.zeros((1, B * S, R)), d_state)
     rows = np.concatenate(d_state0, axis=1) if cell.has_cell_state else d_state0
     J = rows.reshape(B, S, S)
     if "zoneout" in tape:  # s_t = z ⊙ s_{t−1} + (1 − z) ⊙ s̃_t: J = diag(z) + (1 − z) J̃
@@ -297,10 +305,10 @@ def jacobian_log_norms(
     if block not in ("state", "hidden"):
         raise ConfigError(f"block must be 'state' or 'hidden', got {block!r}")
     hidden = tape["hidden"]
-    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
-    S = H * len(cell_named(mode).states)
+    T, B, R = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
+    S = _state_width(cell_named(mode), tape)
     params = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
-    size = H if block == "hidden" else S
+    size = R if block == "hidden" else S
     product = np.broadcast_to(np.eye(S), (B, S, S)).copy()
     log_scale = np.zeros(B)
     out = np.empty((T + 1, B))

@@ -29,6 +29,7 @@ from rnnlab.options import (
     hidden_option,
     layers_option,
     option,
+    proj_size_option,
     recurrent_dropout_option,
     redefault,
     residual_option,
@@ -90,6 +91,7 @@ class CharRunConfig(TrainConfig):
     residual: bool = residual_option()
     recurrent_dropout: float = recurrent_dropout_option()
     zoneout: float = zoneout_option()
+    proj_size: int = proj_size_option()
     embedding_dim: int | None = option(None, "embedding size; 0: one-hot input", none=0)
     val_fraction: float = option(0.1, "last fraction of the corpus held out")
     dtype: str = option(_MODEL["dtype"].default, "float32 or float64")
@@ -131,6 +133,7 @@ def prepare_run(
         residual=config.residual,
         recurrent_dropout=config.recurrent_dropout,
         zoneout=config.zoneout,
+        proj_size=config.proj_size,
         embedding_dim=config.embedding_dim,
         dtype=config.dtype,
     )
@@ -144,7 +147,8 @@ def prepare_run(
         f"{len(train_ids):,} for training, {len(val_ids):,} for validation\n"
         f"model: {cell_named(model_config.cell).title} "
         f"{model_config.num_layers}×{model_config.hidden_size}"
-        f"{' residual' if model_config.residual else ''}, "
+        f"{' residual' if model_config.residual else ''}"
+        f"{f' projected to {model_config.proj_size}' if model_config.proj_size else ''}, "
         f"{model.num_parameters():,} parameters; {train_config.optimizer} lr {train_config.lr}, "
         f"batch {train_config.batch_size}×{train_config.seq_len}"
     )

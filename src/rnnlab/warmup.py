@@ -46,7 +46,8 @@ def compile_part(config: LanguageModelConfig, batch_size: int, seq_len: int, par
 
     model, dtype = LanguageModel(config, seed=0), np.dtype(config.dtype)
     ids = np.random.default_rng(0).integers(0, config.vocab_size, size=(seq_len + 1, batch_size))
-    if part == "training":
+    # the projected loops' backward is compiled with a forward pass, as training's
+    if part == "training" or (part == "backward" and config.proj_size):
         model.compute_loss(ids[:-1], ids[1:], None, train=True)
     elif part == "backward":  # without a forward pass (a run compiles that meanwhile)
         backend.compile_backward(config.cell, seq_len, batch_size, config.hidden_size, dtype)
@@ -71,7 +72,7 @@ def cached(config: LanguageModelConfig) -> bool:
     """Whether the kernels of ``config``'s cell are in numba's cache already (its index
     files exist), so that a run loads them instead of compiling; True on the NumPy
     backend, which compiles nothing."""
-    return not backend.compiled() or backend.kernels_cached(config.cell)
+    return not backend.compiled() or backend.kernels_cached(config.cell, config.proj_size > 0)
 
 
 class Warmup:

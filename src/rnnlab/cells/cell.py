@@ -95,6 +95,10 @@ class Cell:
     #: the last blocks whose recurrent product reads a gated state g_t = gate_step(…)
     #: instead of h_{t−1} (see the module's docstring); 0 for one product per step
     gated_blocks: int = 0
+    #: whether the cell's reference takes a projection W_hr (P, H) of its output,
+    #: h_t = W_hr h̃_t (PyTorch's LSTM ``proj_size``); the compiled loops of
+    #: ``rnnlab.kernels.projected`` run it for a cell that reads h_{t−1} only through W_hh
+    projectable: bool = False
     gate_step: Callable[..., Any] | None = None
     gate_backward_step: Callable[..., Any] | None = None
     parameters: tuple[str, ...] = ()  #: the cell's own per-unit parameters (H each)

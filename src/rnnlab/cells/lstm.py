@@ -10,8 +10,14 @@
 Parameters (PyTorch names, gate rows stacked in the order i, f, g, o):
 ``W_ih`` (4H, I), ``W_hh`` (4H, H), ``b_ih`` (4H,), ``b_hh`` (4H,).
 
+With a projection (PyTorch's ``proj_size`` P < H; Sak et al. 2014) the state h is
+P wide: h_t = W_hr (o ⊙ tanh(c_t)), ``W_hr`` (P, H), and ``W_hh`` is (4H, P). The
+reference below takes it when ``params`` holds ``W_hr``; the compiled loops run it as a
+second product per step (``rnnlab.kernels.projected``).
+
 The tape keeps what a user may want to read: ``gates`` (T, B, 4H) after their
-activations, ``cell`` (T + 1, B, H) and ``hidden`` (T + 1, B, H). Memory of the tape:
+activations, ``cell`` (T + 1, B, H) and ``hidden`` (T + 1, B, H) (with a projection also
+``projected`` (T, B, H) = h̃_t, and ``hidden`` is P wide). Memory of the tape:
 B·(4T·H + 2(T + 1)·H + T·I) numbers.
 
 ``forward`` and ``backward`` are the reference over a whole sequence; ``forward_step``
@@ -38,19 +44,21 @@ def forward(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
     """Run the cell over a sequence.
 
-    x: (T, B, I), state0 (h_0, c_0): (B, H) each, lengths: (B,) or None
-    recurrent_mask: (B, H) or None, recurrent dropout's (``masking.dropped``)
-    → out: (T, B, H) (zero past each length), stateT (h_T, c_T), tape.
+    x: (T, B, I), state0 (h_0, c_0): (B, R) and (B, H), R = P with ``W_hr``, else H;
+    lengths: (B,) or None; recurrent_mask: (B, R) or None, recurrent dropout's
+    (``masking.dropped``) → out: (T, B, R) (zero past each length), stateT (h_T, c_T), tape.
     """
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
+    W_hr = params.get("W_hr")  # the projection (P, H), or None
     T, B, _ = x.shape
-    H = W_hh.shape[1]
+    H, R = W_hh.shape[0] // 4, W_hh.shape[1]
     mask = step_mask(lengths, T, B)
 
     x_proj = x @ W_ih.T + b_ih  # W_i· x_t + b_i· for every gate and every t: (T, B, 4H)
     gates = np.empty_like(x_proj)
-    hidden = np.empty((T + 1, B, H), dtype=x_proj.dtype)
-    cell = np.empty_like(hidden)
+    hidden = np.empty((T + 1, B, R), dtype=x_proj.dtype)
+    cell = np.empty((T + 1, B, H), dtype=x_proj.dtype)
+    projected = None if W_hr is None else np.zeros((T, B, H), dtype=x_proj.dtype)  # h̃_t
     hidden[0], cell[0] = state0
     for t in range(T):
         a = x_proj[t] + dropped(hidden[t], recurrent_mask) @ W_hh.T + b_hh
@@ -60,6 +68,9 @@ def forward(
         o = sigmoid(a[:, 3 * H :])
         c_t = f * cell[t] + i * g
         h_t = o * np.tanh(c_t)
+        if W_hr is not None:  # h_t = W_hr h̃_t, h̃_t = o ⊙ tanh(c_t) (zero past a length)
+            projected[t] = h_t if mask is None else np.where(mask[t], h_t, 0)
+            h_t = h_t @ W_hr.T
         gates[t] = np.concatenate([i, f, g, o], axis=1)
         if mask is None:
             cell[t + 1], hidden[t + 1] = c_t, h_t
@@ -70,6 +81,8 @@ def forward(
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
     tape = {"x": x, "gates": gates, "cell": cell, "hidden": hidden, "mask": mask}
     tape["recurrent_mask"] = recurrent_mask
+    if W_hr is not None:
+        tape["projected"] = projected
     return out, (hidden[T].copy(), cell[T].copy()), tape
 
 
@@ -81,15 +94,16 @@ def backward(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Backpropagation through time.
 
-    d_out: (T, B, H), d_stateT (∂L/∂h_T, ∂L/∂c_T) or None
+    d_out: (T, B, R), d_stateT (∂L/∂h_T, ∂L/∂c_T) or None
     → dx: (T, B, I), grads (keys of ``params``), d_state0 (∂L/∂h_0, ∂L/∂c_0).
-    Also leaves ``tape["d_hidden"]`` and ``tape["d_cell"]`` (T, B, H): ∂L/∂h_t, ∂L/∂c_t.
+    Also leaves ``tape["d_hidden"]`` (T, B, R) and ``tape["d_cell"]`` (T, B, H):
+    ∂L/∂h_t, ∂L/∂c_t.
     """
-    W_hh = params["W_hh"]
+    W_hh, W_hr = params["W_hh"], params.get("W_hr")
     recurrent_mask = tape.get("recurrent_mask")  # recurrent dropout's, or None
     x, gates, cell, hidden, mask = (tape[k] for k in ("x", "gates", "cell", "hidden", "mask"))
     T, B, _ = x.shape
-    H = W_hh.shape[1]
+    H, R = W_hh.shape[0] // 4, W_hh.shape[1]
     dh_T, dc_T = d_stateT if d_stateT is not None else (None, None)
     dh = np.zeros_like(hidden[0]) if dh_T is None else dh_T.astype(hidden.dtype)
     dc = np.zeros_like(cell[0]) if dc_T is None else dc_T.astype(cell.dtype)
@@ -97,11 +111,15 @@ def backward(
     d_pre = np.empty_like(gates)  # ∂L/∂a, a = the four gates' pre-activations
     d_hidden = np.empty_like(hidden[1:])  # ∂L/∂h_t, kept on the tape for probes
     d_cell = np.empty_like(cell[1:])  # ∂L/∂c_t
+    d_W_hr = None if W_hr is None else np.zeros_like(W_hr)
     for t in reversed(range(T)):
         i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
         dh_in = dh + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
         d_hidden[t] = dh_in
         tanh_c = np.tanh(cell[t + 1])
+        if W_hr is not None:  # h_t = W_hr h̃_t
+            d_W_hr += dh_in.T @ tape["projected"][t]  # h̃_t is 0 at a padded step
+            dh_in = dh_in @ W_hr  # ∂L/∂h̃_t
         do = dh_in * tanh_c  # h_t = o ⊙ tanh(c_t)
         dc_in = dc + dh_in * o * dtanh(tanh_c)
         d_cell[t] = dc_in
@@ -117,16 +135,18 @@ def backward(
             dc = dc_in * f
         else:  # a padded step passed h_{t−1} and c_{t−1} through unchanged
             d_pre[t] = np.where(mask[t], d_a, 0)
-            dh = dropped(d_pre[t] @ W_hh, recurrent_mask) + np.where(mask[t], 0, dh_in)
+            dh = dropped(d_pre[t] @ W_hh, recurrent_mask) + np.where(mask[t], 0, d_hidden[t])
             dc = np.where(mask[t], dc_in * f, dc)
 
     flat_pre = d_pre.reshape(T * B, 4 * H)
     grads = {
         "W_ih": flat_pre.T @ x.reshape(T * B, -1),
-        "W_hh": flat_pre.T @ dropped(hidden[:-1], recurrent_mask).reshape(T * B, H),
+        "W_hh": flat_pre.T @ dropped(hidden[:-1], recurrent_mask).reshape(T * B, R),
         "b_ih": flat_pre.sum(axis=0),
         "b_hh": flat_pre.sum(axis=0),
     }
+    if W_hr is not None:
+        grads["W_hr"] = d_W_hr
     dx = d_pre @ params["W_ih"]
     tape["d_hidden"], tape["d_cell"] = d_hidden, d_cell
     return dx, grads, (dh, dc)
@@ -170,6 +190,7 @@ LSTM = Cell(
     forward_step=forward_step,
     backward_step=backward_step,
     keep=(("gates", 4),),
+    projectable=True,
     activations={"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "c": "tanh"},
     torch=TorchLayer("LSTM"),
 )

@@ -8,13 +8,13 @@ below.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from rnnlab.cells import Cell
-from rnnlab.kernels import layer, staged
+from rnnlab.kernels import layer, projected, staged
 from rnnlab.kernels.generation import Generation
 from rnnlab.kernels.step import step_functions
 from rnnlab.runtime.products import direction_work
@@ -24,11 +24,19 @@ from rnnlab.runtime.team import defer_drivers, drivers_usable, each, force_parts
 @cache
 def cell_functions(cell: Cell) -> SimpleNamespace:
     """``cell``'s forward and backward over a sequence, compiled (``rnnlab.kernels.layer``,
-    or ``rnnlab.kernels.staged`` for a cell with two products per step)."""
+    ``rnnlab.kernels.staged`` for a cell with two products per step, and
+    ``rnnlab.kernels.projected`` for a layer whose parameters hold a projection W_hr)."""
     module = staged if cell.gated_blocks else layer
-    return SimpleNamespace(
-        forward=partial(module.forward, cell), backward=partial(module.backward, cell)
-    )
+
+    def forward(params: dict[str, Any], *args: Any, **options: Any) -> Any:
+        chosen = projected if "W_hr" in params else module
+        return chosen.forward(cell, params, *args, **options)
+
+    def backward(params: dict[str, Any], *args: Any, **options: Any) -> Any:
+        chosen = projected if "W_hr" in params else module
+        return chosen.backward(cell, params, *args, **options)
+
+    return SimpleNamespace(forward=forward, backward=backward)
 
 
 def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
@@ -45,13 +53,17 @@ def run_directions(
     return each(tasks, direction_work(steps, batch, W_hh))
 
 
-def cache_index_files(cell: Cell) -> list[Path]:
+def cache_index_files(cell: Cell, projection: bool = False) -> list[Path]:
     """The index files of numba's on-disk cache for ``cell``'s loops, their drivers and
-    generator (they exist once the kernels were compiled on this machine)."""
+    generator, or with ``projection`` its loops with a projection (they exist once the
+    kernels were compiled on this machine)."""
     from rnnlab.kernels.generation import compiled_generation
     from rnnlab.kernels.loops import compiled_loops
 
-    if cell.gated_blocks:  # the staged loops, and sampling through the model
+    if projection:  # the projected loops, and sampling through the model
+        loops = projected.compiled_projected(cell)
+        dispatchers = [loops.forward_loop, loops.backward_loop]
+    elif cell.gated_blocks:  # the staged loops, and sampling through the model
         loops = staged.compiled_staged(cell)
         dispatchers = [loops.forward_loop, loops.backward_loop]
     else:

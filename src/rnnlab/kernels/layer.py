@@ -34,7 +34,7 @@ from rnnlab.runtime.team import run
 from rnnlab.runtime.workspace import Workspace
 
 
-def _split_state(cell: Cell, state: Any) -> tuple[Any, Any]:
+def split_state(cell: Cell, state: Any) -> tuple[Any, Any]:
     """(h, c) of a state given as h, or as (h, c) for a cell with a cell state; None
     parts stay None."""
     if not cell.has_cell_state:
@@ -115,7 +115,7 @@ def starting_states(
     C = H if cell.has_cell_state else 0
     hidden = np.empty((T + 1, B, H), dtype)
     cell_state = ws.array("cell", (T + 1, B, C), dtype)
-    h0, c0 = _split_state(cell, state0)
+    h0, c0 = split_state(cell, state0)
     hidden[0] = 0 if h0 is None else h0
     if C:
         cell_state[0] = 0 if c0 is None else c0
@@ -221,7 +221,7 @@ def carried_gradients(
     (zeros where none is given)."""
     C = H if cell.has_cell_state else 0
     dh, dc = ws.zeros("dh", (B, H), dtype), ws.zeros("dc", (B, C), dtype)
-    dh_T, dc_T = _split_state(cell, d_stateT)
+    dh_T, dc_T = split_state(cell, d_stateT)
     if dh_T is not None:
         dh[...] = dh_T
     if dc_T is not None:

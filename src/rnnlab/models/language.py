@@ -47,6 +47,7 @@ class LanguageModelConfig(JsonConfig):
     residual: bool = False  #: each layer's input added to its output from the second on
     recurrent_dropout: float = 0.0  #: one mask per sequence on h_{t−1} before W_hh
     zoneout: float = 0.0  #: the share of units that keep their previous value per step
+    proj_size: int = 0  #: an LSTM's projection of h to this width (PyTorch's), 0 for none
     embedding_dim: int | None = None
     forget_bias: float = 1.0
     recurrent_init: str = "uniform"
@@ -89,7 +90,8 @@ def recurrent_from_config(
     config: Any, input_size: int, dtype: np.dtype, rng: np.random.Generator, **options: Any
 ) -> RecurrentLayer:
     """The stack a model config describes (its cell, hidden_size, num_layers, dropout,
-    residual, recurrent_dropout, zoneout, forget_bias, recurrent_init and input_init);
+    residual, recurrent_dropout, zoneout, proj_size, forget_bias, recurrent_init and
+    input_init);
     ``options`` go to the layer as they are."""
     return make_recurrent(
         config.cell,
@@ -105,6 +107,7 @@ def recurrent_from_config(
         residual=config.residual,
         recurrent_dropout=config.recurrent_dropout,
         zoneout=config.zoneout,
+        proj_size=config.proj_size,
         **options,
     )
 
@@ -155,7 +158,7 @@ class LanguageModel(Module):
             self.embedding = Embedding(V, config.embedding_dim, dtype=dtype, seed=rng)
             input_size = config.embedding_dim
         self.rnn = recurrent_from_config(config, input_size, dtype, rng)
-        self.head = Linear(config.hidden_size, V, dtype=dtype, seed=rng)
+        self.head = Linear(self.rnn.state_size, V, dtype=dtype, seed=rng)
         self.dtype = dtype
 
     @property

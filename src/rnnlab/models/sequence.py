@@ -52,6 +52,7 @@ class SequenceModelConfig(JsonConfig):
     residual: bool = False  #: each layer's input added to its output from the second on
     recurrent_dropout: float = 0.0  #: one mask per sequence on h_{t−1} before W_hh
     zoneout: float = 0.0  #: the share of units that keep their previous value per step
+    proj_size: int = 0  #: an LSTM's projection of h to this width (PyTorch's), 0 for none
     input_tokens: bool = False  #: inputs are ids in [0, input_size), not vectors
     embedding_dim: int | None = None  #: with input_tokens: embed instead of one-hot
     forget_bias: float = 1.0
@@ -119,7 +120,7 @@ class SequenceModel(Module):
         self.rnn = recurrent_from_config(
             config, input_size, dtype, rng, bidirectional=config.bidirectional
         )
-        features = config.hidden_size * (2 if config.bidirectional else 1)
+        features = self.rnn.state_size * self.rnn.num_directions
         self.head = Linear(features, config.output_size, dtype=dtype, seed=rng)
         self._cache: dict | None = None
 
@@ -166,10 +167,10 @@ class SequenceModel(Module):
         if readout == "last":
             final = cache["final"]
             h_n = final[0] if isinstance(final, tuple) else final
-            D, H = self.rnn.num_directions, self.config.hidden_size
+            D, R = self.rnn.num_directions, self.rnn.state_size
             d_h = np.zeros_like(h_n)
             for d in range(D):
-                d_h[len(h_n) - D + d] = d_features[:, d * H : (d + 1) * H]
+                d_h[len(h_n) - D + d] = d_features[:, d * R : (d + 1) * R]
             d_state = (d_h, None) if isinstance(final, tuple) else d_h
         elif readout == "mean":
             d_output = valid * (d_features / valid.sum(axis=0))[None]

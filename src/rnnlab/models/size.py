@@ -34,19 +34,23 @@ def _sizes(config: Any) -> tuple[int, int, int, int]:
 
 def parameter_count(config: Any) -> int:
     """The parameters of the model a config describes: embedding, each layer and
-    direction's W_ih (G·H, I), W_hh (G·H, H) and b_hh where the cell has them, b_ih and
-    the cell's own vectors, and the output layer."""
+    direction's W_ih (G·H, I), W_hh (G·H, R) and b_hh where the cell has them, b_ih, the
+    cell's own vectors and the projection W_hr (R, H) where there is one (R = proj_size,
+    else H), and the output layer."""
     cell = cell_named(config.cell)
     width, inputs, outputs, directions = _sizes(config)
     H = config.hidden_size
+    R = getattr(config, "proj_size", 0) or H
     embedding = inputs * config.embedding_dim if config.embedding_dim else 0
 
     def layer(fan_in: int) -> int:  # both directions
-        recurrent = H + 1 if cell.recurrent else 0  # W_hh's row and b_hh's entry
-        return directions * (cell.blocks * H * (fan_in + 1 + recurrent) + cell.parameter_rows * H)
+        recurrent = R + 1 if cell.recurrent else 0  # W_hh's row and b_hh's entry
+        projection = R * H if R != H else 0
+        own = cell.parameter_rows * H
+        return directions * (cell.blocks * H * (fan_in + 1 + recurrent) + own + projection)
 
-    stack = layer(width) + (config.num_layers - 1) * layer(directions * H)
-    return embedding + stack + outputs * (directions * H + 1)
+    stack = layer(width) + (config.num_layers - 1) * layer(directions * R)
+    return embedding + stack + outputs * (directions * R + 1)
 
 
 def model_bytes(config: Any) -> int:
@@ -69,6 +73,7 @@ def training_bytes(config: Any, batch_size: int, seq_len: int) -> int:
     if getattr(config, "recurrent_dropout", 0) > 0:  # m ⊙ h_{t−1} for W_hh's gradient
         rows += 1
     rows += 1 if cell.gated_blocks else 0  # g_t
+    rows += 1 if getattr(config, "proj_size", 0) else 0  # h̃_t
     per_token = per_token * rows + 2 * outputs
     weights = (2 + OPTIMIZER_SLOTS) * parameter_count(config)
     return (weights + tokens * per_token) * _itemsize(config)

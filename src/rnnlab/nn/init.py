@@ -48,13 +48,14 @@ def own_parameters(cell: Any, hidden_size: int, rng: np.random.Generator) -> dic
     return values
 
 
-def orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
-    """A random (size, size) orthogonal matrix, uniform over the orthogonal group.
+def orthogonal(size: int, rng: np.random.Generator, columns: int | None = None) -> np.ndarray:
+    """A random (size, size) orthogonal matrix, uniform over the orthogonal group, or
+    its first ``columns`` columns (orthonormal; columns ≤ size).
 
     QR of a Gaussian matrix, with the signs of R's diagonal moved into Q
     (Mezzadri 2007) so the distribution is not biased.
     """
-    q, r = np.linalg.qr(rng.standard_normal((size, size)))
+    q, r = np.linalg.qr(rng.standard_normal((size, size if columns is None else columns)))
     return q * np.sign(np.diag(r))
 
 
@@ -81,17 +82,24 @@ def initial_weights(
     rng: np.random.Generator,
     recurrent_init: str = "uniform",
     input_init: str = "uniform",
+    state_size: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """W_ih (G·H, I), W_hh (G·H, H), b_ih, b_hh (G·H,) in float64, by the named scheme."""
+    """W_ih (G·H, I), W_hh (G·H, R), b_ih, b_hh (G·H,) in float64, by the named scheme;
+    R = ``state_size``, H where it is None. With R < H (an LSTM's projection) also the
+    projection W_hr (R, H), uniform as the rest, and each orthogonal block of W_hh has
+    orthonormal columns."""
     H = hidden_size
+    R = H if state_size is None else state_size
     params = {
         "W_ih": uniform((gates * H, input_size), H, rng),
-        "W_hh": uniform((gates * H, H), H, rng),
+        "W_hh": uniform((gates * H, R), H, rng),
         "b_ih": uniform((gates * H,), H, rng),
         "b_hh": uniform((gates * H,), H, rng),
     }
+    if R != H:
+        params["W_hr"] = uniform((R, H), H, rng)
     if input_init == "xavier":
         params["W_ih"] = np.concatenate([xavier(H, input_size, rng) for _ in range(gates)])
     if recurrent_init == "orthogonal":
-        params["W_hh"] = np.concatenate([orthogonal(H, rng) for _ in range(gates)])
+        params["W_hh"] = np.concatenate([orthogonal(H, rng, R) for _ in range(gates)])
     return params

@@ -14,8 +14,11 @@ Parameters carry PyTorch's names and shapes (``weight_ih_l0``, ``weight_hh_l1_re
 Shapes (T steps, B sequences, D = 2 if bidirectional else 1, L = num_layers):
 x (T, B, input_size), or (B, T, input_size) with ``batch_first``, or (T, input_size)
 unbatched; output (T, B, D·H) in the same layout; state h (L·D, B, H) and, for LSTM,
-(h, c). With ``lengths`` each sequence stops at its own length: outputs past it are zero,
-the final state is the one at its last valid step, and no gradient flows from padding.
+(h, c). With ``lengths`` each sequence stops at its own length: outputs past it are
+zero, the final state is the one at its last valid step, and no gradient flows from
+padding. An LSTM with ``proj_size=P`` (PyTorch's; 0 < P < H) projects each step's
+output, h_t = W_hr (o ⊙ tanh(c_t)) with ``weight_hr_l0`` (P, H): h, the output and
+W_hh's columns are then P wide (output (T, B, D·P), h (L·D, B, P), c (L·D, B, H)).
 
 Memory: the tapes of all L·D cells are kept from forward to backward (see each cell's
 header for its size), plus the dropout masks, L − 1 arrays of (T, B, D·H).
@@ -47,10 +50,11 @@ CELL_KEYS = (
 def cell_params(
     mode: str, params: dict[str, np.ndarray], suffix: str, dtype: object
 ) -> dict[str, np.ndarray]:
-    """One cell's parameter dict by the cells' names (W_ih, W_hh, b_ih, b_hh and the
-    cell's own, such as the peepholes) from a module's ``params``, whose names carry
-    ``suffix`` ("_l0", "_l1_reverse", or "" for a single-step cell). Without bias the
-    biases are zeros, which the cells treat like any other bias."""
+    """One cell's parameter dict by the cells' names (W_ih, W_hh, b_ih, b_hh, the cell's
+    own, such as the peepholes, and an LSTM's projection W_hr) from a module's
+    ``params``, whose names carry ``suffix`` ("_l0", "_l1_reverse", or "" for a
+    single-step cell). Without bias the biases are zeros, which the cells treat like any
+    other bias."""
     kind = CELLS[mode]
     cell = {name: params[name + suffix] for name in kind.parameters}
     rows = params["weight_ih" + suffix].shape[0]  # G·H
@@ -62,15 +66,18 @@ def cell_params(
             cell[key] = params[name]
         elif key not in cell:
             cell[key] = np.zeros(rows, dtype)
+    if "weight_hr" + suffix in params:  # an LSTM's projection (proj_size)
+        cell["W_hr"] = params["weight_hr" + suffix]
     return cell
 
 
 def cell_grads(mode: str, grads: dict[str, np.ndarray], suffix: str) -> dict[str, np.ndarray]:
     """One cell's gradient arrays by the cells' names (W_ih, W_hh, b_ih and b_hh when the
-    module has biases and the cell has them, and the cell's own), which its backward
-    pass adds to."""
+    module has biases and the cell has them, the cell's own, and W_hr with a projection),
+    which its backward pass adds to."""
     names = [(key, torch_name + suffix) for key, torch_name in CELL_KEYS]
     names += [(name, name + suffix) for name in CELLS[mode].parameters]
+    names.append(("W_hr", "weight_hr" + suffix))
     return {key: grads[name] for key, name in names if name in grads}
 
 
@@ -114,6 +121,7 @@ class RecurrentLayer(Module):
         residual: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        proj_size: int = 0,
         **cell_options: object,
     ) -> None:
         super().__init__()
@@ -156,6 +164,9 @@ class RecurrentLayer(Module):
                 f"recurrent_dropout and zoneout are not available for the {CELLS[mode].title} "
                 "yet (its steps take two products); use dropout between layers"
             )
+        self.proj_size = self._checked_projection(proj_size)
+        #: the width of h, of W_hh's columns and of each direction's output: P or H
+        self.state_size = self.proj_size or self.hidden_size
         self.rng = make_rng(seed)
         self._init_params()
         self._tape: dict | None = None
@@ -167,6 +178,31 @@ class RecurrentLayer(Module):
         self.last_tapes: list[dict] | None = None
         self.last_lengths: np.ndarray | None = None
 
+    def _checked_projection(self, proj_size: object) -> int:
+        """``proj_size`` validated: 0 (none), or 0 < P < H for a cell that takes one."""
+        name, cell = type(self).__name__, CELLS[self.mode]
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int | np.integer):
+            raise ConfigError(f"proj_size must be an int ≥ 0, got {proj_size!r}")
+        if proj_size == 0:
+            return 0
+        if not cell.projectable:
+            raise ConfigError(
+                f"proj_size is offered for the plain LSTM (PyTorch's), not for the {cell.title}"
+                if cell.layer == "LSTM"
+                else f"proj_size applies to LSTM only, not to {name}"
+            )
+        if not 0 < proj_size < self.hidden_size:
+            raise ConfigError(
+                f"proj_size must be between 1 and hidden_size − 1 = {self.hidden_size - 1} "
+                f"(it narrows h), got {proj_size}"
+            )
+        if self.recurrent_dropout or self.zoneout:
+            raise ConfigError(
+                "recurrent_dropout and zoneout are not available with proj_size yet; "
+                "use dropout between layers"
+            )
+        return int(proj_size)
+
     # -- parameters --------------------------------------------------------------
     @staticmethod
     def _suffix(layer: int, direction: int) -> str:
@@ -174,12 +210,12 @@ class RecurrentLayer(Module):
 
     def _init_params(self) -> None:
         cell = CELLS[self.mode]
-        H, G = self.hidden_size, cell.blocks
+        H, G, R = self.hidden_size, cell.blocks, self.state_size
         for layer in range(self.num_layers):
-            in_size = self.input_size if layer == 0 else H * self.num_directions
+            in_size = self.input_size if layer == 0 else R * self.num_directions
             for direction in range(self.num_directions):
                 weights = initial_weights(
-                    G, in_size, H, self.rng, self.recurrent_init, self.input_init
+                    G, in_size, H, self.rng, self.recurrent_init, self.input_init, R
                 )
                 weights |= own_parameters(cell, H, self.rng)  # the cell's own
                 if self.forget_bias is not None:
@@ -193,6 +229,8 @@ class RecurrentLayer(Module):
                         self.add_param(torch_name + suffix, weights[key].astype(self.dtype))
                 for name in cell.parameters:
                     self.add_param(name + suffix, weights[name].astype(self.dtype))
+                if self.proj_size:  # PyTorch's order: after the biases
+                    self.add_param("weight_hr" + suffix, weights["W_hr"].astype(self.dtype))
 
     def cell_params(self, layer: int, direction: int) -> dict[str, np.ndarray]:
         """The parameter dict of one layer and direction's cell (``cell_params``)."""
@@ -214,34 +252,39 @@ class RecurrentLayer(Module):
         """Whether the cell carries c_t beside h_t (the state is then (h, c))."""
         return CELLS[self.mode].has_cell_state
 
-    def _state_shape(self, batch: int) -> tuple[int, int, int]:
-        return (self.num_layers * self.num_directions, batch, self.hidden_size)
+    def _state_shapes(self, batch: int, unbatched: bool = False) -> tuple[tuple[int, ...], ...]:
+        """The shapes of h and, for LSTM, c: (L·D, B, R) and (L·D, B, H), without B
+        for an unbatched call."""
+        count = self.num_layers * self.num_directions
+        widths = (self.state_size, self.hidden_size) if self.has_cell_state else (self.state_size,)
+        return tuple((count, width) if unbatched else (count, batch, width) for width in widths)
 
     def _initial_state(self, state: object, batch: int, unbatched: bool) -> list:
-        """Validate the user's state; return one (B, H) array (or (h, c) pair) per cell."""
-        shape = self._state_shape(batch)
-        user_shape = (shape[0], shape[2]) if unbatched else shape
+        """Validate the user's state; return one (B, R) array (or (h, c) pair) per cell."""
+        shapes = self._state_shapes(batch)
+        user_shapes = self._state_shapes(batch, unbatched)
         if state is None:
-            zeros = np.zeros(shape, self.dtype)
-            parts = (zeros, zeros) if self.has_cell_state else (zeros,)
+            parts = tuple(np.zeros(shape, self.dtype) for shape in shapes)
         else:
             if self.has_cell_state:
                 if not (isinstance(state, tuple | list) and len(state) == 2):
+                    expected = " and ".join(str(shape) for shape in dict.fromkeys(user_shapes))
                     raise ShapeError(
-                        f"LSTM: state must be a tuple (h_0, c_0) of arrays of shape {user_shape}, "
+                        f"LSTM: state must be a tuple (h_0, c_0) of arrays of shape {expected}, "
                         f"got {type(state).__name__}"
                     )
                 names = ("h_0", "c_0")
             else:
                 state, names = (state,), ("h_0",)
             parts = []
-            for name, part in zip(names, state, strict=True):
+            for name, part, user_shape in zip(names, state, user_shapes, strict=True):
                 check_float_input(name, part, self.dtype, type(self).__name__)
                 check_shape(name, part, user_shape, type(self).__name__)
                 parts.append(part[:, None, :] if unbatched else part)
+        count = shapes[0][0]
         if self.has_cell_state:
-            return [(parts[0][k], parts[1][k]) for k in range(shape[0])]
-        return [parts[0][k] for k in range(shape[0])]
+            return [(parts[0][k], parts[1][k]) for k in range(count)]
+        return [parts[0][k] for k in range(count)]
 
     # -- forward -----------------------------------------------------------------
     def __call__(
@@ -307,7 +350,7 @@ class RecurrentLayer(Module):
                 tapes.append(tape)
                 final.append(state_T)
             layer_output = outputs[0] if D == 1 else np.concatenate(outputs, axis=-1)
-            if self.residual and layer > 0:  # y_l = stack_l(x_l) + x_l, both (T, B, D·H)
+            if self.residual and layer > 0:  # y_l = stack_l(x_l) + x_l, both (T, B, D·R)
                 layer_output = layer_output + layer_input
             if layer < self.num_layers - 1 and self.training and self.dropout > 0:
                 mask = dropout_mask(layer_output.shape, self.dropout, self.rng, self.dtype)
@@ -389,9 +432,9 @@ class RecurrentLayer(Module):
         unbatched, lengths = tape["unbatched"], tape["lengths"]
         first = tape["tapes"][0]["x"]
         T, B = first.shape[:2]
-        H, D = self.hidden_size, self.num_directions
+        R, D = self.state_size, self.num_directions
         check_float_input("d_output", d_output, self.dtype, name)
-        check_shape("d_output", d_output, self._user_shape(T, B, D * H, unbatched), name)
+        check_shape("d_output", d_output, self._user_shape(T, B, D * R, unbatched), name)
         d_seq = d_output[:, None, :] if unbatched else d_output
         if self.batch_first and not unbatched:
             d_seq = d_seq.transpose(1, 0, 2)
@@ -402,7 +445,7 @@ class RecurrentLayer(Module):
 
         def run_direction(direction: int, layer: int, d_seq: np.ndarray) -> tuple:
             k = layer * D + direction
-            d_out = d_seq[..., direction * H : (direction + 1) * H]
+            d_out = d_seq[..., direction * R : (direction + 1) * R]
             if direction == 1:
                 d_out = reverse_padded(d_out, lengths)
             return cell.backward(
@@ -451,10 +494,10 @@ class RecurrentLayer(Module):
         parts = d_state if self.has_cell_state else (d_state,)
         if self.has_cell_state and not (isinstance(parts, tuple | list) and len(parts) == 2):
             raise ShapeError("LSTM: d_state must be a tuple (d_h, d_c); either may be None")
-        shape = self._state_shape(batch)
-        user_shape = (shape[0], shape[2]) if unbatched else shape
+        user_shapes = self._state_shapes(batch, unbatched)
         checked = []
-        for label, part in zip(("d_state[0]", "d_state[1]"), parts, strict=False):
+        labels = ("d_state[0]", "d_state[1]")
+        for label, part, user_shape in zip(labels, parts, user_shapes, strict=False):
             if part is not None:
                 check_float_input(label, part, self.dtype, type(self).__name__)
                 check_shape(label, part, user_shape, type(self).__name__)
@@ -476,6 +519,7 @@ class RecurrentLayer(Module):
             ("residual", False),
             ("recurrent_dropout", 0.0),
             ("zoneout", 0.0),
+            ("proj_size", 0),
         ):
             if getattr(self, option) != default:
                 text += f", {option}={getattr(self, option)}"
@@ -514,6 +558,7 @@ class LSTM(RecurrentLayer):
     ``forget_bias=1.0``, the usual choice (Jozefowicz et al. 2015). ``peephole=True``
     lets the gates see the cell state (``rnnlab.cells.peephole``): parameters
     ``weight_ci_l0``, ``weight_cf_l0``, ``weight_co_l0`` (H,) are added per cell.
+    ``proj_size=P`` is PyTorch's projection (see the module's docstring).
     """
 
     cell_layer = "LSTM"
