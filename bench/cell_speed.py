@@ -1,12 +1,14 @@
 """Training speed of the LSTM variants on the compiled path, side by side (issue #23):
 rnnlab's peephole and layer-norm LSTMs against its plain LSTM, and against what a torch
-user writes for the same cell (a ``torch.jit.script`` loop over the step's equations).
+user writes for the same cell (a ``torch.jit.script`` loop over the step's equations);
+and the LSTM with a projection (``lstm_proj``: proj_size = H/2) against torch.nn.LSTM's
+own (``proj_size``), which torch runs natively.
 
 Each (implementation, cell, size) runs in its own process with 2 threads; turns
 alternate; a training step is forward + backward over T = 100 steps with ∂L/∂x skipped
 on both sides. Prints a Markdown table of tokens/s and the ratios.
 
-    python bench/cell_speed.py [--hidden 128,512] [--batch 1,16] [--rounds 3]
+    python bench/cell_speed.py [--hidden 128,512] [--batch 1,16] [--rounds 3] [--cells …]
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ impl, cell = sys.argv[1], sys.argv[2]
 H, B, T, repeats = map(int, sys.argv[3:7])
 rng = np.random.default_rng(0)
 x = rng.standard_normal((T, B, H)).astype(np.float32)
-dy = rng.standard_normal((T, B, H)).astype(np.float32)
+P = H // 2  # lstm_proj's projection
+dy = rng.standard_normal((T, B, P if cell == "lstm_proj" else H)).astype(np.float32)
 if impl == "rnnlab":
     import rnnlab
-    options = {"lstm_peephole": {"peephole": True}, "lstm_layer_norm": {"layer_norm": True}}
+    options = {"lstm_peephole": {"peephole": True}, "lstm_layer_norm": {"layer_norm": True},
+               "lstm_proj": {"proj_size": P}}
     layer = rnnlab.LSTM(H, H, seed=0, **options.get(cell, {}))
     def step():
         layer.zero_grad()
@@ -69,7 +73,7 @@ else:
             outputs.append(h)
         return torch.stack(outputs)
 
-    kind = {"lstm": 0, "lstm_peephole": 1, "lstm_layer_norm": 2}[cell]
+    kind = {"lstm": 0, "lstm_peephole": 1, "lstm_layer_norm": 2, "lstm_proj": 0}[cell]
     bound = 1 / H ** 0.5
     def weight(*shape):
         return (torch.rand(*shape) * 2 * bound - bound).requires_grad_()
@@ -81,6 +85,11 @@ else:
         for w in (W_ih, W_hh, b, p):
             w.grad = None
         (run(xt, zeros, zeros, W_ih, W_hh, b, p, kind) * dyt).sum().backward()
+    if cell == "lstm_proj":  # torch.nn's own LSTM with a projection
+        lstm = torch.nn.LSTM(H, H, proj_size=P)
+        def step():
+            lstm.zero_grad()
+            (lstm(xt)[0] * dyt).sum().backward()
 for _ in range(3):
     step()
 times = []
@@ -109,9 +118,10 @@ def main() -> None:
     parser.add_argument("--hidden", default="128,512")
     parser.add_argument("--batch", default="1,16")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cells", default="lstm,lstm_peephole,lstm_layer_norm,lstm_proj")
     args = parser.parse_args()
-    cells = ("lstm", "lstm_peephole", "lstm_layer_norm")
-    print("| H | B | cell | rnnlab tok/s | × rnnlab LSTM | torch.jit tok/s | rnnlab / torch |")
+    cells = ["lstm", *(cell for cell in args.cells.split(",") if cell != "lstm")]
+    print("| H | B | cell | rnnlab tok/s | × rnnlab LSTM | torch tok/s | rnnlab / torch |")
     print("|---|---|---|---|---|---|---|")
     for hidden in (int(h) for h in args.hidden.split(",")):
         for batch in (int(b) for b in args.batch.split(",")):

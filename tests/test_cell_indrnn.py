@@ -19,6 +19,8 @@ import rnnlab
 from rnnlab.backend import cell_functions, use_backend
 from rnnlab.errors import ConfigError
 from rnnlab.interop import to_torch
+from rnnlab.io import load_model
+from rnnlab.runs import prepare_run
 
 T, B, I, H = 7, 4, 3, 5
 LENGTHS = np.array([7, 2, 5, 1])
@@ -135,3 +137,37 @@ def test_indrnn_refuses_what_it_does_not_have():
         to_torch(rnnlab.IndRNN(3, 4))
     with pytest.raises(ConfigError, match="recurrent_init='orthogonal' shapes W_hh"):
         rnnlab.IndRNN(3, 4, recurrent_init="orthogonal")
+
+
+def test_recurrent_max_bounds_u_from_the_start_and_after_every_update(tmp_path):
+    layer = rnnlab.IndRNN(2, 50, num_layers=2, bidirectional=True, recurrent_max=0.5, seed=0)
+    assert repr(layer).endswith("recurrent_max=0.5)")
+    diagonals = [name for name in layer.params if name.startswith("weight_hh_diag")]
+    assert len(diagonals) == 4
+    assert all(np.abs(layer.params[name]).max() == 0.5 for name in diagonals)  # clipped
+
+    text = "abcabcabd " * 60  # a run of 3 steps with a rate that would throw u far out
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    run = prepare_run(data=str(tmp_path / "t.txt"), cell="indrnn", hidden=16, layers=2,
+                      recurrent_max=1.01, lr=5.0, optimizer="sgd", clip=None, steps=3,
+                      minutes=None, batch_size=4, seq_len=8, eval_every=3, sample_every=0,
+                      out=tmp_path / "run")  # fmt: skip
+    run.trainer.fit()
+    model = run.trainer.model
+    assert model.config.recurrent_max == 1.01 and model.rnn.recurrent_max == 1.01
+    u = np.concatenate([v for k, v in model.rnn.params.items() if "hh_diag" in k])
+    assert np.abs(u).max() <= 1.01 and np.isclose(np.abs(u).max(), 1.01)  # it was pushed
+    assert load_model(tmp_path / "run/last.safetensors").rnn.recurrent_max == 1.01
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf"), "1"])
+def test_recurrent_max_must_be_a_finite_positive_number(value):
+    with pytest.raises(ConfigError, match="recurrent_max must be a"):
+        rnnlab.IndRNN(2, 3, recurrent_max=value)
+
+
+def test_recurrent_max_is_for_indrnn_only():
+    from rnnlab.models.language import make_recurrent
+
+    with pytest.raises(ConfigError, match="recurrent_max bounds IndRNN's recurrent vector u"):
+        make_recurrent("lstm", 2, 3, recurrent_max=1.0)

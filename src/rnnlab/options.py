@@ -59,6 +59,14 @@ def proj_size_option() -> Any:
     return option(0, "LSTM: project h to this many units (PyTorch's proj_size); 0: none", min=0)
 
 
+def recurrent_max_option() -> Any:
+    return option(
+        None,
+        "IndRNN: keep |u| at most this after every update (Li et al.: 2^(1/T)); 0: none",
+        none=0.0,
+    )
+
+
 def hidden_option(default: int) -> Any:
     return option(default, "hidden units per layer", min=1)
 

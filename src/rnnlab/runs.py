@@ -31,6 +31,7 @@ from rnnlab.options import (
     option,
     proj_size_option,
     recurrent_dropout_option,
+    recurrent_max_option,
     redefault,
     residual_option,
     zoneout_option,
@@ -92,6 +93,7 @@ class CharRunConfig(TrainConfig):
     recurrent_dropout: float = recurrent_dropout_option()
     zoneout: float = zoneout_option()
     proj_size: int = proj_size_option()
+    recurrent_max: float | None = recurrent_max_option()
     embedding_dim: int | None = option(None, "embedding size; 0: one-hot input", none=0)
     val_fraction: float = option(0.1, "last fraction of the corpus held out")
     dtype: str = option(_MODEL["dtype"].default, "float32 or float64")
@@ -134,6 +136,7 @@ def prepare_run(
         recurrent_dropout=config.recurrent_dropout,
         zoneout=config.zoneout,
         proj_size=config.proj_size,
+        recurrent_max=config.recurrent_max,
         embedding_dim=config.embedding_dim,
         dtype=config.dtype,
     )

@@ -355,6 +355,7 @@ class Trainer:
         if not (math.isfinite(loss) and math.isfinite(norm)):
             return loss, norm  # the caller stops before anything is updated
         self.optimizer.step(grads)
+        self.model.constrain()  # e.g. IndRNN's |u| ≤ recurrent_max
         self.state = state
         self.step += 1
         self.tokens_seen += tokens

@@ -301,9 +301,10 @@ def sequence_model(
     dtype: str = "float32",
     num_layers: int = 1,
     residual: bool = False,
+    recurrent_max: float | None = None,
 ) -> SequenceModel:
     """A SequenceModel, one layer unless said (PyTorch's default initialisation, LSTM
-    forget bias 1)."""
+    forget bias 1; IndRNN's |u| bounded by ``recurrent_max`` where given)."""
     config = SequenceModelConfig(
         input_size=input_size,
         output_size=output_size,
@@ -316,6 +317,7 @@ def sequence_model(
         dtype=dtype,
         num_layers=num_layers,
         residual=residual,
+        recurrent_max=recurrent_max,
     )
     return SequenceModel(config, seed=seed)
 

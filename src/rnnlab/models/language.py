@@ -48,6 +48,7 @@ class LanguageModelConfig(JsonConfig):
     recurrent_dropout: float = 0.0  #: one mask per sequence on h_{t−1} before W_hh
     zoneout: float = 0.0  #: the share of units that keep their previous value per step
     proj_size: int = 0  #: an LSTM's projection of h to this width (PyTorch's), 0 for none
+    recurrent_max: float | None = None  #: IndRNN: |u| ≤ this after every update
     embedding_dim: int | None = None
     forget_bias: float = 1.0
     recurrent_init: str = "uniform"
@@ -79,6 +80,10 @@ def make_recurrent(
     """The recurrent stack of a registered cell, by name (``rnnlab.cells.CELLS``);
     ``forget_bias`` applies to a cell with a forget gate f."""
     chosen = cell_named(cell)
+    if "recurrent_max" in options and chosen.layer != "IndRNN":
+        raise ConfigError(
+            f"recurrent_max bounds IndRNN's recurrent vector u; the {chosen.title} has none"
+        )
     common = dict(num_layers=num_layers, dropout=dropout, dtype=dtype, seed=seed, **options)
     if "f" in chosen.gates:
         common["forget_bias"] = forget_bias
@@ -90,8 +95,8 @@ def recurrent_from_config(
     config: Any, input_size: int, dtype: np.dtype, rng: np.random.Generator, **options: Any
 ) -> RecurrentLayer:
     """The stack a model config describes (its cell, hidden_size, num_layers, dropout,
-    residual, recurrent_dropout, zoneout, proj_size, forget_bias, recurrent_init and
-    input_init);
+    residual, recurrent_dropout, zoneout, proj_size, recurrent_max (IndRNN's, where set),
+    forget_bias, recurrent_init and input_init);
     ``options`` go to the layer as they are."""
     return make_recurrent(
         config.cell,
@@ -108,6 +113,7 @@ def recurrent_from_config(
         recurrent_dropout=config.recurrent_dropout,
         zoneout=config.zoneout,
         proj_size=config.proj_size,
+        **({} if config.recurrent_max is None else {"recurrent_max": config.recurrent_max}),
         **options,
     )
 

@@ -53,6 +53,7 @@ class SequenceModelConfig(JsonConfig):
     recurrent_dropout: float = 0.0  #: one mask per sequence on h_{t−1} before W_hh
     zoneout: float = 0.0  #: the share of units that keep their previous value per step
     proj_size: int = 0  #: an LSTM's projection of h to this width (PyTorch's), 0 for none
+    recurrent_max: float | None = None  #: IndRNN: |u| ≤ this after every update
     input_tokens: bool = False  #: inputs are ids in [0, input_size), not vectors
     embedding_dim: int | None = None  #: with input_tokens: embed instead of one-hot
     forget_bias: float = 1.0

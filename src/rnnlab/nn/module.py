@@ -55,6 +55,15 @@ class Module:
         """Every gradient of the tree, same keys as ``params`` (live arrays)."""
         return {f"{p}{k}": v for p, m in self.named_modules() for k, v in m._grads.items()}
 
+    def constrain(self) -> None:
+        """Bring every parameter of the tree back within its module's constraints, after
+        an update (the trainer calls it after every optimizer step); most have none."""
+        for _, module in self.named_modules():
+            module.constrain_own()
+
+    def constrain_own(self) -> None:
+        """This module's own constraints on its parameters (``constrain``): none here."""
+
     def zero_grad(self) -> None:
         """Set every gradient to zero (backward accumulates)."""
         for grad in self.grads.values():

@@ -32,6 +32,7 @@ import numpy as np
 
 from rnnlab.backend import cell_functions, run_independent, workspace
 from rnnlab.cells import CELLS, cell_for_layer
+from rnnlab.cells.indrnn import RECURRENT_WEIGHT
 from rnnlab.cells.masking import reverse_padded
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int, check_probability
 from rnnlab.nn.checks import check_float_input, check_last_dim, check_lengths, check_shape
@@ -595,7 +596,12 @@ class IndRNN(RecurrentLayer):
     """Independently recurrent network (Li et al. 2018): h_t = act(W_ih x_t + b_ih + u ⊙
     h_{t−1}), act = relu (the default, the paper's) or tanh; u is the vector
     ``weight_hh_diag_l0`` (H,), started uniform in [0, 1]. No ``weight_hh``, no
-    ``bias_hh``. See ``rnnlab.cells.indrnn``; the other arguments are ``RNN``'s."""
+    ``bias_hh``. See ``rnnlab.cells.indrnn``; the other arguments are ``RNN``'s.
+
+    ``recurrent_max=γ`` keeps |u| ≤ γ, from the start and after every update
+    (``constrain``, which the trainer calls): with relu a unit's gradient over T steps is
+    then at most γ^T, so Li et al. take γ = 2^(1/T) to learn over T steps.
+    """
 
     cell_layer = "IndRNN"
     default_nonlinearity = "relu"
@@ -610,13 +616,40 @@ class IndRNN(RecurrentLayer):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        *,
+        recurrent_max: float | None = None,
         **options: object,
     ) -> None:
         if nonlinearity not in ("relu", "tanh"):
             raise ConfigError(f"nonlinearity must be 'relu' or 'tanh', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        self.recurrent_max = check_recurrent_max(recurrent_max)
         layout = (num_layers, bias, batch_first, dropout, bidirectional)
         super().__init__(input_size, hidden_size, *layout, nonlinearity=nonlinearity, **options)
+        self.constrain_own()
+
+    def constrain_own(self) -> None:
+        """|u| ≤ recurrent_max for every cell's u (nothing without a bound)."""
+        if self.recurrent_max is None:
+            return
+        for name, u in self._params.items():
+            if name.startswith(RECURRENT_WEIGHT):
+                np.clip(u, -self.recurrent_max, self.recurrent_max, out=u)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text + (f", recurrent_max={self.recurrent_max}" if self.recurrent_max else "")
+
+
+def check_recurrent_max(value: object) -> float | None:
+    """IndRNN's bound on |u|: None (no bound) or a finite number > 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise ConfigError(f"recurrent_max must be a number > 0 or None, got {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ConfigError(f"recurrent_max must be a finite number > 0, got {value!r}")
+    return float(value)
 
 
 #: registered cell options that the layers take under another name (GRU's reset_after)
