@@ -12,13 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from cell_cases import check_a_language_model_trains_saves_samples_and_loads
+from cell_cases import check_a_language_model_trains_saves_samples_and_loads, random_params
 from reference import torch_run
 
 import rnnlab
-from rnnlab.backend import use_backend
+from rnnlab.backend import cell_functions, use_backend
 from rnnlab.errors import ConfigError, ShapeError
 from rnnlab.interop import from_torch, to_torch
+from rnnlab.nn.dropout import dropout_mask
 from rnnlab.nn.module import inference
 from rnnlab.probe import layer_jacobian_log_norms, record, step_jacobian
 
@@ -63,11 +64,72 @@ def test_a_projected_lstm_equals_pytorchs_with_gradients(backend, lengths, bidir
         np.testing.assert_allclose(layer.grads[name], grad, atol=1e-10, err_msg=name)
 
 
+def projected_equations(params, x, h, c, lengths, m, z):
+    """The projected LSTM with recurrent dropout m (B, P) on h_{t−1} before W_hh and
+    zoneout z (T, B, P + H) on h and c, step by step in PyTorch autograd."""
+    W_ih, W_hh, b_ih, b_hh, W_hr = (params[k] for k in ("W_ih", "W_hh", "b_ih", "b_hh", "W_hr"))
+    outputs = []
+    for t in range(x.shape[0]):
+        a = x[t] @ W_ih.T + b_ih + (m * h) @ W_hh.T + b_hh
+        i, f, g, o = a.chunk(4, dim=1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h_new = (torch.sigmoid(o) * torch.tanh(c_new)) @ W_hr.T  # h_t = W_hr (o ⊙ tanh(c_t))
+        z_h, z_c = z[t, :, :P], z[t, :, P:]
+        h_new, c_new = z_h * h + (1 - z_h) * h_new, z_c * c + (1 - z_c) * c_new
+        valid = torch.as_tensor(t < lengths)[:, None]
+        h, c = torch.where(valid, h_new, h), torch.where(valid, c_new, c)
+        outputs.append(torch.where(valid, h_new, torch.zeros_like(h_new)))
+    return torch.stack(outputs), (h, c)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_a_stacked_bidirectional_projected_lstm_with_lengths_and_state_passes_gradcheck(
-    backend, rng
+@pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
+def test_recurrent_dropout_and_zoneout_on_a_projected_lstm_match_the_equations(
+    backend, lengths, rng
 ):
-    layer = rnnlab.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64)
+    params = random_params("lstm", I, H, rng, scale=0.6)
+    params["W_hh"] = params["W_hh"][:, :P].copy()
+    params["W_hr"] = rng.normal(size=(P, H)) * 0.6
+    m = dropout_mask((B, P), 0.3, rng, np.dtype(np.float64))
+    z = (rng.random((T, B, P + H)) < 0.3).astype(np.float64)
+    x, h0, c0 = rng.normal(size=(T, B, I)), rng.normal(size=(B, P)), rng.normal(size=(B, H))
+    w_out, w_h, w_c = rng.normal(size=(T, B, P)), rng.normal(size=(B, P)), rng.normal(size=(B, H))
+    given = lengths if lengths is not None else np.full(B, T)
+
+    leaves = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    tx, th0, tc0 = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    out_t, (h_t, c_t) = projected_equations(
+        leaves, tx, th0, tc0, given, torch.tensor(m), torch.tensor(z)
+    )
+    loss = (out_t * torch.tensor(w_out)).sum() + (h_t * torch.tensor(w_h)).sum()
+    (loss + (c_t * torch.tensor(w_c)).sum()).backward()
+
+    with use_backend(backend):
+        cell = cell_functions("lstm")
+        out, (h_T, c_T), tape = cell.forward(
+            params, x, (h0, c0), lengths, recurrent_mask=m, zoneout=z
+        )
+        dx, grads, (dh0, dc0) = cell.backward(params, tape, w_out, (w_h, w_c))
+    np.testing.assert_allclose(out, out_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(h_T, h_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c_T, c_t.detach().numpy(), atol=1e-12)
+    for name, leaf in leaves.items():
+        np.testing.assert_allclose(grads[name], leaf.grad.numpy(), atol=1e-10, err_msg=name)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(dh0, th0.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(dc0, tc0.grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize(
+    "regularisers", [{}, {"recurrent_dropout": 0.3, "zoneout": 0.2}], ids=["plain", "regularised"]
+)
+def test_a_stacked_bidirectional_projected_lstm_with_lengths_and_state_passes_gradcheck(
+    backend, regularisers, rng
+):
+    layer = rnnlab.LSTM(
+        3, 5, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64, **regularisers
+    )
     x = rng.normal(size=(6, 3, 3))
     state = (rng.normal(size=(4, 3, 2)), rng.normal(size=(4, 3, 5)))
     with use_backend(backend):
@@ -146,8 +208,6 @@ def test_orthogonal_recurrent_blocks_have_orthonormal_columns():
         ({"proj_size": -1}, "between 1 and hidden_size − 1"),
         ({"proj_size": 2.5}, "must be an int"),
         ({"proj_size": 2, "peephole": True}, "plain LSTM"),
-        ({"proj_size": 2, "zoneout": 0.1}, "not available with proj_size"),
-        ({"proj_size": 2, "recurrent_dropout": 0.1}, "not available with proj_size"),
     ],
 )
 def test_a_projection_it_cannot_take_is_refused_clearly(options, message):

@@ -64,9 +64,28 @@ def gru_equations(params, x, h, lengths, m, z):
     return torch.stack(outputs), h
 
 
+def gru_reset_before_equations(params, x, h, lengths, m, z):
+    """The reset-before GRU (Cho et al. 2014) with recurrent dropout as Keras applies it,
+    every product with W_hh reading m ⊙ h_{t−1} (so W_hn (r ⊙ m ⊙ h_{t−1})), and zoneout."""
+    W_ih, W_hh, b_ih, b_hh = (params[k] for k in ("W_ih", "W_hh", "b_ih", "b_hh"))
+    outputs = []
+    for t in range(x.shape[0]):
+        u, read = x[t] @ W_ih.T + b_ih, m * h
+        v = read @ W_hh[: 2 * H].T + b_hh[: 2 * H]
+        r = torch.sigmoid(u[:, :H] + v[:, :H])
+        update = torch.sigmoid(u[:, H : 2 * H] + v[:, H:])
+        n = torch.tanh(u[:, 2 * H :] + (r * read) @ W_hh[2 * H :].T + b_hh[2 * H :])
+        h_new = (1 - update) * h + update * n
+        h_new = z[t] * h + (1 - z[t]) * h_new
+        valid = torch.as_tensor(t < lengths)[:, None]
+        h = torch.where(valid, h_new, h)
+        outputs.append(torch.where(valid, h_new, torch.zeros_like(h_new)))
+    return torch.stack(outputs), h
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
-@pytest.mark.parametrize("mode", ["lstm", "gru"])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "gru_reset_before"])
 def test_recurrent_dropout_and_zoneout_match_the_papers_equations_in_torch_autograd(
     mode, backend, lengths, rng
 ):
@@ -85,7 +104,8 @@ def test_recurrent_dropout_and_zoneout_match_the_papers_equations_in_torch_autog
         out_t, (h_t, c_t) = lstm_equations(leaves, tx, th0, tc0, given, tm, tz)
         loss = (h_t * torch.tensor(w_h)).sum() + (c_t * torch.tensor(w_c)).sum()
     else:
-        out_t, h_t = gru_equations(leaves, tx, th0, given, tm, tz)
+        equations = gru_equations if mode == "gru" else gru_reset_before_equations
+        out_t, h_t = equations(leaves, tx, th0, given, tm, tz)
         loss = (h_t * torch.tensor(w_h)).sum()
     (loss + (out_t * torch.tensor(w_out)).sum()).backward()
 
@@ -161,7 +181,7 @@ def finite_difference_errors(layer, x, state, lengths, rng, samples=6):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-@pytest.mark.parametrize("mode", sorted(m for m, cell in CELLS.items() if not cell.gated_blocks))
+@pytest.mark.parametrize("mode", sorted(CELLS))
 def test_every_cell_with_recurrent_dropout_and_zoneout_matches_finite_differences(
     mode, backend, rng
 ):
@@ -218,9 +238,6 @@ def test_the_options_are_checked_and_said():
         rnnlab.LSTM(3, 4, zoneout=-0.1)
     with pytest.raises(ConfigError, match="IndRNN has no W_hh"):
         rnnlab.IndRNN(3, 4, recurrent_dropout=0.2)
-    for option in ("recurrent_dropout", "zoneout"):  # not yet on two products per step
-        with pytest.raises(ConfigError, match=r"not available for the GRU \(reset before\)"):
-            rnnlab.GRU(3, 4, reset_after=False, **{option: 0.2})
     assert repr(rnnlab.GRU(3, 4, recurrent_dropout=0.2, zoneout=0.1)) == (
         "GRU(3, 4, recurrent_dropout=0.2, zoneout=0.1)"
     )

@@ -30,8 +30,7 @@ import numpy as np
 
 from rnnlab.cells import pointwise as pw
 from rnnlab.cells.cell import Cell
-from rnnlab.cells.masking import step_mask
-from rnnlab.errors import ConfigError
+from rnnlab.cells.masking import dropped, step_mask
 from rnnlab.ops import dsigmoid, dtanh, sigmoid
 
 
@@ -40,16 +39,16 @@ def forward(
     x: np.ndarray,
     state0: np.ndarray,
     lengths: np.ndarray | None = None,
-    recurrent_mask: None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the cell over a sequence.
 
     x: (T, B, I), state0 h_0: (B, H), lengths: (B,) or None
+    recurrent_mask: (B, H) or None, recurrent dropout's: every product with W_hh reads
+    m ⊙ h_{t−1} (so g = r ⊙ m ⊙ h_{t−1}, as Keras' GRU), the update (1 − z) ⊙ h_{t−1}
+    the whole h_{t−1}
     → out: (T, B, H) (zero past each length), stateT h_T: (B, H), tape.
-    recurrent_mask must be None (the layers refuse recurrent dropout for this cell).
     """
-    if recurrent_mask is not None:
-        raise ConfigError("the reset-before GRU takes no recurrent dropout")
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
@@ -63,10 +62,11 @@ def forward(
     hidden[0] = state0
     for t in range(T):
         h_prev = hidden[t]
-        rz = h_prev @ W_hrz.T + b_hh[: 2 * H]  # W_h· h_{t−1} + b_h· of r and z
+        h_read = dropped(h_prev, recurrent_mask)  # what W_hh reads: h_{t−1} (or m ⊙ h_{t−1})
+        rz = h_read @ W_hrz.T + b_hh[: 2 * H]  # W_h· h_{t−1} + b_h· of r and z
         r = sigmoid(x_proj[t, :, :H] + rz[:, :H])
         z = sigmoid(x_proj[t, :, H : 2 * H] + rz[:, H:])
-        g = r * h_prev  # the reset state, before W_hn
+        g = r * h_read  # the reset state, before W_hn
         n = np.tanh(x_proj[t, :, 2 * H :] + g @ W_hn.T + b_hh[2 * H :])
         h_t = (1 - z) * h_prev + z * n
         gates[t] = np.concatenate([r, z, n], axis=1)
@@ -75,6 +75,7 @@ def forward(
 
     out = hidden[1:] if mask is None else np.where(mask, hidden[1:], 0)
     tape = {"x": x, "gates": gates, "gated": gated, "hidden": hidden, "mask": mask}
+    tape["recurrent_mask"] = recurrent_mask
     return out, hidden[T].copy(), tape
 
 
@@ -91,6 +92,7 @@ def backward(
     Also leaves ``tape["d_hidden"]`` (T, B, H) = ∂L/∂h_t for t = 1 … T.
     """
     W_hh = params["W_hh"]
+    recurrent_mask = tape.get("recurrent_mask")  # recurrent dropout's, or None
     x, gates, gated, hidden, mask = (tape[k] for k in ("x", "gates", "gated", "hidden", "mask"))
     T, B, _ = x.shape
     H = W_hh.shape[1]
@@ -102,28 +104,31 @@ def backward(
     for t in reversed(range(T)):
         r, z, n = (gates[t, :, k * H : (k + 1) * H] for k in range(3))
         h_prev = hidden[t]
+        h_read = dropped(h_prev, recurrent_mask)
         dh_in = dh + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
         d_hidden[t] = dh_in
         d_a_z = dh_in * (n - h_prev) * dsigmoid(z)  # h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n
         d_a_n = dh_in * z * dtanh(n)  # n = tanh(a_n), a_n = … + W_hn g + b_hn
         d_g = d_a_n @ W_hn  # g = r ⊙ h_{t−1}
-        d_a_r = d_g * h_prev * dsigmoid(r)
+        d_a_r = d_g * h_read * dsigmoid(r)
         d_a = np.concatenate([d_a_r, d_a_z, d_a_n], axis=1)
         if mask is not None:  # a padded step passed h_{t−1} through unchanged
             d_a = np.where(mask[t], d_a, 0)
             d_g = np.where(mask[t], d_g, 0)
         d_pre[t] = d_a
-        dh_direct = dh_in * (1 - z) + d_g * r
+        dh_direct = dh_in * (1 - z)
         if mask is not None:
             dh_direct = np.where(mask[t], dh_direct, dh_in)
-        dh = dh_direct + d_a[:, : 2 * H] @ W_hrz
+        # the products' part, W_hrᵀ, W_hzᵀ ∂L/∂a and g's, reaches h_{t−1} through the mask
+        dh = dh_direct + dropped(d_g * r + d_a[:, : 2 * H] @ W_hrz, recurrent_mask)
 
     flat = d_pre.reshape(T * B, 3 * H)
     grads = {
         "W_ih": flat.T @ x.reshape(T * B, -1),
         "W_hh": np.concatenate(
             [
-                flat[:, : 2 * H].T @ hidden[:-1].reshape(T * B, H),  # W_hr, W_hz: h_{t−1}
+                flat[:, : 2 * H].T
+                @ dropped(hidden[:-1], recurrent_mask).reshape(T * B, H),  # W_hr, W_hz: h_{t−1}
                 flat[:, 2 * H :].T @ gated.reshape(T * B, H),  # W_hn: g_t
             ]
         ),

@@ -17,6 +17,7 @@ at a time and mixes, the same for every cell; the compiled loops mix inside
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,12 @@ from rnnlab.cells.cell import Cell
 from rnnlab.cells.masking import step_mask
 
 
-def keeps(zoneout: np.ndarray, t: int, parts: int) -> list[np.ndarray]:
-    """z_t of each part of the state, (B or 1, H) each."""
+def keeps(zoneout: np.ndarray, t: int, widths: list[int]) -> list[np.ndarray]:
+    """z_t of each part of the state, (B or 1, width) each: the row holds h's then c's
+    (an LSTM with a projection has h narrower than c)."""
     row = zoneout[t if zoneout.shape[0] > 1 else 0]
-    H = row.shape[-1] // parts
-    return [row[:, k * H : (k + 1) * H] for k in range(parts)]
+    edges = np.cumsum([0, *widths])
+    return [row[:, start:stop] for start, stop in pairwise(edges)]
 
 
 def _parts(cell: Cell, state: Any) -> list[np.ndarray]:
@@ -55,6 +57,7 @@ def forward(
     T, B, _ = x.shape
     mask = step_mask(lengths, T, B)
     first = _parts(cell, state0)
+    widths = [part.shape[-1] for part in first]
     states = [np.empty((T + 1, *part.shape), dtype=x.dtype) for part in first]
     for series, part in zip(states, first, strict=True):
         series[0] = part
@@ -65,7 +68,7 @@ def forward(
             params, x[t : t + 1], _state(cell, previous), recurrent_mask=recurrent_mask
         )
         for series, z, prev, new in zip(
-            states, keeps(zoneout, t, len(states)), previous, _parts(cell, fresh), strict=True
+            states, keeps(zoneout, t, widths), previous, _parts(cell, fresh), strict=True
         ):
             mixed = z * prev + (1 - z) * new  # s_t = z ⊙ s_{t−1} + (1 − z) ⊙ s̃_t
             series[t + 1] = mixed if mask is None else np.where(mask[t], mixed, prev)
@@ -97,18 +100,22 @@ def backward(
     Leaves ``tape["d_hidden"]`` (and ``tape["d_cell"]``) = ∂L/∂s_t of the mixed states."""
     x, hidden, mask, zoneout = tape["x"], tape["hidden"], tape["mask"], tape["zoneout"]
     T, B, _ = x.shape
-    count = 2 if cell.has_cell_state else 1
-    given = _parts(cell, d_stateT) if d_stateT is not None else [None] * count
-    d_state = [np.zeros_like(hidden[0]) if d is None else d.astype(x.dtype) for d in given]
+    series = [hidden, tape["cell"]] if cell.has_cell_state else [hidden]  # (T + 1, B, ·)
+    widths = [states.shape[2] for states in series]
+    given = _parts(cell, d_stateT) if d_stateT is not None else [None] * len(series)
+    d_state = [
+        np.zeros_like(states[0]) if d is None else d.astype(x.dtype)
+        for states, d in zip(series, given, strict=True)
+    ]
     grads = {name: np.zeros_like(value) for name, value in params.items()}
     dx = np.empty_like(x)
-    d_series = [np.empty_like(hidden[1:]) for _ in range(count)]  # ∂L/∂h_t (and ∂L/∂c_t)
+    d_series = [np.empty_like(states[1:]) for states in series]  # ∂L/∂h_t (and ∂L/∂c_t)
     no_output = np.zeros((1, B, hidden.shape[2]), x.dtype)
     for t in reversed(range(T)):
         d_state[0] = d_state[0] + (d_out[t] if mask is None else np.where(mask[t], d_out[t], 0))
-        for series, d in zip(d_series, d_state, strict=True):
-            series[t] = d
-        z = keeps(zoneout, t, count)
+        for record, d in zip(d_series, d_state, strict=True):
+            record[t] = d
+        z = keeps(zoneout, t, widths)
         d_fresh = [(1 - z_k) * d for z_k, d in zip(z, d_state, strict=True)]
         d_kept = [z_k * d for z_k, d in zip(z, d_state, strict=True)]
         if mask is not None:  # a padded step carried the state: all of it goes back

@@ -89,21 +89,65 @@ def forward(
     biases = (np.ascontiguousarray(params[name], dtype) for name in ("b_ih", "b_hh"))
     p = own_parameters(cell, params, H, dtype)
     steps = all_steps(lengths, T, B)
-    zone, drop = _regulariser(zoneout, 3, dtype), _regulariser(recurrent_mask, 2, dtype)
-    dropped = drop * hidden[0] if drop.size else drop  # m ⊙ h_0, W_hh's first operand
-    # zoneout: the step's own s̃_t, which the backward step reads
-    fresh_h = step_buffer(ws, "fresh_h", (T, B, H if zone.size else 0), dtype, keep_tape)
-    fresh_c = step_buffer(ws, "fresh_c", (T, B, C if zone.size else 0), dtype, keep_tape)
-    regularisers = (zone, drop, dropped, fresh_h, fresh_c)
+    regularisers = forward_regularisers(ws, recurrent_mask, zoneout, hidden, C, keep_tape)
     loop = (x_proj, W_hh, packed, plain, *biases, p, steps, hidden, cell_state, keep, pre)
     loops = compiled_loops(cell)
     run(parts, loops.forward_loop, *loop, *regularisers, driver=loops.forward_parts)
     out, tape = forward_tape(cell, x, hidden, cell_state, keep, lengths, keep_tape)
+    regularised_tape(tape, recurrent_mask, zoneout, regularisers)
+    return out, final_state(cell, hidden, cell_state), tape
+
+
+def forward_regularisers(
+    ws: Workspace,
+    recurrent_mask: np.ndarray | None,
+    zoneout: np.ndarray | None,
+    hidden: np.ndarray,
+    C: int,
+    keep_tape: bool,
+) -> tuple[np.ndarray, ...]:
+    """(zone, drop, dropped, fresh_h, fresh_c), the regularisers' arrays of a forward
+    loop (each empty when off): zoneout's z (T or 1, B or 1, H + C) and the step's own
+    s̃_t, which the backward step reads; recurrent dropout's mask m (B, H) and
+    dropped = m ⊙ h_0, W_hh's first operand. hidden (T + 1, B, H) with h_0 set."""
+    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
+    dtype = hidden.dtype
+    zone, drop = _regulariser(zoneout, 3, dtype), _regulariser(recurrent_mask, 2, dtype)
+    dropped = drop * hidden[0] if drop.size else drop
+    fresh_h = step_buffer(ws, "fresh_h", (T, B, H if zone.size else 0), dtype, keep_tape)
+    fresh_c = step_buffer(ws, "fresh_c", (T, B, C if zone.size else 0), dtype, keep_tape)
+    return zone, drop, dropped, fresh_h, fresh_c
+
+
+def regularised_tape(
+    tape: dict | None,
+    recurrent_mask: np.ndarray | None,
+    zoneout: np.ndarray | None,
+    regularisers: tuple[np.ndarray, ...],
+) -> None:
+    """Put on the tape what the backward loop needs of the regularisers that are on."""
+    zone, drop, _, fresh_h, fresh_c = regularisers
     if tape is not None and recurrent_mask is not None:
         tape["recurrent_mask"] = drop
     if tape is not None and zoneout is not None:
         tape |= {"zoneout": zone, "fresh_h": fresh_h, "fresh_c": fresh_c}
-    return out, final_state(cell, hidden, cell_state), tape
+
+
+def backward_regularisers(ws: Workspace, tape: dict, B: int, H: int, C: int) -> tuple:
+    """(zone, drop, d_dropped, fresh_h, fresh_c, d_fresh, dc_kept, dc_step): the
+    regularisers' arrays of a backward loop from the tape, with their scratch (each
+    empty when off)."""
+    dtype = tape["hidden"].dtype
+    zone = tape.get("zoneout", np.empty((0, 0, 0), dtype))
+    drop = tape.get("recurrent_mask", np.empty((0, 0), dtype))
+    fresh_h = tape.get("fresh_h", np.empty((0, B, H), dtype))
+    fresh_c = tape.get("fresh_c", np.empty((0, B, C), dtype))
+    d_fresh = ws.array("d_fresh", (B, H if zone.size else 0), dtype)
+    dc_kept, dc_step = (
+        ws.array(name, (B, C if zone.size else 0), dtype) for name in ("dc_kept", "dc_step")
+    )
+    d_dropped = ws.array("d_dropped", drop.shape, dtype)
+    return zone, drop, d_dropped, fresh_h, fresh_c, d_fresh, dc_kept, dc_step
 
 
 def starting_states(
@@ -184,16 +228,8 @@ def backward(
     p = own_parameters(cell, params, H, dtype)
     sums = np.zeros((parts, GH)), np.zeros((parts, own)), np.zeros((parts, *p.shape))  # float64
     records = (d_pre, d_own, d_rec, d_hidden, d_cell)
-    zone = tape.get("zoneout", np.empty((0, 0, 0), dtype))
-    drop = tape.get("recurrent_mask", np.empty((0, 0), dtype))
-    fresh_h = tape.get("fresh_h", np.empty((0, B, H), dtype))
-    fresh_c = tape.get("fresh_c", np.empty((0, B, C), dtype))
-    scratch = (ws.array("d_fresh", (B, H if zone.size else 0), dtype),)
-    scratch += tuple(
-        ws.array(name, (B, C if zone.size else 0), dtype) for name in ("dc_kept", "dc_step")
-    )
-    d_dropped = ws.array("d_dropped", drop.shape, dtype)
-    regularisers = (zone, drop, d_dropped, fresh_h, fresh_c, *scratch)
+    regularisers = backward_regularisers(ws, tape, B, H, C)
+    drop = regularisers[1]
     loop = (W_hh, packed, plain, steps, keep, p, hidden, cell_state, d_out, dh, dc, *records, *sums)
     loop = (*loop, *regularisers)
     loops = compiled_loops(cell)

@@ -160,11 +160,6 @@ class RecurrentLayer(Module):
                 f"{type(self).__name__} has no W_hh (use dropout between layers, or zoneout)"
             )
         self.zoneout = check_probability("zoneout", zoneout)
-        if (self.recurrent_dropout or self.zoneout) and CELLS[mode].gated_blocks:
-            raise ConfigError(
-                f"recurrent_dropout and zoneout are not available for the {CELLS[mode].title} "
-                "yet (its steps take two products); use dropout between layers"
-            )
         self.proj_size = self._checked_projection(proj_size)
         #: the width of h, of W_hh's columns and of each direction's output: P or H
         self.state_size = self.proj_size or self.hidden_size
@@ -196,11 +191,6 @@ class RecurrentLayer(Module):
             raise ConfigError(
                 f"proj_size must be between 1 and hidden_size − 1 = {self.hidden_size - 1} "
                 f"(it narrows h), got {proj_size}"
-            )
-        if self.recurrent_dropout or self.zoneout:
-            raise ConfigError(
-                "recurrent_dropout and zoneout are not available with proj_size yet; "
-                "use dropout between layers"
             )
         return int(proj_size)
 
@@ -383,12 +373,12 @@ class RecurrentLayer(Module):
         0 and 1, 1 (keep the previous value) with probability p, afresh at every step
         for every unit of h (and c); at evaluation z = p, its expectation, as (1, 1, S).
         Both are drawn from the layer's generator, which checkpoints carry."""
-        H = self.hidden_size
+        R = self.state_size  # h's width: H, or P with a projection
         recurrent_mask = zoneout = None
         if self.training and self.recurrent_dropout > 0:
-            recurrent_mask = dropout_mask((batch, H), self.recurrent_dropout, self.rng, self.dtype)
+            recurrent_mask = dropout_mask((batch, R), self.recurrent_dropout, self.rng, self.dtype)
         if self.zoneout > 0:
-            width = H * (2 if self.has_cell_state else 1)
+            width = R + (self.hidden_size if self.has_cell_state else 0)
             if self.training:
                 draws = self.rng.random((steps, batch, width), dtype=np.float32)
                 zoneout = (draws < self.zoneout).astype(self.dtype)
