@@ -189,6 +189,23 @@ def test_a_checkpoint_is_shown_with_fresh_siblings_but_not_trained(tmp_path):
         Lab(tmp_path / "missing.safetensors")
 
 
+def test_a_projected_lstm_checkpoint_shows_each_units_own_output_and_the_projection(tmp_path):
+    vocab = CharVocab.from_text(CORPUS)
+    config = LanguageModelConfig(len(vocab), "lstm", hidden_size=12, proj_size=5)
+    model = LanguageModel(config, 0, vocab)
+    path = save_checkpoint(tmp_path / "best.safetensors", model, train_state={"step": 3})
+    client = TestClient(create_app(Lab(path, corpus=lambda: CORPUS)))
+    assert "projected to 5" in client.get("/api/models/checkpoint").json()["title"]
+    run = client.post("/api/run", json={"model": "checkpoint", "unit": 9}).json()
+    assert run["projection"] == 5 and run["unit"] == 9
+    hidden = np.array(run["hidden"])  # h̃_t = o ⊙ tanh(c_t): one value per unit, all 12
+    assert hidden.shape == (run["steps"], 12)
+    o, c = np.array(run["gates"]["o"]), np.array(run["cell_state"])
+    np.testing.assert_allclose(hidden, o * np.tanh(c), atol=2e-3)  # the page's rounding
+    np.testing.assert_allclose(run["terms"]["h_t"], hidden[:, 9], atol=1e-9)
+    _check_equations(run)  # the gates' terms still add up (W_hh reads the 5-wide h)
+
+
 # ----------------------------------------------------------------------------- views
 
 
@@ -210,7 +227,8 @@ def _check_equations(run: dict) -> None:
         return sum(sides(gate))
 
     sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
-    h_prev, h_t = np.array(terms["h_prev"]), np.array(terms["h_t"])
+    h_prev = np.array(terms["h_prev"]) if "h_prev" in terms else None  # none if projected
+    h_t = np.array(terms["h_t"])
     if cell == "rnn_tanh":
         expected = np.tanh(pre("a"))
     elif cell == "rnn_relu":
@@ -237,7 +255,8 @@ def _check_equations(run: dict) -> None:
         expected = (1 - z) * h_prev + z * n
     np.testing.assert_allclose(expected, h_t, atol=2e-3)
     np.testing.assert_allclose(np.array(run["hidden"])[:, run["unit"]], h_t, atol=1e-4)
-    np.testing.assert_allclose(h_prev[1:], h_t[:-1])
+    if h_prev is not None:  # a projection's h_{t−1} is not one of the units' own outputs
+        np.testing.assert_allclose(h_prev[1:], h_t[:-1])
 
 
 @pytest.mark.parametrize(

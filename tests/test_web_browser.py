@@ -393,3 +393,23 @@ def test_a_checkpoint_is_shown_with_its_own_sizes(browser, tmp_path):
         assert errors == []
     finally:
         stop()
+
+
+def test_a_projected_lstm_checkpoint_writes_h_tilde_and_its_projection(browser, tmp_path):
+    vocab = CharVocab.from_text(corpus())
+    config = LanguageModelConfig(len(vocab), "lstm", hidden_size=24, proj_size=8)
+    save_checkpoint(tmp_path / "best.safetensors", LanguageModel(config, 0, vocab))
+    url, stop = start(Lab(tmp_path, corpus=corpus))
+    try:
+        page, errors = open_page(browser, url)
+        assert "projected to 8" in page.locator("#model-info").inner_text()
+        page.wait_for_selector("#equations .eq-block", timeout=TIMEOUT)
+        text = page.locator("#equations").inner_text()
+        assert "h̃t = ot ⊙ tanh(ct)" in text, text
+        assert "ht = Whr h̃t" in text and "8 numbers" in text, text
+        hidden = page.locator("canvas.heatmap[data-kind=hidden]")
+        assert "h̃" in hidden.evaluate("c => c.closest('figure, div').textContent")
+        shoot(page, "equations", "equations-projected")
+        assert errors == []
+    finally:
+        stop()

@@ -91,6 +91,7 @@ class Entry:
             "hidden_size": config.hidden_size,
             "num_layers": config.num_layers,
             "residual": config.residual,
+            "proj_size": getattr(config, "proj_size", 0),
             "parameters": self.model.num_parameters(),
             "vocab_size": len(vocab) if vocab is not None else None,
             "symbols": vocab.symbols if vocab is not None else None,

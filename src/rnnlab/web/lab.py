@@ -90,6 +90,7 @@ class Lab:
         title = f"{path.parent.name}/{path.name}: {cell_title(config.cell)} "
         title += f"{config.num_layers}×{config.hidden_size}"
         title += " residual" if config.residual else ""
+        title += f" projected to {config.proj_size}" if config.proj_size else ""
         if step is not None:
             title += f", trained {step} steps"
         entry = Entry(CHECKPOINT_ID, (CHECKPOINT_ID,), "text", title, model, source=str(path))

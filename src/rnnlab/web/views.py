@@ -154,8 +154,8 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     H = rnn.hidden_size
     names = CELLS[rnn.mode].gates or ("a",)
     rows = np.arange(len(names)) * H + unit
-    h = rec.hidden[:, 0, :]
-    h_prev = np.vstack([np.zeros((1, H), h.dtype), h[:-1]])
+    h = rec.hidden[:, 0, :]  # (T, R): R = P with a projection
+    h_prev = np.vstack([np.zeros((1, h.shape[1]), h.dtype), h[:-1]])
     x_terms = inputs @ params["W_ih"][rows].T  # (T, G)
     h_terms = h_prev @ params["W_hh"][rows].T if len(params["W_hh"]) else 0 * x_terms
     gated = CELLS[rnn.mode].gated_blocks
@@ -170,9 +170,11 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
         "b_ih": {n: round(float(params["b_ih"][r]), DIGITS) for n, r in pairs},
         "b_hh": {n: round(float(params["b_hh"][r]), DIGITS) for n, r in pairs},
         "value": {n: rounded(rec.gates[n][:, 0, unit]) for n in rec.gates},
-        "h_prev": rounded(h_prev[:, unit]),
-        "h_t": rounded(h[:, unit]),
     }
+    if "projected" in rec.kept:  # the unit's own output is h̃_t; h_t = W_hr h̃_t mixes them
+        terms["h_t"] = rounded(rec.kept["projected"][:, 0, unit])
+    else:
+        terms["h_prev"], terms["h_t"] = rounded(h_prev[:, unit]), rounded(h[:, unit])
     cell = CELLS[rnn.mode]  # the cell's own weights of this unit, a value per block
     terms["own"] = {
         name: [round(float(params[name][k * H + unit]), DIGITS) for k in range(width)]
@@ -221,8 +223,10 @@ def run_view(
         raise LabError(f"unit must be below the hidden size {rnn.hidden_size}, got {unit}")
     records = [_copy(r) for r in record(rnn, prepared.x)]
     rec = records[layer]
+    # one value per unit: h_t, or with a projection the cell's own output h̃_t
+    per_unit = rec.kept.get("projected", rec.hidden)
     if unit is None:
-        unit = int(np.argmax(liveliness(rec.hidden[:, 0, :])))
+        unit = int(np.argmax(liveliness(per_unit[:, 0, :])))
     outputs = layer_outputs(rnn, records)
     inputs = prepared.x[:, 0, :] if layer == 0 else outputs[layer - 1][:, 0, :]
     top = outputs[-1]
@@ -236,7 +240,8 @@ def run_view(
         "layers": rnn.num_layers,
         "hidden_size": rnn.hidden_size,
         "unit": unit,
-        "hidden": rounded(rec.hidden[:, 0, :]),
+        "projection": rnn.proj_size,
+        "hidden": rounded(per_unit[:, 0, :]),
         "cell_state": None if rec.cell is None else rounded(rec.cell[:, 0, :]),
         "gates": {name: rounded(values[:, 0, :]) for name, values in rec.gates.items()},
         "terms": equation_terms(rnn, layer, inputs, rec, unit),
@@ -258,6 +263,7 @@ def _copy(rec: Any) -> Any:
     rec.hidden = np.array(rec.hidden)
     rec.cell = None if rec.cell is None else np.array(rec.cell)
     rec.gates = {name: np.array(values) for name, values in rec.gates.items()}
+    rec.kept = {name: np.array(values) for name, values in rec.kept.items()}
     return rec
 
 

@@ -121,7 +121,7 @@ function renderInfo(model) {
       ? `reads text (${model.vocab_size} distinct characters) from ${model.source}`
       : `reads the ${state.lab.tasks[model.task].toLowerCase()} sequences`;
   info.replaceChildren(
-    el("b", { text: `${CELL_NAMES[model.cell]} ${model.num_layers}×${model.hidden_size}${model.residual ? " residual" : ""}` }),
+    el("b", { text: `${CELL_NAMES[model.cell]} ${model.num_layers}×${model.hidden_size}${model.residual ? " residual" : ""}${model.proj_size ? ` projected to ${model.proj_size}` : ""}` }),
     ` · ${model.parameters.toLocaleString()} parameters · ${reads} · `,
     el("b", { text: model.step ? `trained ${model.step} steps` : "untrained" }),
     model.loss !== null ? ` · last loss ${fmt(model.loss, 3)}` : "",

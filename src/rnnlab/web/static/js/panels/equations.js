@@ -156,6 +156,17 @@ export function stepEquations(run, t) {
         note: "LN(u) = (u − mean) / std over the layer's units: each row of numbers is put on one scale before its gain and bias",
         key: true,
       });
+    } else if (run.projection) {
+      lines.push({
+        general: "h̃_{t} = o_{t} ⊙ tanh(c_{t})",
+        live: `h̃_{${t + 1}}${at} = ${fmt(o)} × tanh(${fmt(T.c_t[t])}) = ${fmt(T.h_t[t])}`,
+        key: true,
+      });
+      lines.push({
+        general: "h_{t} = W_{hr} h̃_{t}",
+        live: `h_{${t + 1}} = W_{hr} h̃_{${t + 1}}: ${run.projection} numbers, each a weighted sum of all ${run.hidden_size} units of h̃_{${t + 1}}`,
+        note: "the projection (proj_size): h, which the next step's recurrent weights and the output read, is narrower than the cell",
+      });
     } else {
       lines.push({
         general: "h_{t} = o_{t} ⊙ tanh(c_{t})",

@@ -47,7 +47,10 @@ function render() {
   legend(document.getElementById("heatmap-legend"), hiddenMax, "blue positive · red negative · white 0");
   const box = clear(document.getElementById("heatmaps"));
   const width = box.clientWidth || 1000;
-  const maps = [{ kind: "hidden", title: ["hidden state h_{t}", "what the cell passes on, and reads out"], data: run.hidden, max: hiddenMax, full: true }];
+  const hiddenTitle = run.projection
+    ? ["cell output h̃_{t} = o_{t} ⊙ tanh(c_{t})", `one value per unit, before W_{hr} projects it to the ${run.projection} of h_{t}`]
+    : ["hidden state h_{t}", "what the cell passes on, and reads out"];
+  const maps = [{ kind: "hidden", title: hiddenTitle, data: run.hidden, max: hiddenMax, full: true }];
   if (run.cell_state) {
     maps.push({ kind: "cell", title: ["cell state c_{t}", "the LSTM's memory; not squashed, so it can grow beyond ±1"], data: run.cell_state, max: Math.max(1, maxAbs(run.cell_state)), full: true });
   }
