@@ -1,5 +1,6 @@
 """Modules with explicit backward: layers hold parameters and the tape, cells compute."""
 
+from rnnlab.nn.attention import Attention
 from rnnlab.nn.dropout import Dropout
 from rnnlab.nn.embedding import Embedding
 from rnnlab.nn.linear import Linear
@@ -12,6 +13,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "Attention",
     "Dropout",
     "Embedding",
     "GRUCell",
