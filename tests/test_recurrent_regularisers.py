@@ -197,6 +197,17 @@ def test_every_cell_with_recurrent_dropout_and_zoneout_matches_finite_difference
     assert max(errors.values()) < 1e-6, errors
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_projected_lstm_with_both_matches_finite_differences_in_training(backend, rng):
+    layer = rnnlab.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64,
+                        seed=2, recurrent_dropout=0.3, zoneout=0.3)  # fmt: skip
+    x, state = rng.normal(size=(5, 3, 3)), (rng.normal(size=(4, 3, 2)), rng.normal(size=(4, 3, 4)))
+    with use_backend(backend):
+        errors = finite_difference_errors(layer, x, state, np.array([5, 2, 4]), rng)
+    assert "weight_hr_l1_reverse" in errors
+    assert max(errors.values()) < 1e-6, errors
+
+
 def test_recurrent_dropout_is_one_mask_per_sequence_in_training_and_none_in_evaluation(rng):
     layer = rnnlab.LSTM(4, 64, recurrent_dropout=0.3, seed=0)
     layer.retain_tapes = True

@@ -61,26 +61,31 @@ from rnnlab.kernels.loops import compiled_loops
 from rnnlab.models.language import LanguageModelConfig
 from rnnlab.warmup import compile_part
 
-config = LanguageModelConfig(vocab_size=7, cell=sys.argv[1], hidden_size=8)
+proj_size = int(sys.argv[3])
+config = LanguageModelConfig(vocab_size=7, cell=sys.argv[1], hidden_size=8, proj_size=proj_size)
 backend.defer_drivers(sys.argv[2] == "training")
 compile_part(config, batch_size=2, seq_len=5, part=sys.argv[2])
-loops = compiled_loops(CELLS[config.cell])
-backward = (loops.backward_loop, loops.pipelined_backward)
+if proj_size:  # the projected loops
+    from rnnlab.kernels.projected import compiled_projected
+    backward = (compiled_projected(CELLS[config.cell]).backward_loop,)
+else:
+    loops = compiled_loops(CELLS[config.cell])
+    backward = (loops.backward_loop, loops.pipelined_backward)
 print(json.dumps([sum(len(d.stats.cache_hits) for d in backward),
                   sum(sum(d.stats.cache_misses.values()) for d in backward)]))
 """
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize(("cell", "proj_size"), [("lstm", 0), ("gru", 0), ("lstm", 3)])
 def test_the_backward_loops_compiled_without_a_forward_pass_are_those_training_loads(
-    tmp_path, cell
+    tmp_path, cell, proj_size
 ):
     """The helper compiles them on a tape of zeros while the run compiles its forward."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     found = [
         json.loads(
             subprocess.run(
-                [sys.executable, "-c", CACHE_USE, cell, part],
+                [sys.executable, "-c", CACHE_USE, cell, part, str(proj_size)],
                 capture_output=True, text=True, env=env, check=True, timeout=600,
             ).stdout
         )

@@ -137,10 +137,10 @@ def cell_functions(mode: str) -> SimpleNamespace:
     """forward(params, x, state0, lengths, workspace, keep_tape, recurrent_mask, zoneout)
     and backward(params, tape, d_out, d_stateT, workspace, keep_gradients, input_grad,
     into) of the cell ``mode`` on the backend in force; ``into``: arrays by name (W_ih,
-    W_hh, b_ih, b_hh, the cell's own) that backward adds the weight gradients to and
-    returns as them. recurrent_mask (B, H): recurrent dropout's
-    (``rnnlab.cells.masking.dropped``); zoneout (T or 1, B or 1, S): z_t of every unit
-    (``rnnlab.cells.zoneout``); None for neither."""
+    W_hh, b_ih, b_hh, the cell's own, an LSTM's projection W_hr) that backward adds the
+    weight gradients to and returns as them. recurrent_mask (B, R), R = h's width (H, or
+    a projection's P): recurrent dropout's (``rnnlab.cells.masking.dropped``); zoneout
+    (T or 1, B or 1, S): z_t of every unit (``rnnlab.cells.zoneout``); None for neither."""
     cell = CELLS[mode]
     if get_backend() == "numba":
         return _kernels().cell_functions(cell)
@@ -213,11 +213,14 @@ def kernels_cached(mode: str, projection: bool = False) -> bool:
         return True
 
 
-def compile_backward(mode: str, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
-    """Compile the backward loops of cell ``mode`` for these sizes without a forward pass
-    (``rnnlab.kernels.layer.compile_backward``); nothing on the reference backend."""
+def compile_backward(
+    mode: str, steps: int, batch: int, hidden_size: int, dtype: Any, proj_size: int = 0
+) -> None:
+    """Compile the backward loops of cell ``mode`` for these sizes (with a projection to
+    ``proj_size``) without a forward pass (``rnnlab.kernels.layer.compile_backward``);
+    nothing on the reference backend."""
     if get_backend() == "numba":
-        _kernels().compile_backward(CELLS[mode], steps, batch, hidden_size, dtype)
+        _kernels().compile_backward(CELLS[mode], steps, batch, hidden_size, dtype, proj_size)
 
 
 def defer_drivers(deferred: bool) -> None:

@@ -30,7 +30,9 @@ from rnnlab.nn.recurrent import RecurrentLayer
 
 @dataclass
 class LayerRecord:
-    """What one layer and direction computed, in time order; every array (T, B, H)."""
+    """What one layer and direction computed, in time order; every array (T, B, ·): H
+    wide, but h and ∂L/∂h_t P wide for an LSTM projected to P (``kept["projected"]``
+    holds its H-wide h̃_t)."""
 
     layer: int
     direction: int
@@ -138,6 +140,7 @@ def _detached(records: list[LayerRecord]) -> list[LayerRecord]:
             hidden=r.hidden.copy(),
             cell=None if r.cell is None else r.cell.copy(),
             gates={name: g.copy() for name, g in r.gates.items()},
+            kept={name: k.copy() for name, k in r.kept.items()},
             d_hidden=None if r.d_hidden is None else r.d_hidden.copy(),
             d_cell=None if r.d_cell is None else r.d_cell.copy(),
         )
@@ -247,7 +250,7 @@ def _one_step_tape(cell: Cell, tape: dict, t: int, copies: int, I: int) -> dict:
         one["gated"] = rows(tape["gated"][t - 1 : t])
     if "projected" in tape:  # h̃_t, what the projection read
         one["projected"] = rows(tape["projected"][t - 1 : t])
-    if tape.get("recurrent_mask") is not None:  # (B, H): one mask per sequence
+    if tape.get("recurrent_mask") is not None:  # (B, R): one mask per sequence
         one["recurrent_mask"] = np.repeat(tape["recurrent_mask"].astype(np.float64), copies, 0)
     return one
 

@@ -46,11 +46,13 @@ def compile_part(config: LanguageModelConfig, batch_size: int, seq_len: int, par
 
     model, dtype = LanguageModel(config, seed=0), np.dtype(config.dtype)
     ids = np.random.default_rng(0).integers(0, config.vocab_size, size=(seq_len + 1, batch_size))
-    # the projected loops' backward is compiled with a forward pass, as training's
-    if part == "training" or (part == "backward" and config.proj_size):
+    if part == "training":
         model.compute_loss(ids[:-1], ids[1:], None, train=True)
     elif part == "backward":  # without a forward pass (a run compiles that meanwhile)
-        backend.compile_backward(config.cell, seq_len, batch_size, config.hidden_size, dtype)
+        sizes = (seq_len, batch_size, config.hidden_size, dtype, config.proj_size)
+        backend.compile_backward(config.cell, *sizes)
+    elif part in ("drivers", "generation") and config.proj_size:
+        pass  # the projected loops have no drivers, and such a model samples through them
     elif part == "drivers":  # on two threads even where the model is too small to split
         backend.force_parts(2)
         try:

@@ -120,6 +120,15 @@ class Cell:
     torch: TorchLayer | None = None
     layer_options: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.projectable and (
+            self.direct_path or self.own_blocks or self.gated_blocks or not self.recurrent
+        ):
+            raise ValueError(
+                f"cell {self.name!r}: a projection serves a cell that reads h_{{t−1}} only "
+                "through one product with W_hh (no direct_path, own_blocks or gated_blocks)"
+            )
+
     @property
     def keep_width(self) -> int:
         """The keep row's width in units of H."""

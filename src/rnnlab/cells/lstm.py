@@ -18,7 +18,8 @@ second product per step (``rnnlab.kernels.projected``).
 The tape keeps what a user may want to read: ``gates`` (T, B, 4H) after their
 activations, ``cell`` (T + 1, B, H) and ``hidden`` (T + 1, B, H) (with a projection also
 ``projected`` (T, B, H) = h̃_t, and ``hidden`` is P wide). Memory of the tape:
-B·(4T·H + 2(T + 1)·H + T·I) numbers.
+B·(4T·H + 2(T + 1)·H + T·I) numbers; with a projection B·(4T·H + (T + 1)(P + H) + T·H +
+T·I).
 
 ``forward`` and ``backward`` are the reference over a whole sequence; ``forward_step``
 and ``backward_step`` the same equations for one sequence's step, which the compiled

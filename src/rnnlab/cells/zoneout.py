@@ -9,7 +9,8 @@ expectation. Like dropout it keeps units from co-adapting, but what is dropped i
 update, so the state and its gradient still flow through time: ∂s_t/∂s_{t−1} gains
 the identity path z_t.
 
-``zoneout`` arrays are (T, B, S), S = H for h then H for c, or (1, 1, S) for the same
+``zoneout`` arrays are (T, B, S), S = H for h then H for c (P + H for an LSTM whose h
+is projected to P), or (1, 1, S) for the same
 z at every step and sequence (evaluation). The reference here runs the cell one step
 at a time and mixes, the same for every cell; the compiled loops mix inside
 (``rnnlab.kernels.loops``).
@@ -52,8 +53,8 @@ def forward(
     recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Any, dict]:
     """``cell.forward`` with zoneout: x (T, B, I), state0 as the cell's, zoneout (T or 1,
-    B or 1, S) → out (T, B, H), the final state, and a tape that holds each step's own
-    (``steps``) and, stacked over time, the arrays the probes read."""
+    B or 1, S) → out (T, B, R) (R = h's width), the final state, and a tape that holds
+    each step's own (``steps``) and, stacked over time, the arrays the probes read."""
     T, B, _ = x.shape
     mask = step_mask(lengths, T, B)
     first = _parts(cell, state0)
@@ -83,7 +84,7 @@ def forward(
         if name not in tape and isinstance(value, np.ndarray) and value.shape[:1] == (1,):
             tape[name] = np.concatenate([step[name] for step in steps])
     tape["recurrent_mask"] = recurrent_mask
-    for k, name in enumerate(("fresh_h", "fresh_c")[: len(states)]):  # s̃_t (T, B, H)
+    for k, name in enumerate(("fresh_h", "fresh_c")[: len(states)]):  # s̃_t (T, B, ·)
         tape[name] = np.stack([step["fresh"][k] for step in steps])
     return out, _state(cell, [series[T].copy() for series in states]), tape
 

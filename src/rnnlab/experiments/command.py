@@ -133,6 +133,10 @@ def experiment_command(
         list[float] | None,
         typer.Option(help="spectral radius of W_hh (vanishing: repeat for several)"),
     ] = None,
+    recurrent_max: Annotated[
+        float | None,
+        typer.Option(help="IndRNN's bound on |u| (adding: default 2^(1/T); 0: none)", min=0),
+    ] = None,
     replot: Annotated[
         bool, typer.Option("--replot", help="only redraw the plots from --out's JSON")
     ] = False,
@@ -159,6 +163,7 @@ def experiment_command(
         clip=clip,
         repeats=repeats,
         radius=radius,
+        recurrent_max=recurrent_max,
     )
     from rnnlab.experiments.common import jsonable, watching
 

@@ -39,10 +39,12 @@ def cell_functions(cell: Cell) -> SimpleNamespace:
     return SimpleNamespace(forward=forward, backward=backward)
 
 
-def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
+def compile_backward(
+    cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any, proj_size: int = 0
+) -> None:
     """``cell``'s backward loops for these sizes compiled without a forward pass
     (``rnnlab.kernels.layer.compile_backward``)."""
-    layer.compile_backward(cell, steps, batch, hidden_size, dtype)
+    layer.compile_backward(cell, steps, batch, hidden_size, dtype, proj_size)
 
 
 def run_directions(

@@ -305,29 +305,38 @@ def own_rows(cell: Cell, p: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return pieces
 
 
-def compile_backward(cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any) -> None:
+def compile_backward(
+    cell: Cell, steps: int, batch: int, hidden_size: int, dtype: Any, proj_size: int = 0
+) -> None:
     """Compile (or load from numba's cache) the loops ``backward`` runs for ``batch`` rows
-    of ``hidden_size`` units in ``dtype``, without a forward pass: on a tape of zeros. The
-    loops' types depend only on the arrays' dtypes and ranks, their choice on the sizes;
-    so another process can compile them while a run compiles its forward loop."""
+    of ``hidden_size`` units in ``dtype`` (with a projection to ``proj_size``), without a
+    forward pass: on a tape of zeros. The loops' types depend only on the arrays' dtypes
+    and ranks, their choice on the sizes; so another process can compile them while a run
+    compiles its forward loop."""
     T, B, H = steps, batch, hidden_size
+    R = proj_size or H  # h's width
     GH, C = cell.blocks * H, (H if cell.has_cell_state else 0)
     params = {
         "W_ih": np.zeros((GH, H), dtype),
-        "W_hh": np.zeros((GH if cell.recurrent else 0, H), dtype),
+        "W_hh": np.zeros((GH if cell.recurrent else 0, R), dtype),
     }
     params |= {name: np.zeros(GH, dtype) for name in ("b_ih", "b_hh")}
     params |= {name: np.zeros(cell.parameter_width(name) * H, dtype) for name in cell.parameters}
-    tape = {"x": np.zeros((T, B, H), dtype), "hidden": np.zeros((T + 1, B, H), dtype)}
+    tape = {"x": np.zeros((T, B, H), dtype), "hidden": np.zeros((T + 1, B, R), dtype)}
     tape |= {"mask": None, "cell": np.zeros((T + 1, B, C), dtype)}
     tape["keep"] = np.zeros((T, B, cell.keep_width * H), dtype)
-    into = {name: np.zeros_like(value) for name, value in params.items() if value.size}
-    run_backward = backward
-    if cell.gated_blocks:  # the staged loops (imported here: they import this module)
+    run_backward = backward  # the others' loops are imported here: they import this module
+    if proj_size:
+        from rnnlab.kernels.projected import backward as run_backward
+
+        params["W_hr"] = np.zeros((R, H), dtype)
+        tape["projected"] = np.zeros((T, B, H), dtype)
+    elif cell.gated_blocks:
         from rnnlab.kernels.staged import backward as run_backward
 
         tape["gated"] = np.zeros((T, B, H), dtype)
-    run_backward(cell, params, tape, np.zeros((T, B, H), dtype), keep_gradients=False, into=into)
+    into = {name: np.zeros_like(value) for name, value in params.items() if value.size}
+    run_backward(cell, params, tape, np.zeros((T, B, R), dtype), keep_gradients=False, into=into)
 
 
 def own_parameter_grads(

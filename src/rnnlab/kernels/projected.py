@@ -279,12 +279,10 @@ def backward(
     matmul(flat.T, x_flat, W_ih_grad, 1, add)  # Σ ∂L/∂a_t x_tᵀ
     matmul(flat.T, hidden[:-1].reshape(T * B, P), W_hh_grad, 1, add)  # Σ ∂L/∂a_t h_{t−1}ᵀ
     grads = gradient_dict(W_ih_grad, W_hh_grad, flat.sum(axis=0, dtype=np.float64), None, into)
-    W_hr_grad = into["W_hr"] if into is not None and "W_hr" in into else None
-    d_W_hr = d_projected.reshape(T * B, P).T @ inner.reshape(T * B, H)  # Σ ∂L/∂h_t h̃_tᵀ
-    if W_hr_grad is None:
-        W_hr_grad = d_W_hr
-    else:
-        W_hr_grad += d_W_hr
+    into_hr = into is not None and "W_hr" in into  # a layer's array, added to in place
+    W_hr_grad = into["W_hr"] if into_hr else np.empty((P, H), dtype)
+    flat_inner = inner.reshape(T * B, H)
+    matmul(d_projected.reshape(T * B, P).T, flat_inner, W_hr_grad, 1, into_hr)  # Σ ∂L/∂h_t h̃_tᵀ
     grads["W_hr"] = W_hr_grad
     grads.update(own_parameter_grads(cell, dp, dtype, into))
     dx = None

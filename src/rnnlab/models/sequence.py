@@ -150,7 +150,7 @@ class SequenceModel(Module):
         if readout == "last":
             h_n = final[0] if isinstance(final, tuple) else final
             D = self.rnn.num_directions
-            features = np.concatenate(list(h_n[-D:]), axis=-1)  # (B, D·H)
+            features = np.concatenate(list(h_n[-D:]), axis=-1)  # (B, D·R)
         elif readout == "mean":
             features = (output * valid).sum(axis=0) / valid.sum(axis=0)
         else:

@@ -62,19 +62,21 @@ def training_bytes(config: Any, batch_size: int, seq_len: int) -> int:
     """Bytes a training step of this model needs at least: parameters, gradients and
     optimiser slots, and for B×T tokens the tape (each layer's gates and states, with
     zoneout's draws and the step's own states, recurrent dropout's masked states, a
-    staged cell's g_t) and the logits with their gradient."""
+    staged cell's g_t, a projection's h̃_t) and the logits with their gradient."""
     cell = cell_named(config.cell)
     _, _, outputs, directions = _sizes(config)
     tokens = batch_size * seq_len
-    per_token = config.num_layers * directions * config.hidden_size
-    rows = cell.blocks + len(cell.states) + 1  # gates, states, input: per unit and token
+    H = config.hidden_size
+    R = getattr(config, "proj_size", 0) or H  # h's width
+    C = H if cell.has_cell_state else 0
+    numbers = cell.blocks * H + C + R + R  # per token: gates, c, h and the input (as h)
     if getattr(config, "zoneout", 0) > 0:  # the draws z_t and the step's own s̃_t
-        rows += 2 * len(cell.states)
+        numbers += 2 * (R + C)
     if getattr(config, "recurrent_dropout", 0) > 0:  # m ⊙ h_{t−1} for W_hh's gradient
-        rows += 1
-    rows += 1 if cell.gated_blocks else 0  # g_t
-    rows += 1 if getattr(config, "proj_size", 0) else 0  # h̃_t
-    per_token = per_token * rows + 2 * outputs
+        numbers += R
+    numbers += H if cell.gated_blocks else 0  # g_t
+    numbers += H if R != H else 0  # h̃_t
+    per_token = config.num_layers * directions * numbers + 2 * outputs
     weights = (2 + OPTIMIZER_SLOTS) * parameter_count(config)
     return (weights + tokens * per_token) * _itemsize(config)
 

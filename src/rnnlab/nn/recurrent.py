@@ -3,7 +3,8 @@
 A layer stacks ``num_layers`` cells, each run forward in time and, if bidirectional,
 also backward in time; layer k + 1 reads the (concatenated) outputs of layer k, with
 dropout between layers in training. With ``residual=True`` each layer from the second on
-adds its input to its output, y_l = stack_l(x_l) + x_l (both D·H wide): a path around
+adds its input to its output, y_l = stack_l(x_l) + x_l (both D·R wide, R = H or the
+projection's P): a path around
 the layer's cells for the gradient (He et al. 2016; Wu et al. 2016 for stacked LSTMs).
 Parameters carry PyTorch's names and shapes (``weight_ih_l0``, ``weight_hh_l1_reverse``,
 ...), so state dicts move between the two.
@@ -21,7 +22,7 @@ output, h_t = W_hr (o ⊙ tanh(c_t)) with ``weight_hr_l0`` (P, H): h, the output
 W_hh's columns are then P wide (output (T, B, D·P), h (L·D, B, P), c (L·D, B, H)).
 
 Memory: the tapes of all L·D cells are kept from forward to backward (see each cell's
-header for its size), plus the dropout masks, L − 1 arrays of (T, B, D·H).
+header for its size), plus the dropout masks, L − 1 arrays of (T, B, D·R).
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ class RecurrentLayer(Module):
         **cell_options: object,
     ) -> None:
         super().__init__()
+        if "recurrent_max" in cell_options:  # IndRNN takes it by name; no other layer has u
+            raise ConfigError(
+                f"recurrent_max bounds IndRNN's recurrent vector u; {type(self).__name__} has none"
+            )
         self.mode = mode = cell_of_layer(self.cell_layer, cell_options)
         self.cell_options = {k: v for k, v in cell_options.items() if v not in (None, False)}
         self.input_size = check_positive_int("input_size", input_size)
@@ -183,7 +188,8 @@ class RecurrentLayer(Module):
             return 0
         if not cell.projectable:
             raise ConfigError(
-                f"proj_size is offered for the plain LSTM (PyTorch's), not for the {cell.title}"
+                f"proj_size is offered for the plain LSTM (PyTorch's), not for the "
+                f"{cell.title}: use the plain LSTM, or leave out proj_size"
                 if cell.layer == "LSTM"
                 else f"proj_size applies to LSTM only, not to {name}"
             )
@@ -368,7 +374,7 @@ class RecurrentLayer(Module):
     def _regulariser_masks(self, steps: int, batch: int) -> tuple:
         """(recurrent_mask, zoneout) of one cell's call, each None when off.
 
-        Recurrent dropout (training only): one mask (B, H) of 0 and 1/(1 − p) per sequence
+        Recurrent dropout (training only): one mask (B, R) of 0 and 1/(1 − p) per sequence
         for all its steps (Gal & Ghahramani 2016). Zoneout: in training z_t (T, B, S) of
         0 and 1, 1 (keep the previous value) with probability p, afresh at every step
         for every unit of h (and c); at evaluation z = p, its expectation, as (1, 1, S).
@@ -588,9 +594,10 @@ class IndRNN(RecurrentLayer):
     ``weight_hh_diag_l0`` (H,), started uniform in [0, 1]. No ``weight_hh``, no
     ``bias_hh``. See ``rnnlab.cells.indrnn``; the other arguments are ``RNN``'s.
 
-    ``recurrent_max=γ`` keeps |u| ≤ γ, from the start and after every update
-    (``constrain``, which the trainer calls): with relu a unit's gradient over T steps is
-    then at most γ^T, so Li et al. take γ = 2^(1/T) to learn over T steps.
+    ``recurrent_max=γ`` keeps |u| ≤ γ from construction and after every update
+    (``constrain``, which the trainer calls; weights loaded into the layer stay as given
+    until then): with relu a unit's gradient over T steps is then at most γ^T, so Li et
+    al. take γ = 2^(1/T) to learn over T steps.
     """
 
     cell_layer = "IndRNN"
@@ -635,7 +642,7 @@ def check_recurrent_max(value: object) -> float | None:
     """IndRNN's bound on |u|: None (no bound) or a finite number > 0."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ConfigError(f"recurrent_max must be a number > 0 or None, got {value!r}")
     if not (np.isfinite(value) and value > 0):
         raise ConfigError(f"recurrent_max must be a finite number > 0, got {value!r}")

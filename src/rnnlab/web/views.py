@@ -145,8 +145,9 @@ def equation_terms(rnn: Module, layer: int, inputs: np.ndarray, rec: Any, unit: 
     (W_ih x_t)_j, the recurrent term (W_hh h_{t−1})_j (0 for a cell without W_hh: IndRNN's
     recurrence is its own weight u_j, sent with the others; (W_hn g_t)_j for the blocks
     that read the reset-before GRU's g_t = r ⊙ h_{t−1}) and both biases; with the gate
-    values, h_{t−1}, h_t, the cell's own weights of this unit (the peepholes) and, for an
-    LSTM, c_{t−1} and c_t, the page writes out
+    values, h_{t−1}, h_t (for an LSTM with a projection the unit's own h̃_t, and no
+    h_{t−1}: h_t = W_hr h̃_t is not one per unit), the cell's own weights of this unit
+    (the peepholes) and, for an LSTM, c_{t−1} and c_t, the page writes out
     h_t = act(...) with numbers and the reader can check the arithmetic.
     inputs: (T, F) what the layer read; rec: its LayerRecord.
     """

@@ -48,7 +48,7 @@ function render() {
   const box = clear(document.getElementById("heatmaps"));
   const width = box.clientWidth || 1000;
   const hiddenTitle = run.projection
-    ? ["cell output h̃_{t} = o_{t} ⊙ tanh(c_{t})", `one value per unit, before W_{hr} projects it to the ${run.projection} of h_{t}`]
+    ? ["cell output h̃_{t} = o_{t} ⊙ tanh(c_{t})", `one value per unit, before W_{hr} projects it to the ${run.projection} units of h_{t}`]
     : ["hidden state h_{t}", "what the cell passes on, and reads out"];
   const maps = [{ kind: "hidden", title: hiddenTitle, data: run.hidden, max: hiddenMax, full: true }];
   if (run.cell_state) {
