@@ -20,7 +20,6 @@ decided by the vocabulary (``model.vocab`` unless one is passed).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from rnnlab import backend
 from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, ShapeError, check_positive_int
 from rnnlab.models.language import LanguageModel
-from rnnlab.nn.module import inference
+from rnnlab.nn.module import evaluating, inference
 from rnnlab.ops import softmax
 
 __all__ = ["iter_sample", "next_distribution", "sample", "sampling_distribution"]
@@ -121,21 +120,9 @@ def _resolve_rng(seed: Any) -> np.random.Generator:
     raise ConfigError(f"seed must be an int, a numpy.random.Generator or None, got {seed!r}")
 
 
-@contextmanager
-def _eval_mode(model: LanguageModel) -> Iterator[None]:
-    """Evaluation mode (dropout off) inside the block; every module's own mode after."""
-    modes = [(module, module.training) for _, module in model.named_modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, mode in modes:
-            module.training = mode
-
-
 def _last_logits(model: LanguageModel, ids: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
     """ids (T,) → (logits after the last one (V,), state), in one forward call (T, 1)."""
-    with _eval_mode(model), inference(model):
+    with evaluating(model), inference(model):
         logits, state = model(np.asarray(ids, dtype=np.int64)[:, None], state)
     return logits[-1, 0], state
 

@@ -62,6 +62,7 @@ from rnnlab.errors import CheckpointError, ConfigError, RnnlabError, describe_sh
 from rnnlab.interop import params_from_torch, params_to_torch
 from rnnlab.memory import check_fits, human
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
+from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 from rnnlab.models.size import model_bytes, parameter_count
 from rnnlab.nn.module import Module
@@ -76,6 +77,7 @@ RUN_FILES = ("best.safetensors", "last.safetensors")
 MODEL_KINDS: dict[str, tuple[type[Module], type]] = {
     "language": (LanguageModel, LanguageModelConfig),
     "sequence": (SequenceModel, SequenceModelConfig),
+    "seq2seq": (Seq2Seq, Seq2SeqConfig),
 }
 #: parameters a checkpoint's config may describe beyond twice what the file holds before
 #: the model is refused unbuilt (a smaller misfit is built, then named tensor by tensor)

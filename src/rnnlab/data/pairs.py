@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.data.text import CharVocab
+from rnnlab.data.text import CharVocab, PairVocab
 from rnnlab.errors import ConfigError, check_positive_int
 
 __all__ = [
@@ -70,6 +70,11 @@ class PairData:
 
     def __len__(self) -> int:
         return len(self.source_texts)
+
+    @property
+    def vocab(self) -> PairVocab:
+        """Both vocabularies as one, as a ``Seq2Seq`` model carries them."""
+        return PairVocab(self.source_vocab, self.target_vocab)
 
 
 def pair_data(

@@ -20,7 +20,15 @@ from rnnlab.data.vocab_base import as_ids, check_kind, unknown_message
 from rnnlab.data.words import UNK, WORD_PATTERN, WordVocab
 from rnnlab.errors import ConfigError, DataError, VocabularyError
 
-__all__ = ["UNK", "WORD_PATTERN", "CharVocab", "Vocab", "WordVocab", "vocab_from_json"]
+__all__ = [
+    "UNK",
+    "WORD_PATTERN",
+    "CharVocab",
+    "PairVocab",
+    "Vocab",
+    "WordVocab",
+    "vocab_from_json",
+]
 
 
 #: characters looked up at once by ``CharVocab`` (bounds its intermediate arrays)
@@ -152,16 +160,48 @@ class CharVocab:
             raise DataError(f"CharVocab.from_json: bad 'symbols': {e}") from None
 
 
-Vocab = CharVocab | WordVocab
+class PairVocab:
+    """The source and the target vocabulary of an encoder–decoder, travelling as one
+    (in checkpoints: ``{"kind": "pair", "source": …, "target": …}``)."""
+
+    kind = "pair"
+
+    def __init__(self, source: CharVocab | WordVocab, target: CharVocab | WordVocab) -> None:
+        self.source, self.target = source, target
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PairVocab) and (self.source, self.target) == (
+            other.source,
+            other.target,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.target))
+
+    def __repr__(self) -> str:
+        return f"PairVocab({self.source!r}, {self.target!r})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "source": self.source.to_json(), "target": self.target.to_json()}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> PairVocab:
+        """Rebuild a pair written by ``to_json``; DataError if ``obj`` is not one."""
+        obj = check_kind(obj, cls.kind, cls.__name__)
+        return cls(vocab_from_json(obj.get("source")), vocab_from_json(obj.get("target")))
+
+
+Vocab = CharVocab | WordVocab | PairVocab
 
 
 def vocab_from_json(obj: Any) -> Vocab:
-    """Rebuild a ``CharVocab`` or ``WordVocab`` from its ``to_json`` dict, by ``"kind"``."""
-    kinds: dict[str, type[CharVocab] | type[WordVocab]] = {"char": CharVocab, "word": WordVocab}
+    """Rebuild a ``CharVocab``, ``WordVocab`` or ``PairVocab`` from its ``to_json`` dict,
+    by ``"kind"``."""
+    kinds: dict[str, Any] = {"char": CharVocab, "word": WordVocab, "pair": PairVocab}
     kind = obj.get("kind") if isinstance(obj, dict) else None
     if kind not in kinds:
         got = f"kind={kind!r}" if isinstance(obj, dict) else f"a {type(obj).__name__}"
         raise DataError(
-            f"a vocabulary JSON object must be a dict with kind 'char' or 'word', got {got}"
+            f"a vocabulary JSON object must be a dict with kind 'char', 'word' or 'pair', got {got}"
         )
     return kinds[kind].from_json(obj)

@@ -37,6 +37,8 @@ def parameter_count(config: Any) -> int:
     direction's W_ih (G·H, I), W_hh (G·H, R) and b_hh where the cell has them, b_ih, the
     cell's own vectors and the projection W_hr (R, H) where there is one (R = proj_size,
     else H), and the output layer."""
+    if hasattr(config, "parameter_count"):  # a config that counts its own (Seq2SeqConfig)
+        return int(config.parameter_count())
     cell = cell_named(config.cell)
     width, inputs, outputs, directions = _sizes(config)
     H = config.hidden_size

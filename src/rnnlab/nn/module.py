@@ -154,6 +154,18 @@ def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
 
 
 @contextmanager
+def evaluating(module: Module) -> Iterator[Module]:
+    """Evaluation mode (dropout off) inside the block; every module's own mode after."""
+    modes = [(sub, sub.training) for _, sub in module.named_modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for sub, mode in modes:
+            object.__setattr__(sub, "training", mode)
+
+
+@contextmanager
 def inference(module: Module) -> Iterator[Module]:
     """Run ``module`` without keeping tapes: faster and lighter, but no backward.
 
