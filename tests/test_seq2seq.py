@@ -16,6 +16,7 @@ from rnnlab.io import load_model, save_checkpoint
 from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnlab.models.size import parameter_count
 from rnnlab.optim import Adam
+from rnnlab.train import TrainConfig, Trainer
 
 
 def config(**options) -> Seq2SeqConfig:
@@ -161,3 +162,39 @@ def test_a_checkpoint_rebuilds_the_model_with_both_vocabularies(tmp_path, rng):
     assert loaded.translate("abcde", width=3) == model.translate("abcde", width=3)
     with pytest.raises(StateError, match="no vocabulary"):
         Seq2Seq(loaded.config).translate("abc")
+
+
+def test_the_trainer_trains_checkpoints_and_resumes_a_seq2seq_exactly(tmp_path):
+    train, held_out = reverse(600, 5, min_length=2, seed=0), reverse(64, 5, min_length=2, seed=1)
+    start, end = (int(train.target_vocab.encode(m)[0]) for m in (START, END))
+    sizes = (len(train.source_vocab), len(train.target_vocab), start, end)
+    batcher = held_out.batcher(64, shuffle=False)
+
+    def validation_loss(model):
+        batcher.position = 0
+        return model.compute_loss(*batcher.next_batch(), train=False)[0]
+
+    def trainer(steps, out):
+        config = Seq2SeqConfig(*sizes, hidden_size=32, embedding_dim=12)
+        model = Seq2Seq(config, seed=0, vocab=train.vocab)
+        options = TrainConfig(steps=steps, batch_size=32, lr=1e-2, eval_every=20, sample_every=0)
+        return Trainer(model, train.batcher(32, seed=3), validation_loss, options, out)
+
+    whole = trainer(40, tmp_path / "whole")
+    first = validation_loss(whole.model)
+    result = whole.fit()
+    assert result.best_val_loss < 0.8 * first  # it learns
+    trainer(20, tmp_path / "half").fit()
+    resumed = trainer(40, tmp_path / "half")
+    resumed.restore(tmp_path / "half/last.safetensors")
+    resumed.fit()
+    for name, value in whole.model.params.items():  # interrupted at 20, the same bits
+        np.testing.assert_array_equal(resumed.model.params[name], value, err_msg=name)
+    loaded = load_model(tmp_path / "whole/last.safetensors")
+    assert loaded.translate("abc") == whole.model.translate("abc")
+
+    inputs, targets = train.batcher(8, shuffle=False).next_batch()
+    sources, source_lengths, target_inputs, target_lengths = inputs
+    assert target_inputs[0].tolist() == [start] * 8 and targets.shape == target_inputs.shape
+    assert sources.shape[0] == source_lengths.max()
+    assert (targets[target_lengths - 1, range(8)] == end).all()

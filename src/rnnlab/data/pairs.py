@@ -22,9 +22,11 @@ import datetime
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from rnnlab.data.datasets import ArrayBatcher
 from rnnlab.data.text import CharVocab, PairVocab
 from rnnlab.errors import ConfigError, check_positive_int
 
@@ -32,6 +34,7 @@ __all__ = [
     "DATE_FORMS",
     "END",
     "START",
+    "PairBatcher",
     "PairData",
     "dates",
     "pair_data",
@@ -75,6 +78,33 @@ class PairData:
     def vocab(self) -> PairVocab:
         """Both vocabularies as one, as a ``Seq2Seq`` model carries them."""
         return PairVocab(self.source_vocab, self.target_vocab)
+
+    def batcher(self, batch_size: int, seed: int = 0, shuffle: bool = True) -> PairBatcher:
+        """A ``PairBatcher`` over these pairs (what ``rnnlab.train.Trainer`` takes)."""
+        return PairBatcher(self, batch_size, seed, shuffle)
+
+
+class PairBatcher(ArrayBatcher):
+    """Shuffled minibatches of a ``PairData`` for ``rnnlab.models.Seq2Seq``, resumable as
+    every ``ArrayBatcher``: ``next_batch()`` → (inputs, targets), time-major and cut to
+    the batch's longest source and target:
+
+        inputs = (sources (S, B), source_lengths (B,), target inputs (U − 1, B) = START,
+                  y_1 …, their lengths (B,)),   targets (U − 1, B) = y_1 … END
+    """
+
+    def __init__(self, data: PairData, batch_size: int, seed: int = 0, shuffle: bool = True):
+        super().__init__(
+            data.sources, data.targets, batch_size, seed, data.source_lengths, shuffle=shuffle
+        )
+        self.data = data
+
+    def batch(self, index: np.ndarray) -> tuple[Any, np.ndarray]:
+        data = self.data
+        source_lengths, target_lengths = data.source_lengths[index], data.target_lengths[index]
+        sources = data.sources[index, : source_lengths.max()].T
+        targets = data.targets[index, : target_lengths.max()].T
+        return (sources, source_lengths, targets[:-1], target_lengths - 1), targets[1:]
 
 
 def pair_data(

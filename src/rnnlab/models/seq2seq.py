@@ -77,6 +77,20 @@ class Seq2SeqConfig(JsonConfig):
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    def numbers_per_token(self) -> int:
+        """What a training step keeps per token, at least (for the memory checks): each
+        layer's gates, states and input, the attention's read-out, the logits and their
+        gradient."""
+        cell = cell_named(self.cell)
+        H, L, D = self.hidden_size, self.num_layers, self.directions
+        W = D * H
+        return (
+            L * D * (cell.blocks + 3) * H
+            + L * (cell.blocks + 3) * W
+            + 4 * W
+            + 2 * self.target_vocab_size
+        )
+
     def parameter_count(self) -> int:
         """The model's parameters, from the config alone (for the memory checks)."""
         cell = cell_named(self.cell)
@@ -145,6 +159,11 @@ class Seq2Seq(Module):
             self.combine = Linear(2 * W, W, dtype=dtype, seed=rng)
         self.head = Linear(W, config.target_vocab_size, dtype=dtype, seed=rng)
         self._cache: dict[str, Any] | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator behind dropout, shared by every layer (checkpoints carry it)."""
+        return self.encoder.rng
 
     # -- the pieces ----------------------------------------------------------------
     def encode(self, sources: np.ndarray, lengths: np.ndarray | None) -> tuple[np.ndarray, Any]:

@@ -65,9 +65,12 @@ def training_bytes(config: Any, batch_size: int, seq_len: int) -> int:
     optimiser slots, and for B×T tokens the tape (each layer's gates and states, with
     zoneout's draws and the step's own states, recurrent dropout's masked states, a
     staged cell's g_t, a projection's h̃_t) and the logits with their gradient."""
+    tokens = batch_size * seq_len
+    weights = (2 + OPTIMIZER_SLOTS) * parameter_count(config)
+    if hasattr(config, "numbers_per_token"):  # a config that counts its own (Seq2SeqConfig)
+        return (weights + tokens * int(config.numbers_per_token())) * _itemsize(config)
     cell = cell_named(config.cell)
     _, _, outputs, directions = _sizes(config)
-    tokens = batch_size * seq_len
     H = config.hidden_size
     R = getattr(config, "proj_size", 0) or H  # h's width
     C = H if cell.has_cell_state else 0
@@ -79,7 +82,6 @@ def training_bytes(config: Any, batch_size: int, seq_len: int) -> int:
     numbers += H if cell.gated_blocks else 0  # g_t
     numbers += H if R != H else 0  # h̃_t
     per_token = config.num_layers * directions * numbers + 2 * outputs
-    weights = (2 + OPTIMIZER_SLOTS) * parameter_count(config)
     return (weights + tokens * per_token) * _itemsize(config)
 
 
