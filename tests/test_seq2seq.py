@@ -198,3 +198,14 @@ def test_the_trainer_trains_checkpoints_and_resumes_a_seq2seq_exactly(tmp_path):
     assert target_inputs[0].tolist() == [start] * 8 and targets.shape == target_inputs.shape
     assert sources.shape[0] == source_lengths.max()
     assert (targets[target_lengths - 1, range(8)] == end).all()
+
+
+def test_forward_passes_without_backward_leave_no_tapes_behind(rng):
+    model = Seq2Seq(config(attention="additive"), seed=0)
+    inputs, targets = batch(rng)
+    for _ in range(3):
+        model.compute_loss(inputs, targets, train=False)
+        model(inputs)  # a forward in training mode that is never undone
+    assert len(model.attention._tapes) == 1  # the last call's, for its backward
+    model.backward(np.zeros((4, 3, 6)))
+    assert model.attention._tapes == []

@@ -207,6 +207,8 @@ class Seq2Seq(Module):
         """inputs = (sources (S, B), source_lengths (B,) or None, target_inputs (U, B),
         target_lengths (B,) or None) → logits (U, B, V) of the next target token."""
         sources, source_lengths, target_inputs, target_lengths = _unpack(inputs)
+        if self.attention is not None:  # backward undoes this call only: no stale tapes
+            self.attention.forget()
         keys, state = self.encode(sources, source_lengths)
         embedded = self.target_embedding(target_inputs)
         outputs, _ = self.decoder(embedded, state, target_lengths)
@@ -239,7 +241,11 @@ class Seq2Seq(Module):
     ) -> tuple[float, int, None]:
         """Mean cross-entropy (nats per target token) of the next-token logits against
         ``targets`` (U, B), over each target's length → (loss, tokens scored, None)."""
-        logits = self(inputs)
+        if train:
+            logits = self(inputs)
+        else:
+            with inference(self):  # no tapes: nothing to undo
+                logits = self(inputs)
         target_lengths = _unpack(inputs)[3]
         mask = None
         if target_lengths is not None:

@@ -154,6 +154,10 @@ class Attention(Module):
         u = np.tanh(from_query[:, :, None, :] + from_keys[:, None, :, :])  # (B, T, S, A)
         return u @ p["score_weight"], {"u": u}
 
+    def forget(self) -> None:
+        """Drop the tapes of the calls not undone (forward passes that had no backward)."""
+        self._tapes.clear()
+
     # -- backward ----------------------------------------------------------------
     def backward(
         self, d_context: np.ndarray, d_weights: np.ndarray | None = None
