@@ -145,6 +145,31 @@ def test_options_an_experiment_does_not_have_are_named():
     assert make_config("copy").rnn_lr == 1e-3 and make_config("copy", lr=0.1).rnn_lr is None
 
 
+def test_attention_command_measures_both_decoders_at_every_length(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "attention"
+    status, stdout, stderr = run(
+        monkeypatch, capsys, "experiment", "attention", "--steps", "20", "--hidden", "12",
+        "--length", "6", "--batch", "16", "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = load(out / "attention.json")
+    assert results["config"]["lengths"] == [2, 3, 4, 6]
+    assert [(s["kind"], s["length"]) for s in results["summary"]] == [
+        (kind, length) for length in (2, 3, 4, 6) for kind in ("none", "general")
+    ]
+    assert all(0 <= s["exact"] <= 1 for s in results["summary"])
+    norms = results["gradient_norms"]
+    assert set(norms) == {"gru none", "gru general"} and all(len(v) == 6 for v in norms.values())
+    weights = np.array(results["attention_maps"]["gru general"]["weights"])
+    assert weights.shape == (7, 6)  # the 6 letters and END, over the 6 source letters
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-3)
+    assert_pngs(out, results["plots"])
+    assert {"attention_accuracy.png", "attention_gradients.png", "attention_map.png"} <= set(
+        results["plots"]
+    )
+    assert "exact match by length" in stdout
+
+
 def test_unknown_experiment_is_a_clear_error(monkeypatch, capsys):
     status, _, stderr = run(monkeypatch, capsys, "experiment", "nope")
     assert status == 2 and "unknown experiment 'nope'" in stderr

@@ -144,6 +144,22 @@ def test_bad_configurations_and_inputs_are_named(rng):
         model.beam_search(np.zeros((2, 2), int))
     with pytest.raises(ConfigError, match="alpha must be"):
         model.beam_search(np.zeros(2, int), alpha=-1.0)
+    with pytest.raises(ShapeError, match=r"sources has shape \(3,\), expected \(S, B\)"):
+        model.greedy(np.zeros(3, int))
+    with pytest.raises(ConfigError, match="start_id and end_id must differ"):
+        config(end_id=4)
+    assert config(start_id=np.int64(1)).start_id == 1  # an id read from a vocabulary
+
+
+def test_a_loaded_model_in_evaluation_mode_still_trains_and_never_emits_start(tmp_path, rng):
+    model = Seq2Seq(config(attention="general"), seed=0)
+    model.eval()
+    inputs, targets = batch(rng)
+    model.zero_grad()
+    model.compute_loss(inputs, targets)  # eval mode: no dropout, but a tape all the same
+    assert np.abs(model.grads["attention.weight"]).max() > 0
+    decoded = model.greedy(rng.integers(0, 5, size=(5, 8)), max_length=6)
+    assert all(4 not in tokens for tokens in decoded)  # 4: START
 
 
 def test_a_checkpoint_rebuilds_the_model_with_both_vocabularies(tmp_path, rng):

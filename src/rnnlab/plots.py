@@ -188,6 +188,34 @@ def by_group(
     ]
 
 
+def heatmap(
+    path: str | Path,
+    title: str,
+    values: np.ndarray,
+    column_labels: Sequence[str],
+    row_labels: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+) -> Path:
+    """A matrix of values in [0, max] (an attention map: rows × columns), white to blue,
+    each row and column named."""
+    plt = _pyplot()
+    rows, columns = values.shape
+    figure, ax = plt.subplots(figsize=(max(4.0, 0.3 * columns + 2), max(3.0, 0.3 * rows + 1.5)))
+    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=max(float(values.max()), 1e-12))
+    ax.set_xticks(range(columns), list(column_labels))
+    ax.set_yticks(range(rows), list(row_labels))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    figure.colorbar(image, ax=ax, fraction=0.04)
+    figure.tight_layout()
+    try:
+        return _save(figure, Path(path))
+    finally:
+        plt.close(figure)
+
+
 def bars(
     path: str | Path,
     title: str,

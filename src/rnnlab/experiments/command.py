@@ -26,7 +26,7 @@ from rnnlab.errors import ConfigError, check_positive_int
 if TYPE_CHECKING:
     from rnnlab.experiments.common import Watcher
 
-NAMES = ("vanishing", "adding", "copy", "clipping")
+NAMES = ("vanishing", "adding", "copy", "clipping", "attention")
 
 
 #: experiment name → (module, its suffix): the module defines ``XConfig``, ``run_x``,
@@ -36,6 +36,7 @@ MODULES = {
     "adding": ("rnnlab.experiments.adding", "Adding", "adding"),
     "copy": ("rnnlab.experiments.copy_memory", "Copy", "copy"),
     "clipping": ("rnnlab.experiments.clipping", "Clipping", "clipping"),
+    "attention": ("rnnlab.experiments.attention", "Attention", "attention"),
 }
 
 
@@ -108,7 +109,7 @@ def make_config(name: str, **options: Any) -> Any:
 
 
 def experiment_command(
-    name: Annotated[str, typer.Argument(help="vanishing, adding, copy or clipping")],
+    name: Annotated[str, typer.Argument(help="vanishing, adding, copy, clipping or attention")],
     seed: Annotated[
         int, typer.Option(min=0, help="seed of the models and the training batches")
     ] = 0,
@@ -144,7 +145,7 @@ def experiment_command(
         bool, typer.Option("--json", help="print the results as JSON (the rest goes to stderr)")
     ] = False,
 ) -> None:
-    """Run a long-range experiment (vanishing, adding, copy, clipping): JSON, PNGs, a table."""
+    """Run an experiment (vanishing, adding, copy, clipping, attention): JSON, PNGs, a table."""
     directory = out if out is not None else Path("runs") / "experiments" / name
     if replot:
         paths = replot_results(name, directory)

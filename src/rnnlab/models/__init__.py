@@ -8,11 +8,14 @@ from rnnlab.models.language import (
     canonical_cell,
     make_recurrent,
 )
+from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 
 __all__ = [
     "LanguageModel",
     "LanguageModelConfig",
+    "Seq2Seq",
+    "Seq2SeqConfig",
     "SequenceModel",
     "SequenceModelConfig",
     "canonical_cell",

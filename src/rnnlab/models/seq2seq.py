@@ -65,10 +65,15 @@ class Seq2SeqConfig(JsonConfig):
         check_positive_int("embedding_dim", self.embedding_dim)
         for name in ("start_id", "end_id"):
             value = getattr(self, name)
-            if not isinstance(value, int) or not 0 <= value < self.target_vocab_size:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ConfigError(f"{name} must be an integer id, got {value!r}")
+            if not 0 <= value < self.target_vocab_size:
                 raise ConfigError(
                     f"{name} must be a target id in [0, {self.target_vocab_size}), got {value!r}"
                 )
+            setattr(self, name, int(value))
+        if self.start_id == self.end_id:
+            raise ConfigError(f"start_id and end_id must differ, both are {self.start_id}")
         if self.attention not in ATTENTION:
             raise ConfigError(f"attention must be one of {ATTENTION}, got {self.attention!r}")
         self.dtype = str(resolve_dtype(self.dtype))
@@ -159,6 +164,8 @@ class Seq2Seq(Module):
             self.combine = Linear(2 * W, W, dtype=dtype, seed=rng)
         self.head = Linear(W, config.target_vocab_size, dtype=dtype, seed=rng)
         self._cache: dict[str, Any] | None = None
+        #: the attention weights (U, B, S) of the last forward pass, or None
+        self.last_weights: np.ndarray | None = None
 
     @property
     def rng(self) -> np.random.Generator:
@@ -220,6 +227,10 @@ class Seq2Seq(Module):
     def backward(self, d_logits: np.ndarray) -> None:
         """d_logits like the logits; accumulates every parameter's gradient."""
         cache = self._need_tape(self._cache)
+        if self.attention is not None and not self.attention._tapes:
+            raise StateError(
+                "Seq2Seq.backward: the forward pass kept no tape (it ran under inference)"
+            )
         d_read = self.head.backward(d_logits)
         d_keys = np.zeros(cache["keys_shape"], self.dtype)
         if self.attention is None:
@@ -264,7 +275,9 @@ class Seq2Seq(Module):
         attention weights (B, S) or None)."""
         outputs, state = self.decoder(self.target_embedding(tokens[None]), state)
         logits, _, weights = self._read_out(outputs[0], keys, lengths)
-        return log_softmax(logits.astype(np.float64)), state, weights
+        log_p = log_softmax(logits.astype(np.float64))
+        log_p[:, self.config.start_id] = -np.inf  # START is an input, never an output
+        return log_p, state, weights
 
     def greedy(
         self, sources: np.ndarray, lengths: np.ndarray | None = None, max_length: int = 50
@@ -272,8 +285,14 @@ class Seq2Seq(Module):
         """The most likely next token at every step, for each source (S, B) → B lists of
         target ids (END not included), at most ``max_length`` each."""
         check_positive_int("max_length", max_length)
+        sources = np.asarray(sources)
+        if sources.ndim != 2:
+            raise ShapeError(
+                f"greedy: sources has shape {sources.shape}, expected (S, B) ids (one source "
+                "of shape (S,) is source[:, None])"
+            )
         with inference(self), evaluating(self):
-            keys, state = self.encode(np.asarray(sources), lengths)
+            keys, state = self.encode(sources, lengths)
             B = keys.shape[1]
             tokens = np.full(B, self.config.start_id, np.int64)
             decoded: list[list[int]] = [[] for _ in range(B)]
@@ -378,8 +397,10 @@ def _rows(state: Any, rows: np.ndarray) -> Any:
 def _unpack(inputs: Any) -> tuple:
     """(sources, source_lengths, target_inputs, target_lengths), checked."""
     if not (isinstance(inputs, tuple) and len(inputs) == 4):
+        given = f"a tuple of {len(inputs)}" if isinstance(inputs, tuple) else type(inputs).__name__
         raise ShapeError(
-            "Seq2Seq inputs must be (sources, source_lengths, target_inputs, target_lengths)"
+            "Seq2Seq inputs must be (sources, source_lengths, target_inputs, target_lengths), "
+            f"got {given}"
         )
     sources, source_lengths, target_inputs, target_lengths = inputs
     sources, target_inputs = np.asarray(sources), np.asarray(target_inputs)

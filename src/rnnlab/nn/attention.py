@@ -23,12 +23,14 @@ shortened path that makes attention a remedy for vanishing gradients.
 
 query (B, Q) for one decoder step or (T, B, Q) for T of them at once; keys (S, B, K),
 time-major as the recurrent layers' outputs; lengths (B,) the valid keys of each
-sequence → context (…, B, K), weights (…, B, S) (zero past each length). Each call in
-training mode keeps its tape on a stack, and ``backward`` undoes the latest call (as the
-single-step cells do), so a decoder loop is undone by the same loop backwards; the
+sequence → context (…, B, K), weights (…, B, S) (zero past each length). Each call
+keeps its tape on a stack (not under ``rnnlab.nn.module.inference``), and ``backward``
+undoes the latest call (as the single-step cells do), so a decoder loop is undone by
+the same loop backwards (``forget`` drops the tapes of calls never undone); the
 ``weights`` of the last call stay on ``last_weights`` for the lab and the probes.
-Memory of a tape: B·T·S numbers for the weights, and B·T·S·A for the additive score's
-tanh.
+Memory of a tape: B·T·S numbers for the weights, B·S·Q for the general score's W_a k_s,
+and B·T·S·A for the additive score's tanh; the query and the keys are kept as given (so
+they must not be changed before ``backward``).
 """
 
 from __future__ import annotations
@@ -125,15 +127,15 @@ class Attention(Module):
         if lengths is not None:
             lengths = check_lengths(lengths, S, B, name)
             valid = np.arange(S)[None, :] < lengths[:, None]
-        q = np.ascontiguousarray((query[None] if one_step else query).transpose(1, 0, 2))
-        k = np.ascontiguousarray(keys.transpose(1, 0, 2))  # batch-major: (B, T, Q), (B, S, K)
+        q = (query[None] if one_step else query).transpose(1, 0, 2)  # batch-major views:
+        k = keys.transpose(1, 0, 2)  # (B, T, Q) and (B, S, K), kept without a copy
 
         scores, kept = self._scores(q, k)  # (B, T, S)
         scores = np.where(valid[:, None, :], scores, -np.inf)
         weights = softmax(scores, axis=-1)  # α: 0 past each length
         context = weights @ k  # c = Σ_s α_s k_s: (B, T, K)
 
-        if self.keep_tape and self.training:
+        if self.keep_tape:
             self._tapes.append({"q": q, "k": k, "weights": weights, "one_step": one_step, **kept})
         context, weights = context.transpose(1, 0, 2), weights.transpose(1, 0, 2)
         if one_step:
@@ -167,8 +169,8 @@ class Attention(Module):
         layouts. Adds the parameters' gradients to ``grads``."""
         if not self._tapes:
             raise StateError(
-                f"{type(self).__name__}.backward: no call left to undo (call it in training "
-                "mode before backward, once per call)"
+                f"{type(self).__name__}.backward: no call left to undo (call it, outside "
+                "inference, before backward, once per call)"
             )
         tape = self._tapes[-1]
         q, k, weights, one_step = tape["q"], tape["k"], tape["weights"], tape["one_step"]
