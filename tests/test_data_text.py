@@ -180,7 +180,16 @@ def test_word_vocab_from_bad_json_raises_data_error(obj, expected):
 
 
 def test_vocab_from_json_rejects_unknown_kinds():
-    with pytest.raises(DataError, match="'char' or 'word'"):
+    with pytest.raises(DataError, match="'char', 'word' or 'pair'"):
         vocab_from_json({"kind": "bpe"})
-    with pytest.raises(DataError, match="'char' or 'word'"):
+    with pytest.raises(DataError, match="'char', 'word' or 'pair'"):
         vocab_from_json("char")
+
+
+def test_a_pair_of_vocabularies_round_trips_through_json():
+    from rnnlab.data.text import PairVocab
+
+    pair = PairVocab(CharVocab.from_text("abc"), CharVocab.from_text("xyz-"))
+    assert vocab_from_json(pair.to_json()) == pair
+    with pytest.raises(DataError, match="kind 'char', 'word' or 'pair'"):
+        vocab_from_json({"kind": "pair", "source": {"kind": "bpe"}, "target": {}})
