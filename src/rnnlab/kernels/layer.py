@@ -34,7 +34,7 @@ from rnnlab.runtime.team import run
 from rnnlab.runtime.workspace import Workspace
 
 
-def split_state(cell: Cell, state: Any) -> tuple[Any, Any]:
+def _split_state(cell: Cell, state: Any) -> tuple[Any, Any]:
     """(h, c) of a state given as h, or as (h, c) for a cell with a cell state; None
     parts stay None."""
     if not cell.has_cell_state:
@@ -151,15 +151,15 @@ def backward_regularisers(ws: Workspace, tape: dict, B: int, H: int, C: int) -> 
 
 
 def starting_states(
-    cell: Cell, state0: Any, ws: Workspace, T: int, B: int, H: int, dtype: Any
+    cell: Cell, state0: Any, ws: Workspace, T: int, B: int, H: int, dtype: Any, R: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """hidden (T + 1, B, H), new for every call (the output is a view of it), and the
+    """hidden (T + 1, B, R), new for every call (the output is a view of it), and the
     cell state (T + 1, B, C) from the workspace, their row 0 the given state (zeros where
-    none is given, as the reference)."""
+    none is given, as the reference). R: h's width, H unless projected (0: H)."""
     C = H if cell.has_cell_state else 0
-    hidden = np.empty((T + 1, B, H), dtype)
+    hidden = np.empty((T + 1, B, R or H), dtype)
     cell_state = ws.array("cell", (T + 1, B, C), dtype)
-    h0, c0 = split_state(cell, state0)
+    h0, c0 = _split_state(cell, state0)
     hidden[0] = 0 if h0 is None else h0
     if C:
         cell_state[0] = 0 if c0 is None else c0
@@ -180,8 +180,9 @@ def forward_tape(
     out, mask = sequence_output(hidden, lengths)
     if not keep_tape:
         return out, None
-    H = hidden.shape[2]
-    tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep, **keep_views(cell, keep, H)}
+    tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep}
+    if cell.keep_width:  # the cell's units from keep's width: h may be projected, narrower
+        tape |= keep_views(cell, keep, keep.shape[2] // cell.keep_width)
     if cell.has_cell_state:
         tape["cell"] = cell_state
     return out, tape
@@ -251,13 +252,13 @@ def backward(
 
 
 def carried_gradients(
-    cell: Cell, d_stateT: Any, ws: Workspace, B: int, H: int, dtype: Any
+    cell: Cell, d_stateT: Any, ws: Workspace, B: int, H: int, dtype: Any, R: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """dh (B, H) and dc (B, C), the gradients a backward loop carries, from ∂L/∂s_T
-    (zeros where none is given)."""
+    """dh (B, R) and dc (B, C), the gradients a backward loop carries, from ∂L/∂s_T
+    (zeros where none is given). R: h's width, H unless projected (0: H)."""
     C = H if cell.has_cell_state else 0
-    dh, dc = ws.zeros("dh", (B, H), dtype), ws.zeros("dc", (B, C), dtype)
-    dh_T, dc_T = split_state(cell, d_stateT)
+    dh, dc = ws.zeros("dh", (B, R or H), dtype), ws.zeros("dc", (B, C), dtype)
+    dh_T, dc_T = _split_state(cell, d_stateT)
     if dh_T is not None:
         dh[...] = dh_T
     if dc_T is not None:

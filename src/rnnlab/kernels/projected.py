@@ -27,17 +27,18 @@ import numpy as np
 
 from rnnlab.cells import Cell
 from rnnlab.cells import pointwise as pw
-from rnnlab.kernels.buffers import all_steps, input_projection, sequence_output, step_buffer
+from rnnlab.kernels.buffers import all_steps, input_projection, step_buffer
 from rnnlab.kernels.layer import (
     backward_done,
     backward_regularisers,
+    carried_gradients,
     final_state,
     forward_regularisers,
-    keep_views,
+    forward_tape,
     own_parameter_grads,
     own_parameters,
     regularised_tape,
-    split_state,
+    starting_states,
     tape_steps,
 )
 from rnnlab.kernels.loops import add_rows_into, copy_row, mix, zone_row
@@ -197,12 +198,7 @@ def forward(
     C = H if cell.has_cell_state else 0
     x_proj = input_projection(params, x, ws, bias=False)
     dtype = x_proj.dtype
-    hidden = np.empty((T + 1, B, P), dtype)  # new for every call: the output is a view
-    cell_state = ws.array("cell", (T + 1, B, C), dtype)
-    h0, c0 = split_state(cell, state0)
-    hidden[0] = 0 if h0 is None else h0
-    if C:
-        cell_state[0] = 0 if c0 is None else c0
+    hidden, cell_state = starting_states(cell, state0, ws, T, B, H, dtype, P)
     keep = step_buffer(ws, "keep", (T, B, cell.keep_width * H), dtype, keep_tape)
     inner = step_buffer(ws, "projected", (T, B, H), dtype, keep_tape)
     pre = ws.array("pre", (B, cell.blocks * H), dtype)
@@ -215,13 +211,9 @@ def forward(
         x_proj, W_hh, W_hr, b_ih, b_hh, p, steps, hidden, cell_state, keep, inner, pre,
         *regularisers,
     )  # fmt: skip
-    out, mask = sequence_output(hidden, lengths)
-    tape = None
-    if keep_tape:
-        tape = {"x": x, "hidden": hidden, "mask": mask, "keep": keep, "projected": inner}
-        tape |= keep_views(cell, keep, H)
-        if C:
-            tape["cell"] = cell_state
+    out, tape = forward_tape(cell, x, hidden, cell_state, keep, lengths, keep_tape)
+    if tape is not None:
+        tape["projected"] = inner
     regularised_tape(tape, recurrent_mask, zoneout, regularisers)
     return out, final_state(cell, hidden, cell_state), tape
 
@@ -246,12 +238,7 @@ def backward(
     dtype = hidden.dtype
     C, GH = (H if cell.has_cell_state else 0), cell.blocks * H
     cell_state = tape["cell"] if C else ws.array("cell", (T + 1, B, 0), dtype)
-    dh, dc = ws.zeros("dh", (B, P), dtype), ws.zeros("dc", (B, C), dtype)
-    dh_T, dc_T = split_state(cell, d_stateT)
-    if dh_T is not None:
-        dh[...] = dh_T
-    if dc_T is not None:
-        dc[...] = dc_T
+    dh, dc = carried_gradients(cell, d_stateT, ws, B, H, dtype, P)
     d_pre = ws.array("d_pre", (T, B, GH), dtype)
     d_own = ws.array("d_own", (T, B, 0), dtype)
     d_hidden = ws.array("d_hidden", (T, B, P), dtype)  # always: W_hr's gradient reads it

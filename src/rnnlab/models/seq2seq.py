@@ -329,12 +329,15 @@ class Seq2Seq(Module):
             keys, state = self.encode(source[:, None], None)
             beams = [([], 0.0)]  # (tokens, log p), alive
             finished: list[tuple[list[int], float, float]] = []  # (tokens, log p, score)
+            tiled: dict[int, np.ndarray] = {}  # the keys once per live beam, by beam count
             for step in range(max_length):
                 count = len(beams)
+                if count not in tiled:
+                    tiled[count] = np.repeat(keys, count, 1)
                 tokens = np.array(
                     [b[0][-1] if b[0] else self.config.start_id for b in beams], np.int64
                 )
-                log_p, state, _ = self._step(tokens, state, np.repeat(keys, count, 1), None)
+                log_p, state, _ = self._step(tokens, state, tiled[count], None)
                 totals = np.array([b[1] for b in beams])[:, None] + log_p  # (count, V)
                 best = np.argsort(totals, axis=None)[::-1][:width]
                 rows, ids = np.unravel_index(best, totals.shape)
