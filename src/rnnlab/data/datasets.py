@@ -28,7 +28,14 @@ class ArrayBatcher:
     ``per_step_targets``: targets are (N, T, ...) and are served time-major too.
     ``next_batch()`` → (inputs (T, B, ...) or ((T, B, ...), lengths (B,)), targets).
     The last incomplete batch of an epoch is dropped so every batch has B examples.
+    With lengths a batch is cut to its longest sequence (T = max of its lengths), and
+    ``bucket`` draws batches of similar lengths: each epoch's permutation is sorted by
+    length within pools of ``BUCKET_POOL`` batches, cut into batches, and the batches
+    are shuffled (less padding, the same examples per epoch).
     """
+
+    #: batches per pool sorted by length when bucketing
+    BUCKET_POOL = 50
 
     def __init__(
         self,
@@ -39,6 +46,7 @@ class ArrayBatcher:
         lengths: np.ndarray | None = None,
         per_step_targets: bool = False,
         shuffle: bool = True,
+        bucket: bool = False,
     ) -> None:
         self.inputs, self.targets = np.asarray(inputs), np.asarray(targets)
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -56,8 +64,12 @@ class ArrayBatcher:
         self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
         if self.lengths is not None and self.lengths.shape != (len(self.inputs),):
             raise ShapeError(f"lengths must have shape ({len(self.inputs)},)")
+        if bucket and self.lengths is None:
+            raise ConfigError("bucket needs lengths (it groups sequences of similar lengths)")
         self.per_step_targets = per_step_targets
         self.shuffle = shuffle
+        self.bucket = bucket
+        self._orders: dict[tuple[int, int], np.ndarray] = {}
         self.seed = int(seed)
         self.epoch, self.position, self.wrapped = 0, 0, False
 
@@ -68,16 +80,39 @@ class ArrayBatcher:
     def _order(self) -> np.ndarray:
         if not self.shuffle:
             return np.arange(len(self.inputs))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.inputs))
+        key = (self.seed, self.epoch)
+        if key not in self._orders:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            order = rng.permutation(len(self.inputs))
+            if self.bucket:
+                order = self._buckets(order, rng)
+            self._orders = {key: order}  # one epoch's order kept
+        return self._orders[key]
+
+    def _buckets(self, order: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``order`` sorted by length within pools, its whole batches shuffled."""
+        B = self.batch_size
+        pool = self.BUCKET_POOL * B
+        pieces = [order[i : i + pool] for i in range(0, len(order), pool)]
+        order = np.concatenate([p[np.argsort(self.lengths[p], kind="stable")] for p in pieces])
+        n = len(self) * B
+        batches = order[:n].reshape(len(self), B)[rng.permutation(len(self))]
+        return np.concatenate([batches.ravel(), order[n:]])
 
     def batch(self, index: np.ndarray) -> tuple[Any, np.ndarray]:
         """The examples at ``index`` in the served layout."""
-        x = time_major(self.inputs[index])
-        y = self.targets[index]
+        x, y = self.inputs[index], self.targets[index]
+        if self.lengths is not None:
+            lengths = self.lengths[index]
+            T = int(lengths.max(initial=1))
+            x = x[:, :T]
+            if self.per_step_targets:
+                y = y[:, :T]
+        x = time_major(x)
         if self.per_step_targets:
             y = time_major(y)
         if self.lengths is not None:
-            return (x, self.lengths[index]), y
+            return (x, lengths), y
         return x, y
 
     def next_batch(self) -> tuple[Any, np.ndarray]:

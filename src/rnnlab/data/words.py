@@ -78,13 +78,24 @@ class WordVocab:
     def from_text(cls, text: str, max_size: int = 10000, min_count: int = 1) -> WordVocab:
         """Keep the tokens of ``text`` seen at least ``min_count`` times, most frequent
         first (ties alphabetical), at most ``max_size`` entries counting ``<unk>``."""
+        tokens = cls.tokenize(text)
+        if not tokens:
+            raise DataError("cannot build a vocabulary from text with no tokens")
+        return cls.from_tokens(tokens, max_size, min_count)
+
+    @classmethod
+    def from_tokens(
+        cls, tokens: Iterable[str], max_size: int = 10000, min_count: int = 1
+    ) -> WordVocab:
+        """As ``from_text``, from tokens already split (e.g. the words of a tagged
+        sequence, or a CSV column of tokens)."""
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 2:
             raise ConfigError(f"max_size must be an integer >= 2 (<unk> + 1), got {max_size!r}")
         if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
             raise ConfigError(f"min_count must be a positive integer, got {min_count!r}")
-        tokens = cls.tokenize(text)
+        tokens = list(tokens)
         if not tokens:
-            raise DataError("cannot build a vocabulary from text with no tokens")
+            raise DataError("cannot build a vocabulary from no tokens")
         counter = Counter(tokens)
         ranked = sorted(
             (t for t, c in counter.items() if c >= min_count), key=lambda t: (-counter[t], t)
@@ -150,6 +161,10 @@ class WordVocab:
         tokens were unknown."""
         ids = np.fromiter((self._index.get(t, 0) for t in self.tokenize(text)), dtype=np.int64)
         return ids, int(np.count_nonzero(ids == 0))
+
+    def ids(self, tokens: Iterable[str]) -> np.ndarray:
+        """Ids of tokens already split, shape ``(n_tokens,)``, int64; unknown → 0."""
+        return np.fromiter((self._index.get(t, 0) for t in tokens), dtype=np.int64)
 
     def encode(self, text: str) -> np.ndarray:
         """Ids of the tokens of ``text``, shape ``(n_tokens,)``, int64; unknown tokens
