@@ -547,6 +547,9 @@ from rnnlab.applications.commands import classify_app, complete_app, forecast_ap
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(classify_app, name="classify")
 app.add_typer(complete_app, name="complete")
+from rnnlab.applications.tag_commands import tag_app  # noqa: E402
+
+app.add_typer(tag_app, name="tag")
 
 
 if __name__ == "__main__":
