@@ -309,6 +309,32 @@ class Seq2Seq(Module):
                     break
         return decoded
 
+    def greedy_steps(
+        self, source: np.ndarray, max_length: int = 50
+    ) -> tuple[list[int], np.ndarray, np.ndarray | None]:
+        """``greedy`` for one source (S,) ids, keeping what each step saw (for the web
+        lab's attention panel) → (the U tokens emitted, END last if it was reached;
+        log p (U, V) of every step; the attention weights (U, S), None without)."""
+        check_positive_int("max_length", max_length)
+        source = np.asarray(source)
+        if source.ndim != 1 or source.size == 0:
+            raise ShapeError(f"source must be one sequence of ids (S,), got shape {source.shape}")
+        tokens: list[int] = []
+        log_ps, weights = [], []
+        with inference(self), evaluating(self):
+            keys, state = self.encode(source[:, None], None)
+            token = self.config.start_id
+            for _ in range(max_length):
+                log_p, state, alpha = self._step(np.array([token]), state, keys, None)
+                token = int(log_p[0].argmax())
+                tokens.append(token)
+                log_ps.append(log_p[0])
+                if alpha is not None:
+                    weights.append(np.array(alpha[0]))
+                if token == self.config.end_id:
+                    break
+        return tokens, np.stack(log_ps), np.stack(weights) if weights else None
+
     def beam_search(
         self, source: np.ndarray, width: int = 5, max_length: int = 50, alpha: float = 0.0
     ) -> list[int]:
