@@ -11,6 +11,8 @@
     GET  /api/examples?model=ID    the sequences to pick from for that model
     POST /api/run                  RunRequest → states, gates, outputs, equation terms
     POST /api/gradients            GradientRequest → ‖∂L/∂h_t‖ for RNN, LSTM and GRU
+    POST /api/attention            AttentionRequest → an encoder–decoder's greedy decoding,
+                                   step by step, with each step's attention weights
     POST /api/next                 NextRequest → the top-k next characters
     POST /api/generate             GenerateRequest → characters, streamed as NDJSON lines
 
@@ -43,10 +45,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rnnlab.cells import CELLS
 from rnnlab.errors import RnnlabError
 from rnnlab.generate import iter_sample, next_distribution
+from rnnlab.models.seq2seq import ATTENTION
 from rnnlab.web import limits
+from rnnlab.web.attention import attention_view
 from rnnlab.web.entry import LabError
 from rnnlab.web.lab import Lab
+from rnnlab.web.pairs import PAIR_TASKS
 from rnnlab.web.schemas import (
+    AttentionRequest,
     GenerateRequest,
     GradientRequest,
     ModelId,
@@ -100,7 +106,15 @@ class BodyLimit:
 
 #: the paths whose requests are computed under the queue (``ComputeQueue``)
 COMPUTED = frozenset(
-    {"/api/run", "/api/gradients", "/api/next", "/api/generate", "/api/examples", "/api/models"}
+    {
+        "/api/run",
+        "/api/gradients",
+        "/api/attention",
+        "/api/next",
+        "/api/generate",
+        "/api/examples",
+        "/api/models",
+    }
 )
 #: methods that change nothing, and so need no same-origin check
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -288,6 +302,8 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
                 cell.name: {"title": cell.title, "gates": cell.gates} for cell in CELLS.values()
             },
             "tasks": {"text": "Text"} | {name: info.title for name, info in TASKS.items()},
+            "pair_tasks": {name: info.title for name, info in PAIR_TASKS.items()},
+            "attention_kinds": list(ATTENTION),
             "checkpoint": lab.checkpoint_id,
             "models": lab.models(),
         }
@@ -330,11 +346,27 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     @app.post("/api/gradients")
     def gradients(request: GradientRequest) -> dict[str, Any]:
         entry = lab.get(request.model)
+        if entry.task in PAIR_TASKS:
+            raise LabError(
+                "the gradient panel compares single-sequence RNN, LSTM and GRU models; for "
+                f"the {entry.task} encoder–decoder see the attention panel"
+            )
         # a snapshot: an embedding layer keeps what it saw, and the model may be training
         prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
         rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
         models = {cell: lab.sibling(entry, cell) for cell in (rnn, "lstm", "gru")}
         return gradient_view(models, prepared, request.scale, request.layer)
+
+    @app.post("/api/attention")
+    def attention(request: AttentionRequest) -> dict[str, Any]:
+        entry = lab.get(request.model)
+        if entry.task not in PAIR_TASKS:
+            raise LabError(
+                f"model {request.model!r} reads {entry.task} sequences; the attention panel "
+                f"needs an encoder–decoder (POST /api/models with task in {sorted(PAIR_TASKS)})"
+            )
+        view = attention_view(entry.snapshot(), entry.task, request.sequence, entry.test_data)
+        return view | {"model": entry.info()}
 
     def _text_model(model_id: str) -> Any:
         entry = lab.get(model_id)

@@ -15,6 +15,8 @@ from typing import Any
 
 from rnnlab.cells import CELLS
 from rnnlab.data.datasets import ArrayBatcher
+from rnnlab.data.pairs import PairData
+from rnnlab.data.text import PairVocab
 from rnnlab.errors import DataError, RnnlabError
 from rnnlab.nn.module import Module
 from rnnlab.train import TrainConfig, Trainer
@@ -51,10 +53,11 @@ class Entry:
     task: str
     title: str
     model: Module
-    train_data: Any = None  #: token ids (N,), (x, y) arrays, or None: not trainable
+    train_data: Any = None  #: token ids (N,), (x, y) arrays, PairData, or None: not trainable
     source: str = ""
     seed: int = 0
     own_text: str | None = None  #: the typed training text, if that is what it learns
+    test_data: PairData | None = None  #: an encoder–decoder's held-out pairs
     lock: threading.Lock = field(default_factory=threading.Lock)
     trainer: Trainer | None = None
     steps_done: int = 0
@@ -83,6 +86,9 @@ class Entry:
         """What the page shows about the model."""
         config = self.config
         vocab = getattr(self.model, "vocab", None)
+        target_size = None
+        if isinstance(vocab, PairVocab):  # an encoder–decoder: it reads the source symbols
+            vocab, target_size = vocab.source, len(vocab.target)
         return {
             "id": self.id,
             "task": self.task,
@@ -90,10 +96,12 @@ class Entry:
             "cell": config.cell,
             "hidden_size": config.hidden_size,
             "num_layers": config.num_layers,
-            "residual": config.residual,
+            "residual": getattr(config, "residual", False),
             "proj_size": getattr(config, "proj_size", 0),
+            "attention": getattr(config, "attention", None),
             "parameters": self.model.num_parameters(),
             "vocab_size": len(vocab) if vocab is not None else None,
+            "target_vocab_size": target_size,
             "symbols": vocab.symbols if vocab is not None else None,
             "source": self.source,
             "trainable": self.train_data is not None,
@@ -127,6 +135,9 @@ class Entry:
             batch, seq_len = train_shape(len(self.train_data))
             config = TrainConfig(batch_size=batch, seq_len=seq_len, seed=self.seed, **options)
             data: Any = self.train_data
+        elif isinstance(self.train_data, PairData):  # (sources, targets) cut to each batch
+            config = TrainConfig(batch_size=64, seed=self.seed, **options)
+            data = self.train_data.batcher(64, seed=self.seed)
         else:
             config = TrainConfig(batch_size=32, seed=self.seed, **options)
             x, y = self.train_data

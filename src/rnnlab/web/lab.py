@@ -1,7 +1,8 @@
 """The models of a web-lab session, and their training in the background.
 
-A model is identified by what it is: its task (``text`` or a numeric task), cell, size
-and training text, e.g. ``text-lstm-1x64``. Asking for the same settings twice gives
+A model is identified by what it is: its task (``text``, a numeric task or an
+encoder–decoder task), cell, size and training text or attention, e.g. ``text-lstm-1x64``
+or ``reverse-gru-1x64-general``. Asking for the same settings twice gives
 the same model, so a model trained a while ago is still there when the page comes back
 to it; at most ``MAX_MODELS`` are kept (the least recently used go first).
 
@@ -24,9 +25,11 @@ from typing import Any
 import numpy as np
 
 from rnnlab.data.corpora import shakespeare
+from rnnlab.data.pairs import END, START
 from rnnlab.data.text import CharVocab
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
+from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 from rnnlab.nn.module import Module
 from rnnlab.web import limits
@@ -38,6 +41,7 @@ from rnnlab.web.entry import (
     UnknownModelError,
     cell_title,
 )
+from rnnlab.web.pairs import PAIR_TASKS, TEST_PAIRS
 from rnnlab.web.schemas import ModelSpec
 from rnnlab.web.sequences import TASKS, training_set
 
@@ -121,6 +125,8 @@ class Lab:
                 residual=spec.residual,
             )
             return LanguageModel(config, seed=spec.seed, vocab=vocab), ids, source
+        if spec.task in PAIR_TASKS:
+            return self._build_pairs(spec, cell)
         info = TASKS[spec.task]
         config = SequenceModelConfig(
             input_size=len(info.features),
@@ -135,10 +141,51 @@ class Lab:
         return SequenceModel(config, seed=spec.seed), data, f"{info.title}: 512 random examples"
 
     @staticmethod
+    def _build_pairs(spec: ModelSpec, cell: str) -> tuple[Module, Any, str]:
+        """An encoder–decoder for ``spec.task`` (reverse, dates) with its training pairs.
+
+        The encoder reads one way only, so that without attention the decoder starts
+        from, and knows of the source only, the encoder's last state h_S."""
+        info = PAIR_TASKS[spec.task]
+        data = info.data(info.train_pairs, "train", spec.seed)
+        start, end = (int(data.target_vocab.encode(marker)[0]) for marker in (START, END))
+        config = Seq2SeqConfig(
+            source_vocab_size=len(data.source_vocab),
+            target_vocab_size=len(data.target_vocab),
+            start_id=start,
+            end_id=end,
+            cell=cell,
+            hidden_size=spec.hidden_size,
+            num_layers=spec.num_layers,
+            bidirectional=False,
+            attention=spec.attention,
+            embedding_dim=16,
+        )
+        model = Seq2Seq(config, seed=spec.seed, vocab=data.vocab)
+        return model, data, f"{info.title}: {info.train_pairs:,} random pairs"
+
+    @staticmethod
+    def _check(spec: ModelSpec) -> None:
+        """LabError for settings that do not go together (the schema checks each alone)."""
+        pairs = spec.task in PAIR_TASKS
+        if pairs and spec.residual:
+            raise LabError(
+                "residual stacks are offered for the text and numeric models; "
+                f"the {spec.task} encoder–decoder has plain layers (residual=false)"
+            )
+        if not pairs and "attention" in spec.model_fields_set:
+            raise LabError(
+                f"attention is a setting of the encoder–decoder tasks {sorted(PAIR_TASKS)}, "
+                f"not of {spec.task!r}"
+            )
+
+    @staticmethod
     def _key(spec: ModelSpec, cell: str) -> tuple:
         corpus = "" if spec.task != "text" else spec.corpus
         if spec.task == "text" and spec.corpus == "text":
             corpus = "text-" + _text_key(spec.text or "")
+        if spec.task in PAIR_TASKS:
+            corpus = "attention-" + spec.attention
         layers = (spec.num_layers, spec.residual)
         return (spec.task, cell, layers, spec.hidden_size, corpus, spec.seed)
 
@@ -148,23 +195,31 @@ class Lab:
         name = f"{task}-{cell}-{layers}x{hidden}" + ("-residual" if residual else "")
         if corpus.startswith("text-"):
             name += "-" + corpus
+        if corpus.startswith("attention-"):
+            name += "-" + corpus.removeprefix("attention-")
         return name + (f"-s{seed}" if seed else "")
 
     def ensure(self, spec: ModelSpec) -> Entry:
         """The model with these settings, built (untrained, seeded) if it is not there."""
+        self._check(spec)
         key = self._key(spec, spec.cell)
         model_id = self._id(key)
         with self._lock:
             if model_id in self._entries:
                 return self._touch(model_id)
         model, data, source = self._build(spec, spec.cell)
-        task_title = "text" if spec.task == "text" else TASKS[spec.task].title.lower()
         residual = " residual" if spec.residual else ""
         title = f"{cell_title(spec.cell)} {spec.num_layers}×{spec.hidden_size}{residual}"
-        title += f" · {task_title}"
+        if spec.task in PAIR_TASKS:
+            attention = "no" if spec.attention == "none" else spec.attention
+            title += f" · {PAIR_TASKS[spec.task].title.lower()}, {attention} attention"
+        else:
+            title += " · " + ("text" if spec.task == "text" else TASKS[spec.task].title.lower())
         entry = Entry(model_id, key, spec.task, title, model, data, source, spec.seed)
         if spec.task == "text" and spec.corpus == "text":
             entry.own_text = spec.text
+        if spec.task in PAIR_TASKS:
+            entry.test_data = PAIR_TASKS[spec.task].data(TEST_PAIRS, "test", spec.seed)
         with self._lock:
             if model_id not in self._entries:
                 self._make_room()

@@ -19,6 +19,9 @@ MIN_NUMERIC_STEPS = 2
 MAX_CONTEXT = 1500  #: characters of context for the next-character distribution
 MAX_PRIME = 400  #: characters of prime text for generation
 MAX_GENERATE = 1000  #: characters generated per request
+MAX_REVERSE_LETTERS = 12  #: letters of a source of the reverse task (seq2seq)
+MAX_DATE_CHARS = 40  #: characters of a written date (seq2seq)
+MAX_DECODE_STEPS = 24  #: characters an encoder–decoder may write for one source
 MAX_CORPUS_CHARS = 200_000  #: characters of a typed training text
 MIN_CORPUS_CHARS = 20
 MAX_TOP_K = 100  #: bars of a next-character distribution, and sampling's top-k
@@ -44,6 +47,9 @@ def as_json() -> dict[str, float | int]:
         "max_context": MAX_CONTEXT,
         "max_prime": MAX_PRIME,
         "max_generate": MAX_GENERATE,
+        "max_reverse_letters": MAX_REVERSE_LETTERS,
+        "max_date_chars": MAX_DATE_CHARS,
+        "max_decode_steps": MAX_DECODE_STEPS,
         "max_corpus_chars": MAX_CORPUS_CHARS,
         "min_corpus_chars": MIN_CORPUS_CHARS,
         "max_top_k": MAX_TOP_K,

@@ -15,7 +15,9 @@ from rnnlab.cells import CELLS
 from rnnlab.web import limits
 
 Cell = Literal[tuple(CELLS)]  # the registered cells
-Task = Literal["text", "sine", "parity", "adding"]
+Task = Literal["text", "sine", "parity", "adding", "reverse", "dates"]
+#: the decoder's attention of an encoder–decoder (reverse, dates): none reads h_S only
+AttentionKind = Literal["none", "dot", "general", "additive"]
 ModelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED, strict=True)]
 Temperature = Annotated[
@@ -43,6 +45,8 @@ class ModelSpec(Request):
     #: the training text of a language model: the built-in corpus or ``text``
     corpus: Literal["shakespeare", "text"] = "shakespeare"
     text: Annotated[str, Field(max_length=limits.MAX_CORPUS_CHARS)] | None = None
+    #: the decoder's attention, for the encoder–decoder tasks (reverse, dates) only
+    attention: AttentionKind = "general"
     seed: Seed = 0
 
 
@@ -54,7 +58,8 @@ class TrainRequest(Request):
 
 
 class SequenceSpec(Request):
-    """The sequence to look at: a text (typed, or example ``example``) or a numeric task."""
+    """The sequence to look at: a text (typed, or example ``example``), a numeric task, or
+    the source of an encoder–decoder task (typed, or example ``example``)."""
 
     kind: Task = "text"
     text: Annotated[str, Field(min_length=2, max_length=limits.MAX_TEXT_STEPS)] | None = None
@@ -85,6 +90,14 @@ class GradientRequest(Request):
         Field(ge=limits.MIN_SCALE, le=limits.MAX_SCALE, allow_inf_nan=False, strict=True),
     ] = 1.0
     layer: Layer = 0
+
+
+class AttentionRequest(Request):
+    """Decode a source greedily with an encoder–decoder ``model``, keeping each step's
+    attention (panel 9); ``sequence`` None: the task's first example."""
+
+    model: ModelId
+    sequence: SequenceSpec | None = None
 
 
 class NextRequest(Request):

@@ -16,6 +16,7 @@ import numpy as np
 
 from rnnlab.cells import CELLS
 from rnnlab.models.language import LanguageModel
+from rnnlab.models.seq2seq import Seq2Seq
 from rnnlab.nn.module import Module
 from rnnlab.ops import softmax
 from rnnlab.probe import (
@@ -24,7 +25,9 @@ from rnnlab.probe import (
     record,
     step_norms,
 )
+from rnnlab.web.attention import pair_examples, pair_source
 from rnnlab.web.entry import LabError
+from rnnlab.web.pairs import PAIR_TASKS, expected
 from rnnlab.web.schemas import SequenceSpec
 from rnnlab.web.sequences import TASKS, TEXT_EXAMPLES, numeric_sequence
 
@@ -97,6 +100,8 @@ def examples(task: str, model: Module, own: str | None = None) -> dict[str, Any]
     """The examples of a task for the page's picker (``own``: a typed training text)."""
     if task == "text":
         return {"task": task, "title": "Text", "examples": text_examples(model, own)}
+    if task in PAIR_TASKS:
+        return pair_examples(task)
     info = TASKS[task]
     return {
         "task": task,
@@ -131,6 +136,10 @@ def prepare(model: Module, task: str, spec: SequenceSpec, own: str | None = None
         ids = model.vocab.encode(text)
         x = model.embedding(ids[:, None])
         return Prepared("text", title, list(text), x, ids=ids)
+    if task in PAIR_TASKS:  # what the encoder reads
+        text, title = pair_source(task, spec)
+        ids = model.vocab.source.encode(text)
+        return Prepared(task, title, list(text), model.source_embedding(ids[:, None]), ids=ids)
     sequence = numeric_sequence(task, spec.example, spec.length, spec.seed)
     x = sequence.x[:, None, :].astype(model.dtype)
     return Prepared(
@@ -211,13 +220,14 @@ def liveliness(hidden: np.ndarray) -> np.ndarray:
 def run_view(
     model: Module, prepared: Prepared, layer: int, unit: int | None = None
 ) -> dict[str, Any]:
-    """Everything one pass of the model over the sequence computed, for panels 3, 4, 7, 8.
+    """Everything one pass of the model over the sequence computed, for panels 3, 4, 7, 8
+    (for an encoder–decoder: its encoder reading the source).
 
     ``unit``: the hidden unit whose equation terms are included; None picks the liveliest
     unit of ``layer``: the one whose value changes most from step to step (mean |h_t −
     h_{t−1}|), i.e. the one that responds most to the inputs.
     """
-    rnn = model.rnn
+    rnn = model.encoder if isinstance(model, Seq2Seq) else model.rnn
     if layer >= rnn.num_layers:
         raise LabError(f"layer must be below {rnn.num_layers} for this model, got {layer}")
     if unit is not None and unit >= rnn.hidden_size:
@@ -250,6 +260,12 @@ def run_view(
     if isinstance(model, LanguageModel):
         view["predictions"] = _predictions(model, top[:, 0, :], prepared.ids)
         view["one_hot"] = model.config.embedding_dim is None
+    elif isinstance(model, Seq2Seq):  # the encoder's outputs are the attention's keys
+        source = "".join(prepared.labels)
+        view["seq2seq"] = {
+            "attention": model.config.attention,
+            "target": expected(prepared.kind, source),
+        }
     else:
         outputs = model.head(top)[:, 0, 0]
         view["outputs"] = rounded(outputs)
