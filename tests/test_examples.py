@@ -17,7 +17,13 @@ def example(name: str):
 
 
 def test_every_example_is_tested():
-    tested = {"forecast_mackey_glass", "classify_digits", "classify_genre", "complete_words"}
+    tested = {
+        "forecast_mackey_glass",
+        "classify_digits",
+        "classify_genre",
+        "tag_punctuation",
+        "complete_words",
+    }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -37,6 +43,13 @@ def test_classify_genre_example(capsys):
     assert example("classify_genre")(["--quick"]) > 0.34  # chance: 1/3
     out = capsys.readouterr().out
     assert "majority class" in out and "King Lear" in out
+
+
+def test_tag_punctuation_example(capsys):
+    f1 = example("tag_punctuation")(["--quick"])
+    assert f1["period"] > f1["baseline period"]  # sentence ends need the words around them
+    out = capsys.readouterr().out
+    assert "King Lear" in out and "restored:" in out
 
 
 def test_complete_words_example(capsys):

@@ -5,6 +5,7 @@ CSVs, and the `rnnlab tag` command."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -216,6 +217,9 @@ def test_tag_train_scores_every_tag_saves_and_the_run_tags_new_text(
     )  # fmt: skip
     assert status == 0, stderr
     assert "per-tag scores" in stdout and "baseline" in stdout
+    progress = [line for line in stdout.splitlines() if line.startswith("step ")]
+    assert len(progress) >= 5  # piped: a line per tenth of the steps, the last one's too
+    assert re.match(r"step (\d+)/\1  loss \d\.\d{4}  \(\d+ s\)$", progress[-1])
     scores = json.loads((out / "scores.json").read_text())
     (view,) = scores["views"]
     assert {t["tag"] for t in view["tags"]} == {"a", "b", "c", "d", "END"}

@@ -15,6 +15,7 @@ Heavy imports happen inside the commands so that ``rnnlab --help`` stays fast.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,10 +70,16 @@ complete_app = _group(
 
 
 class _Progress:
-    """A live bar of training steps and the latest loss; evaluation lines printed above."""
+    """A live bar of training steps and the latest loss; evaluation lines printed above.
+    Piped (a live bar would show nothing until the end), a line at every tenth of the
+    steps instead: "step s/n  loss x  (k s)"."""
 
     def __init__(self, total: int | None, unit: str = "") -> None:
         self.unit = unit
+        self.total = total
+        self.piped = not console.is_terminal
+        self.started = time.monotonic()
+        self.shown = -1
         self.progress = Progress(
             TextColumn("step {task.completed}/{task.total}"),
             BarColumn(),
@@ -85,14 +92,27 @@ class _Progress:
         self.task = self.progress.add_task("train", total=total, loss="-")
 
     def __enter__(self) -> _Progress:
-        self.progress.__enter__()
+        if not self.piped:
+            self.progress.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        if not self.piped:
+            self.progress.__exit__(*exc)
+
+    def _line(self, step: int, loss: float) -> None:
+        tenth = step * 10 // self.total if self.total else step // 1000
+        if tenth == self.shown:
+            return
+        self.shown = tenth
+        budget = f"/{self.total}" if self.total else ""
+        seconds = time.monotonic() - self.started
+        _print(f"step {step}{budget}  loss {loss:.4f}  ({seconds:.0f} s)")
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if event.get("event") == "train":
+        if event.get("event") == "train" and self.piped:
+            self._line(event["step"], event["loss"])
+        elif event.get("event") == "train":
             self.progress.update(self.task, completed=event["step"], loss=f"{event['loss']:.4f}")
         elif event.get("event") == "eval" and self.unit:
             loss = event["val_loss"]
