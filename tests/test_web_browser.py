@@ -52,6 +52,7 @@ PANELS = (
     "gradients",
     "neuron",
     "equations",
+    "attention",
 )
 TIMEOUT = 30_000  # ms, for anything the page waits on
 
@@ -371,6 +372,97 @@ def test_screenshot_of_every_panel(page):
         assert shoot(page, name).stat().st_size > 5_000
     page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
     assert errors == []
+
+
+#: the contrast ratio (WCAG 2) of each number of the attention map against its cell
+CELL_CONTRASTS = """texts => texts.map(text => {
+  const luminance = colour => {
+    const [r, g, b] = colour.match(/\\d+/g).slice(0, 3).map(v => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const cell = text.previousElementSibling;
+  const [a, b] = [getComputedStyle(text).fill, getComputedStyle(cell).fill].map(luminance);
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+})"""
+
+
+def decoding_step(page: Page, step: int) -> None:
+    page.wait_for_selector(f"[data-panel=attention][data-step='{step}']", timeout=TIMEOUT)
+
+
+def test_the_attention_panel_follows_a_seq2seq_decoding_step_by_step(page):
+    page, errors = page
+    panel = page.locator("[data-panel=attention]")
+    assert "Seq2seq" in panel.inner_text()  # before: how to get an encoder–decoder
+    page.locator("#attention-go").click()
+    page.wait_for_selector("[data-panel=attention][data-state=ready]", timeout=TIMEOUT)
+    assert page.locator("#kind-tabs button[data-kind=seq2seq]").get_attribute("aria-selected")
+    assert page.locator("#attention-choice input[value=general]").is_checked()
+    assert page.locator("#unrolled .step").count() == 5  # the encoder reading "hello"
+    page.locator("#train-steps").fill("300")  # the page's lr for these models: 0.01
+    page.locator("#train").click()
+    page.wait_for_function(
+        "() => document.querySelector('#attention-result').textContent.includes('after 300')",
+        timeout=TIMEOUT * 4,
+    )
+    decoding_step(page, 0)
+    steps = int(panel.get_attribute("data-steps"))
+    rows = page.locator("#attention-map .row")
+    assert rows.count() == steps >= 2
+    written = page.locator("#decode-lines dd[data-written]")
+    mirrored = 0
+    for u in range(steps):  # by button and by keyboard, one output at a time
+        if u:
+            if u % 2:
+                page.locator("#dec-next").click()
+            else:
+                page.keyboard.press("ArrowRight")  # focus is on the ▶ button
+            decoding_step(page, u)
+        weights = [
+            float(w) if w else None
+            for w in rows.nth(u).locator("rect.cell").evaluate_all("rs => rs.map(r => r.dataset.w)")
+        ]
+        assert len(weights) == 5 and abs(sum(weights) - 1) < 2e-3, weights
+        later = rows.nth(min(u + 1, steps - 1)).locator("rect.cell").first.get_attribute("data-w")
+        assert u == steps - 1 or later == ""  # what is not written yet is not shown
+        assert len(written.get_attribute("data-written")) == min(u + 1, 5)
+        mirrored += u < 5 and weights.index(max(weights)) == 4 - u
+        focus = page.locator("#decode-lines .chip.focus").inner_text()
+        assert focus == "hello"[weights.index(max(weights))]
+    assert mirrored >= 3, mirrored
+    assert page.locator("#dec-next").is_disabled()
+    page.locator("#attention-table-box summary").click()
+    assert page.locator("#attention-table tbody tr").count() == steps
+    page.locator("#dec-first").click()
+    decoding_step(page, 0)
+    page.locator("#dec-slider").fill("4")
+    decoding_step(page, 3)
+    assert "exact match" in page.locator("#attention-result").inner_text()
+    contrasts = page.locator("#attention-map text.w").evaluate_all(CELL_CONTRASTS)
+    assert contrasts and min(contrasts) >= 4.5, contrasts  # each number on its own cell
+    page.locator("[data-panel=attention]").screenshot(path="/tmp/attention_panel.png")
+    shoot(page, "attention", "attention-reverse")
+    page.locator("#sequence-text").fill("recurrent")  # a typed source
+    page.locator("#use-text").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#decode-lines dd')[0].textContent === 'recurrent'",
+        timeout=TIMEOUT,
+    )
+    decoding_step(page, 0)
+    page.locator("#attention-choice label:has(input[value=none])").click()
+    page.wait_for_selector("[data-panel=attention][data-attention=none]", timeout=TIMEOUT)
+    assert page.locator("#attention-none").is_visible()
+    assert "no attention" in page.locator("#attention-none").inner_text()
+    assert not page.locator("#attention-map").is_visible()
+    shoot(page, "attention", "attention-none")
+    assert errors == []
+    page.locator("#sequence-text").fill("Recurrent")  # refused, with the reason
+    page.locator("#use-text").click()
+    line = page.locator("[data-panel=sequence] [data-error]")
+    page.wait_for_function("line => line.textContent.includes(\"'R'\")", arg=line.element_handle())
 
 
 def test_a_checkpoint_is_shown_with_its_own_sizes(browser, tmp_path):

@@ -8,12 +8,13 @@ import * as generate from "./panels/generate.js";
 import * as gradients from "./panels/gradients.js";
 import * as neuron from "./panels/neuron.js";
 import * as equations from "./panels/equations.js";
+import * as attention from "./panels/attention.js";
 import { setCells, showError } from "./util.js";
 
 const state = {
   lab: null, // limits, cells, tasks, checkpoint
-  config: { source: "builtin", cell: "lstm", hidden: 64, layers: 1, residual: false, corpus: "shakespeare", corpusText: "" },
-  seq: { kind: "text", example: 0, text: null, length: 40, seed: 0 },
+  config: { source: "builtin", cell: "lstm", hidden: 64, layers: 1, residual: false, corpus: "shakespeare", corpusText: "", attention: "general" },
+  seq: { kind: "text", example: 0, text: null, length: 40, seed: 0, pairTask: "reverse" },
   model: null, // info of the model that reads the chosen sequence
   textModel: null, // info of the text model (generation)
   run: null, // the last /api/run answer
@@ -51,10 +52,17 @@ function status(text) {
   document.getElementById("status").textContent = text;
 }
 
+/** True for the encoder–decoder tasks (reverse, dates): the "Seq2seq" sequences. */
+function isPair(kind) {
+  return Object.hasOwn(state.lab?.pair_tasks ?? {}, kind);
+}
+
 function modelSpec(task) {
   const c = state.config;
-  const spec = { task, cell: c.cell, hidden_size: c.hidden, num_layers: c.layers, residual: c.residual && c.layers > 1 };
+  const pair = isPair(task);
+  const spec = { task, cell: c.cell, hidden_size: c.hidden, num_layers: c.layers, residual: !pair && c.residual && c.layers > 1 };
   if (task === "text" && c.corpus === "text") Object.assign(spec, { corpus: "text", text: c.corpusText });
+  if (pair) spec.attention = c.attention;
   return spec;
 }
 
@@ -81,7 +89,7 @@ async function ensureModels() {
 
 function sequenceSpec() {
   const s = state.seq;
-  if (s.kind === "text") return s.text !== null ? { kind: "text", text: s.text } : { kind: "text", example: s.example };
+  if (s.kind === "text" || isPair(s.kind)) return s.text !== null ? { kind: s.kind, text: s.text } : { kind: s.kind, example: s.example };
   return { kind: s.kind, example: s.example, length: s.length, seed: s.seed };
 }
 
@@ -127,13 +135,13 @@ async function refreshAll() {
   status("");
 }
 
-const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec };
+const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec, isPair };
 
 async function start() {
   state.lab = await getJSON("/api/lab");
   setCells(state.lab.cell_info);
   if (state.lab.checkpoint) state.config.source = "checkpoint";
-  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations]) {
+  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention]) {
     module.init(ctx);
   }
   await refreshAll();

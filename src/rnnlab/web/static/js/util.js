@@ -76,6 +76,11 @@ export function showChar(c) {
   return { " ": "␣", "\n": "↵", "\t": "⇥" }[c] ?? c;
 }
 
+/** True if a run's inputs are characters: text, or the source of a seq2seq model. */
+export function charInputs(run) {
+  return run.kind === "text" || Boolean(run.seq2seq);
+}
+
 /** The percentage of a probability, one decimal. */
 export function pct(p) {
   return `${(100 * p).toFixed(1)}%`;

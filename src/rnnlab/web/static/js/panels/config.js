@@ -8,6 +8,13 @@ let root;
 let losses = []; // [[step, loss]] of the current model
 let polling = null;
 
+const ATTENTION_TITLES = {
+  none: "no attention: the decoder starts from the encoder's last state and never looks back",
+  dot: "score q · k_s (Luong et al. 2015)",
+  general: "score q · W_a k_s (Luong et al. 2015)",
+  additive: "score v · tanh(W_q q + W_k k_s + b) (Bahdanau et al. 2015)",
+};
+
 export function init(context) {
   ctx = context;
   root = ctx.panel("config");
@@ -41,6 +48,16 @@ export function init(context) {
       state.config.cell = radio.value;
       ctx.refreshAll();
     });
+  }
+  const attention = $("attention-choice");
+  for (const kind of state.lab.attention_kinds) {
+    const radio = el("input", { type: "radio", name: "attention", value: kind });
+    radio.checked = kind === state.config.attention;
+    radio.addEventListener("change", () => {
+      state.config.attention = radio.value;
+      ctx.refreshAll();
+    });
+    attention.append(el("label", { title: ATTENTION_TITLES[kind] }, radio, ` ${kind === "none" ? "none (last state only)" : kind}`));
   }
   $("hidden").addEventListener("change", (e) => {
     state.config.hidden = Number(e.target.value);
@@ -86,6 +103,7 @@ export function init(context) {
     loadLosses(model);
   });
   ctx.on("textmodel", () => syncControls());
+  ctx.on("model", () => syncControls());
   syncControls();
 }
 
@@ -108,18 +126,25 @@ function syncControls() {
   hidden.value = String(state.config.hidden);
   document.getElementById("layers").value = String(state.config.layers);
   for (const id of ["hidden", "layers", "corpus"]) document.getElementById(id).disabled = fromCheckpoint;
+  const pair = ctx.isPair(state.seq.kind);
   const residual = document.getElementById("residual");
-  residual.checked = state.config.residual && state.config.layers > 1;
-  residual.disabled = fromCheckpoint || state.config.layers < 2;
+  residual.checked = !pair && state.config.residual && state.config.layers > 1;
+  residual.disabled = fromCheckpoint || pair || state.config.layers < 2;
+  document.getElementById("attention-choice").hidden = !pair; // the seq2seq decoder's
+  for (const radio of root.querySelectorAll("input[name=attention]")) radio.checked = radio.value === state.config.attention;
 }
 
 function renderInfo(model) {
   const { state } = ctx;
   const info = document.getElementById("model-info");
-  const reads =
+  let reads =
     model.task === "text"
       ? `reads text (${model.vocab_size} distinct characters) from ${model.source}`
-      : `reads the ${state.lab.tasks[model.task].toLowerCase()} sequences`;
+      : `reads the ${(state.lab.tasks[model.task] ?? "").toLowerCase()} sequences`;
+  if (ctx.isPair(model.task)) {
+    const attention = model.attention === "none" ? "no attention" : `${model.attention} attention`;
+    reads = `encoder–decoder, ${attention} · ${state.lab.pair_tasks[model.task].toLowerCase()}, trained on ${model.source.split(": ")[1] ?? model.source}`;
+  }
   info.replaceChildren(
     el("b", { text: `${CELL_NAMES[model.cell]} ${model.num_layers}×${model.hidden_size}${model.residual ? " residual" : ""}${model.proj_size ? ` projected to ${model.proj_size}` : ""}` }),
     ` · ${model.parameters.toLocaleString()} parameters · ${reads} · `,
@@ -145,11 +170,14 @@ async function loadLosses(model) {
 
 function drawLosses() {
   const model = ctx.state.model;
+  const pair = model && ctx.isPair(model.task);
   const refs = model?.task === "text" && model.vocab_size ? [{ y: Math.log(model.vocab_size), label: "uniform guess, ln V" }] : [];
+  // the decoder never writes START: a uniform guess spreads over the other V − 1 symbols
+  if (pair) refs.push({ y: Math.log(model.target_vocab_size - 1), label: "uniform guess, ln (V − 1)" });
   lineChart(document.getElementById("loss-chart"), {
     series: [{ label: "loss", color: "#4f46e5", points: losses, dataset: { kind: "loss" } }],
     xLabel: "training step",
-    yLabel: model?.task === "text" ? "nats / char" : "mean squared error",
+    yLabel: model?.task === "text" ? "nats / char" : pair ? "nats / output char" : "mean squared error",
     refs,
     empty: model?.trainable === false ? "trained outside the lab: no loss curve here" : "not trained yet: press Train",
   });

@@ -1,5 +1,5 @@
 // Panel 8: the cell's equations, each followed by the same equation with this step's numbers.
-import { CELL_NAMES, clear, el, fmt, pct, showChar, term } from "../util.js";
+import { CELL_NAMES, charInputs, clear, el, fmt, pct, showChar, term } from "../util.js";
 
 let ctx;
 let root;
@@ -217,6 +217,15 @@ export function stepEquations(run, t) {
       live: `y_{${t + 1}}: ${top}` + (p.actual !== undefined ? `; the real next character '${showChar(run.labels[t + 1])}' got ${pct(p.actual)}` : ""),
       note: "the output: a probability for every character of the vocabulary (the top 3 shown)",
     });
+  } else if (run.seq2seq) {
+    const none = run.seq2seq.attention === "none";
+    lines.push({
+      general: "k_{t} = h_{t}",
+      live: `k_{${t + 1}} = h_{${t + 1}}: ${run.hidden_size} numbers, one key of the source`,
+      note: none
+        ? "without attention the decoder reads none of the keys: it starts from the encoder's last state and never looks back (panel 9)"
+        : "the encoder's output at each step is a key the decoder's attention weighs (panel 9); the decoder starts from the last state",
+    });
   } else {
     lines.push({
       general: "y_{t} = V h_{t} + c",
@@ -229,7 +238,7 @@ export function stepEquations(run, t) {
 
 /** Where the numbers come from: step, input, unit, layer. */
 export function whereText(run, t) {
-  const input = run.kind === "text" ? `'${showChar(run.labels[t])}'` : run.labels[t];
+  const input = charInputs(run) ? `'${showChar(run.labels[t])}'` : run.labels[t];
   let text = `step t = ${t + 1} of ${run.steps}, input x_{${t + 1}} = ${input}, unit j = ${run.unit}`;
   if (run.layers > 1) text += `, layer ${run.layer + 1} of ${run.layers}`;
   return text;

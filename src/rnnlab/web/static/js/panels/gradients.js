@@ -30,6 +30,7 @@ async function refresh() {
   const { state } = ctx;
   if (!state.model) return;
   const mine = ++ticket;
+  if (ctx.isPair(state.model.task)) return explainPairs();
   const scale = Math.round(scaleOf(document.getElementById("scale").value) * 1000) / 1000;
   const body = { model: state.model.id, sequence: ctx.sequenceSpec(), scale, layer: state.layer };
   try {
@@ -40,6 +41,17 @@ async function refresh() {
   } catch (error) {
     if (mine === ticket) showError(root, error.message);
   }
+}
+
+/** An encoder–decoder is not a single sequence model: say where to look instead. */
+function explainPairs() {
+  showError(root, "");
+  lineChart(document.getElementById("grad-chart"), { series: [], empty: "shown for the text and numeric models" });
+  clear(document.getElementById("grad-summary")).append(
+    el("div", { class: "muted", text: "This panel compares single-sequence RNN, LSTM and GRU models: pick Text or a numeric task in panel 2. " +
+      "For the encoder–decoder, panel 9 shows the other remedy: attention gives every output a direct path to every source position, however far back." }),
+  );
+  root.dataset.ready = "true";
 }
 
 function render(answer) {

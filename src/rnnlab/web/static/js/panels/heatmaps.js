@@ -1,6 +1,6 @@
 // Panel 4: hidden states (and cell state and gates) as heatmaps, time × units.
 import { drawHeatmap, legend, maxAbs } from "../charts.js";
-import { clear, el, fmt, showChar } from "../util.js";
+import { charInputs, clear, el, fmt, showChar } from "../util.js";
 import { math } from "./equations.js";
 
 let ctx;
@@ -86,7 +86,7 @@ function render() {
 
 function hover(run, map, t, u, v, event) {
   const tip = document.getElementById("tooltip");
-  const input = run.kind === "text" ? `'${showChar(run.labels[t])}'` : run.labels[t];
+  const input = charInputs(run) ? `'${showChar(run.labels[t])}'` : run.labels[t];
   tip.replaceChildren(el("div", {}, el("b", {}, math(map.title[0].replace("_{t}", `_{${t + 1}}`)))), el("div", { text: `step ${t + 1} (input ${input}), unit ${u}: ${fmt(v, 3)}` }));
   tip.hidden = false;
   tip.style.left = `${Math.min(event.clientX + 14, window.innerWidth - 260)}px`;

@@ -18,17 +18,25 @@ export function init(context) {
 
   for (const tab of root.querySelectorAll("#kind-tabs button")) {
     tab.addEventListener("click", () => {
-      if (state.seq.kind === tab.dataset.kind) return;
-      Object.assign(state.seq, { kind: tab.dataset.kind, example: 0, text: null });
+      const kind = tab.dataset.kind === "seq2seq" ? state.seq.pairTask : tab.dataset.kind;
+      if (state.seq.kind === kind) return;
+      Object.assign(state.seq, { kind, example: 0, text: null });
       state.t = 0;
       markTabs();
       ctx.refreshAll();
     });
   }
+  $("pair-task").addEventListener("change", (event) => {
+    Object.assign(state.seq, { kind: event.target.value, pairTask: event.target.value, example: 0, text: null });
+    state.t = 0;
+    markTabs();
+    ctx.refreshAll();
+  });
   $("use-text").addEventListener("click", () => {
     const text = $("sequence-text").value;
-    if (text.length < 2 || text.length > limits.max_text_steps) {
-      showError(root, `type between 2 and ${limits.max_text_steps} characters`);
+    const most = maxLength(state.seq.kind);
+    if (text.length < 2 || text.length > most) {
+      showError(root, `type between 2 and ${most} characters`);
       return;
     }
     state.seq.text = text;
@@ -54,14 +62,32 @@ export function init(context) {
   markTabs();
 }
 
+/** The longest typed sequence of a kind: text, a reverse source, a written date. */
+function maxLength(kind) {
+  const limits = ctx.state.lab.limits;
+  if (kind === "reverse") return limits.max_reverse_letters;
+  if (kind === "dates") return limits.max_date_chars;
+  return limits.max_text_steps;
+}
+
 function markTabs() {
   const kind = ctx.state.seq.kind;
+  const pair = ctx.isPair(kind);
   for (const tab of root.querySelectorAll("#kind-tabs button")) {
-    tab.classList.toggle("active", tab.dataset.kind === kind);
-    tab.setAttribute("aria-selected", String(tab.dataset.kind === kind));
+    const active = tab.dataset.kind === kind || (pair && tab.dataset.kind === "seq2seq");
+    tab.classList.toggle("active", active);
+    tab.setAttribute("aria-selected", String(active));
   }
-  document.getElementById("text-input-row").hidden = kind !== "text";
-  document.getElementById("numeric-row").hidden = kind === "text";
+  document.getElementById("text-input-row").hidden = kind !== "text" && !pair;
+  document.getElementById("numeric-row").hidden = kind === "text" || pair;
+  document.getElementById("pair-row").hidden = !pair;
+  document.getElementById("pair-task").value = ctx.state.seq.pairTask;
+  const box = document.getElementById("sequence-text");
+  box.maxLength = maxLength(kind);
+  box.rows = pair ? 1 : 3;
+  document.getElementById("sequence-text-label").textContent = pair
+    ? `…or type your own source (2 to ${maxLength(kind)} characters)`
+    : "…or type your own";
 }
 
 async function loadExamples(model) {
@@ -77,11 +103,12 @@ async function loadExamples(model) {
   document.getElementById("kind-description").textContent =
     answer.description ?? "Each character is one time step; the network predicts the next one.";
   for (const example of answer.examples) {
+    const shown = example.target ? `${example.text} → ${example.target}` : example.text;
     const button = el(
       "button",
       { class: "example", dataset: { index: example.index } },
       el("span", { class: "title", text: example.title }),
-      example.text ? el("span", { class: "text", text: example.text.replace(/\n/g, " ↵ ") }) : null,
+      example.text ? el("span", { class: "text", text: shown.replace(/\n/g, " ↵ ") }) : null,
     );
     button.addEventListener("click", () => {
       Object.assign(state.seq, { example: example.index, text: null });
@@ -104,6 +131,10 @@ async function loadExamples(model) {
     state.seq.example = chosen.index;
     document.getElementById("sequence-text").value = chosen.text;
   }
+  if (ctx.isPair(state.seq.kind) && state.seq.text === null) {
+    const chosen = answer.examples.find((e) => e.index === state.seq.example) ?? answer.examples[0];
+    if (chosen) document.getElementById("sequence-text").value = chosen.text;
+  }
   if (state.seq.kind === "text" && !answer.examples.length && state.seq.text === null) {
     state.seq.text = [...known].filter((c) => c !== "\n").slice(0, 20).join(""); // any text it can read
     document.getElementById("sequence-text").value = state.seq.text;
@@ -125,6 +156,20 @@ function preview(run) {
     box.append(
       el("p", { class: "muted", text: `“${run.title}”: ${run.steps} characters = ${run.steps} time steps. ` +
         `Newlines show as ${showChar("\n")}, spaces as ${showChar(" ")}.` }),
+    );
+    return;
+  }
+  if (run.seq2seq) {
+    const source = run.labels.join("");
+    const target = run.seq2seq.target;
+    box.append(
+      el(
+        "p",
+        { class: "muted" },
+        `“${source}”: ${run.steps} characters = ${run.steps} encoder steps (panels 3, 4, 7 and 8 show the encoder reading it). ` +
+          (target ? `The decoder should write “${target}”. ` : "No right answer is known for this source. "),
+        el("a", { href: "#panel-attention", text: "Follow the decoding in panel 9." }),
+      ),
     );
     return;
   }

@@ -1,6 +1,6 @@
 // Panel 3: the cell drawn once per time step — input below, state along, output above.
 import { diverging, maxAbs } from "../charts.js";
-import { CELL_NAMES, clear, el, fmt, pct, showChar, svg } from "../util.js";
+import { CELL_NAMES, charInputs, clear, el, fmt, pct, showChar, svg } from "../util.js";
 import { math, stepEquations, whereText } from "./equations.js";
 
 let ctx;
@@ -90,8 +90,8 @@ function render() {
     // input below
     g.append(arrow(x + BOX / 2, Y.token - 4, x + BOX / 2, Y.cell + BOX + 4));
     g.append(svg("rect", { class: "tokenbox", x: x + BOX / 2 - 26, y: Y.token, width: 52, height: 36, rx: 7 }));
-    const label = run.kind === "text" ? showChar(run.labels[t]) : run.labels[t];
-    const tokenClass = run.kind === "text" ? "token" : "token numeric";
+    const label = charInputs(run) ? showChar(run.labels[t]) : run.labels[t];
+    const tokenClass = charInputs(run) ? "token" : "token numeric";
     g.append(svg("text", { class: tokenClass, x: x + BOX / 2, y: Y.token + 23, "text-anchor": "middle", text: label }));
     // output above
     g.append(arrow(x + BOX / 2, Y.cell - 4, x + BOX / 2, Y.out + 58));
@@ -108,6 +108,18 @@ function render() {
 
 function output(run, t, x) {
   const cx = x + BOX / 2;
+  if (run.seq2seq) {
+    // the encoder's outputs are the attention's keys; its last state starts the decoder
+    const last = t === run.steps - 1;
+    const none = run.seq2seq.attention === "none";
+    const main = none ? (last ? `h${t + 1}` : "—") : `k${t + 1}`;
+    const note = none ? (last ? "→ decoder" : "not read") : last ? "key, → decoder" : "key for attention";
+    return [
+      svg("rect", { class: "outbox", x: cx - 44, y: Y.out, width: 88, height: 54, rx: 7 }),
+      svg("text", { x: cx, y: Y.out + 24, "text-anchor": "middle", "font-size": 15, text: main }),
+      svg("text", { class: "small", x: cx, y: Y.out + 44, "text-anchor": "middle", text: note }),
+    ];
+  }
   if (run.kind === "text") {
     const p = run.predictions[t];
     const [symbol, prob] = p.top[0];
