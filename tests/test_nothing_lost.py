@@ -289,3 +289,20 @@ def test_force_replaces_a_run_only_once_the_new_one_can_start(
     args = ["--out", str(out), "--force", "--data", "nope.txt"]
     assert train(monkeypatch, capsys, corpus, *args)[0] == 2
     assert digest(out / "best.safetensors") == before  # a typo did not cost the old run
+
+
+def test_results_and_plots_are_written_whole_with_ordinary_permissions(tmp_path):
+    from rnnlab.experiments.common import write_json
+    from rnnlab.files import umask, write_atomically
+
+    path = write_json(tmp_path / "results.json", {"exact": 0.95})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask()  # not a temporary file's 0600
+
+    def fail(handle) -> None:
+        handle.write(b"half of it")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        write_atomically(path, fail)
+    assert path.read_text() == '{\n "exact": 0.95\n}\n'  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary left

@@ -47,7 +47,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +58,7 @@ from safetensors import SafetensorError
 
 from rnnlab.data.text import vocab_from_json
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError, describe_shape
+from rnnlab.files import write_atomically
 from rnnlab.interop import params_from_torch, params_to_torch
 from rnnlab.memory import check_fits, human
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
@@ -239,25 +239,7 @@ def save_checkpoint(
 def _write_atomically(path: Path, tensors: dict[str, np.ndarray], metadata: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary new file (mkstemp makes it 0600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(_serialize(tensors, metadata))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    write_atomically(path, lambda handle: handle.write(_serialize(tensors, metadata)))
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:
@@ -282,19 +264,6 @@ def _alive(pid: int) -> bool:
     except OSError:  # it exists, but is someone else's
         return True
     return True
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (not possible on every platform; best effort)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ------------------------------------------------------------------------------- loading

@@ -8,8 +8,6 @@ file, then a rename).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.errors import ConfigError
+from rnnlab.files import write_atomically
 
 #: one colour per curve within a panel, in order (colour-blind safe: Okabe & Ito)
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -63,16 +62,9 @@ def _pyplot() -> Any:
 
 
 def _save(figure: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
-    try:
-        figure.savefig(temp, dpi=110, bbox_inches="tight")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    return path
+    return write_atomically(
+        path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+    )
 
 
 def panels(

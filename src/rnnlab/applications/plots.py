@@ -6,14 +6,13 @@ its path.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rnnlab.errors import ConfigError
+from rnnlab.files import write_atomically
 
 
 def _pyplot() -> Any:
@@ -33,15 +32,10 @@ def _save(figure: Any, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"plots are PNG files: the path must end in .png, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomically(
+            path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+        )
     finally:
         figure.clf()
         import matplotlib.pyplot as plt

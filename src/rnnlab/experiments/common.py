@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextvars
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ import numpy as np
 from rnnlab.cells.indrnn import RECURRENT_WEIGHT
 from rnnlab.data.synthetic import TaskData
 from rnnlab.errors import ConfigError
+from rnnlab.files import write_atomically
 from rnnlab.models.language import canonical_cell
 from rnnlab.models.sequence import SequenceModel, SequenceModelConfig
 from rnnlab.nn.module import inference
@@ -352,14 +351,8 @@ def numbers(value: Any) -> Any:
 
 def write_json(path: Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON atomically (temp file, then rename); NaN → null."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(jsonable(obj), indent=1)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
-    ) as handle:
-        handle.write(text + "\n")
-    os.replace(handle.name, path)
-    return path
+    text = json.dumps(jsonable(obj), indent=1) + "\n"
+    return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
