@@ -170,6 +170,25 @@ def test_attention_command_measures_both_decoders_at_every_length(monkeypatch, c
     assert "exact match by length" in stdout
 
 
+def test_attention_on_dates_scores_greedy_and_beam_search_on_held_out_days(
+    monkeypatch, capsys, tmp_path
+):
+    out = tmp_path / "dates"
+    status, stdout, stderr = run(
+        monkeypatch, capsys, "experiment", "attention", "--task", "dates", "--steps", "10",
+        "--hidden", "8", "--batch", "16", "--beam", "1", "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = load(out / "attention.json")
+    (length,) = results["config"]["lengths"]  # one data set: every written form
+    assert length >= len("September 30, 1999")
+    assert [s["kind"] for s in results["summary"]] == ["none", "general"]
+    assert all(s["beam_exact"] == s["exact"] for s in results["summary"])  # width 1 = greedy
+    assert "written dates → ISO" in stdout and "exact (beam 1)" in stdout
+    status, _, stderr = run(monkeypatch, capsys, "experiment", "adding", "--task", "dates")
+    assert status != 0 and "--task does not apply to the adding experiment" in stderr
+
+
 def test_unknown_experiment_is_a_clear_error(monkeypatch, capsys):
     status, _, stderr = run(monkeypatch, capsys, "experiment", "nope")
     assert status == 2 and "unknown experiment 'nope'" in stderr

@@ -1,6 +1,7 @@
 """Attention against sequence length (Bahdanau et al. 2015, Fig. 2, in miniature): the
 same encoder–decoder with and without attention, reversing strings of lower-case
-letters of growing length.
+letters of growing length (``task="reverse"``), or turning written dates into ISO dates
+(``task="dates"``: one data set of every written form, its length the longest source).
 
 Without attention everything the decoder knows of the source passes through the
 encoder's last state, and the gradient of each output reaches source position s only
@@ -9,11 +10,13 @@ encoder output directly. The experiment measures, for each length, the exact-mat
 accuracy of greedy decoding on held-out strings; for the longest, ‖∂L/∂h_s‖ of the
 encoder at every source position s at initialisation, before learning shapes it (the
 shortened gradient path, beside the vanishing experiment's plots), and the attention map
-of one example after training.
+of one example after training. With ``beam`` > 0, beam search of that width is scored
+too at the end of each run, beside greedy decoding.
 
 Training: fresh random strings (a set of ``train_size``, shuffled), Adam, gradient-norm
-clipping; test: ``test_size`` other strings. The encoder is one-directional, so its
-state at the end is all a model without attention can read.
+clipping; test: ``test_size`` other strings (for dates: days never drawn for training).
+The encoder is one-directional, so its state at the end is all a model without
+attention can read.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.data.pairs import END, START, PairData, reverse
+from rnnlab.data.pairs import END, START, PairData, dates, reverse
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.common import (
     Run,
@@ -38,12 +41,16 @@ from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnlab.nn.module import evaluating
 from rnnlab.probe import layer_records, step_norms
 
+TASKS = ("reverse", "dates")
+TITLES = {"reverse": "reversing letters", "dates": "written dates → ISO"}
+
 
 @dataclass
 class AttentionConfig:
     """Options of ``rnnlab experiment attention``."""
 
     cells: tuple[str, ...] = ("gru",)
+    task: str = "reverse"  #: or "dates" (written dates → ISO; one length, not four)
     length: int = 40  #: the longest strings; also a quarter, a half and three quarters of it
     kinds: tuple[str, ...] = ("none", "general")  #: the decoders compared
     hidden: int = 64
@@ -56,10 +63,15 @@ class AttentionConfig:
     test_size: int = 200
     seed: int = 0
     repeats: int = 1
+    beam: int = 5  #: the beam width scored beside greedy decoding at the end; 0: none
 
     def __post_init__(self) -> None:
         if self.length < 2:
             raise ConfigError(f"length must be at least 2, got {self.length}")
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 0:
+            raise ConfigError(f"beam must be a width ≥ 1, or 0 for none; got {self.beam!r}")
 
     @property
     def lengths(self) -> list[int]:
@@ -86,6 +98,35 @@ def exact_match(model: Seq2Seq, data: PairData) -> float:
     decoded = model.greedy(data.sources.T, data.source_lengths, max_length=longest)
     texts = [data.target_vocab.decode(tokens) for tokens in decoded]
     return float(np.mean([got == want for got, want in zip(texts, data.target_texts, strict=True)]))
+
+
+def beam_exact_match(model: Seq2Seq, data: PairData, width: int) -> float:
+    """The share of ``data``'s targets that beam search of ``width`` gets exactly right."""
+    longest = int(data.target_lengths.max())
+    right = 0
+    for source, length, want in zip(
+        data.sources, data.source_lengths, data.target_texts, strict=True
+    ):
+        tokens = model.beam_search(source[:length], width, max_length=longest)
+        right += data.target_vocab.decode(tokens) == want
+    return right / len(data)
+
+
+def task_data(config: AttentionConfig) -> list[tuple[int, PairData, PairData]]:
+    """(length, training pairs, test pairs) of each length measured: four of reverse;
+    one of dates, named by its longest source."""
+    if config.task == "dates":
+        train = dates(config.train_size, "train", seed=config.seed)
+        test = dates(config.test_size, "test", seed=config.seed + 1)
+        return [(int(test.source_lengths.max()), train, test)]
+    return [
+        (
+            length,
+            reverse(config.train_size, length, seed=config.seed + 1000 * length),
+            reverse(config.test_size, length, seed=config.seed + 1000 * length + 1),
+        )
+        for length in config.lengths
+    ]
 
 
 def _test_loss(model: Seq2Seq, data: PairData) -> float:
@@ -131,10 +172,9 @@ def run_attention(config: AttentionConfig, out: Path) -> dict[str, Any]:
     summary: list[dict[str, Any]] = []
     gradients: dict[str, list[float]] = {}
     maps: dict[str, dict[str, Any]] = {}
-    longest = config.lengths[-1]
-    for length in config.lengths:
-        train = reverse(config.train_size, length, seed=config.seed + 1000 * length)
-        test = reverse(config.test_size, length, seed=config.seed + 1000 * length + 1)
+    measured = task_data(config)
+    longest = measured[-1][0]
+    for length, train, test in measured:
         for cell in config.cells:
             for kind in config.kinds:
                 for seed in range(config.seed, config.seed + config.repeats):
@@ -156,10 +196,11 @@ def run_attention(config: AttentionConfig, out: Path) -> dict[str, Any]:
                         evaluate, train_options,
                     )  # fmt: skip
                     runs.append(run)
+                    beam = beam_exact_match(model, test, config.beam) if config.beam else None
                     summary.append(
                         {
                             "label": label, "cell": cell, "kind": kind, "length": length,
-                            "seed": seed, "exact": run.final("exact"),
+                            "seed": seed, "exact": run.final("exact"), "beam_exact": beam,
                             "test_loss": run.final("test_loss"), "stopped": run.stopped,
                             "seconds": round(run.seconds, 1),
                         }
@@ -168,7 +209,7 @@ def run_attention(config: AttentionConfig, out: Path) -> dict[str, Any]:
                         maps[f"{cell} {kind}"] = attention_map(model, test)
     results = {
         "experiment": "attention",
-        "config": {**asdict(config), "lengths": config.lengths},
+        "config": {**asdict(config), "lengths": [length for length, _, _ in measured]},
         "summary": summary,
         "gradient_norms": gradients,
         "attention_maps": maps,
@@ -178,6 +219,10 @@ def run_attention(config: AttentionConfig, out: Path) -> dict[str, Any]:
     write_json(out / "attention.json", results)
     table_attention(results)
     return results
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def plot_attention(results: dict[str, Any], out: Path) -> list[Path]:
@@ -194,8 +239,8 @@ def plot_attention(results: dict[str, Any], out: Path) -> list[Path]:
     paths = [
         plots.learning_curves(
             out / "attention_accuracy.png",
-            f"Reversing letters: exact match on {config['test_size']} held-out strings, "
-            f"{config['steps']} steps",
+            f"{_sentence(TITLES[config.get('task', 'reverse')])}: exact match on "
+            f"{config['test_size']} held-out pairs, {config['steps']} steps",
             curves, "exact match (greedy)", logy=False, xlabel="source length",
         )
     ]  # fmt: skip
@@ -225,12 +270,16 @@ def plot_attention(results: dict[str, Any], out: Path) -> list[Path]:
 
 def table_attention(results: dict[str, Any]) -> None:
     """The summary table of the results."""
+    config = results["config"]
+    beam = config.get("beam", 0)
     print_table(
-        "reversing letters: exact match by length, with and without attention",
-        ["run", "length", "attention", "exact match", "test loss", "stopped", "seconds"],
+        f"{TITLES[config.get('task', 'reverse')]}: exact match by length, with and without "
+        "attention",
+        ["run", "length", "attention", "exact (greedy)", f"exact (beam {beam})", "test loss",
+         "stopped", "seconds"],
         [
-            [s["label"], str(s["length"]), s["kind"], fmt(s["exact"]), fmt(s["test_loss"]),
-             s["stopped"], f"{s['seconds']:.0f}"]
+            [s["label"], str(s["length"]), s["kind"], fmt(s["exact"]), fmt(s.get("beam_exact")),
+             fmt(s["test_loss"]), s["stopped"], f"{s['seconds']:.0f}"]
             for s in results["summary"]
         ],
     )  # fmt: skip

@@ -138,6 +138,13 @@ def experiment_command(
         float | None,
         typer.Option(help="IndRNN's bound on |u| (adding: default 2^(1/T); 0: none)", min=0),
     ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="attention: reverse (letters) or dates (written → ISO)")
+    ] = None,
+    beam: Annotated[
+        int | None,
+        typer.Option(help="attention: beam width scored beside greedy (0: none)", min=0),
+    ] = None,
     replot: Annotated[
         bool, typer.Option("--replot", help="only redraw the plots from --out's JSON")
     ] = False,
@@ -165,6 +172,8 @@ def experiment_command(
         repeats=repeats,
         radius=radius,
         recurrent_max=recurrent_max,
+        task=task,
+        beam=beam,
     )
     from rnnlab.experiments.common import jsonable, watching
 
