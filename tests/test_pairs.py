@@ -1,4 +1,4 @@
-"""The encoder–decoder tasks: reverse, sort and written dates → ISO, generated."""
+"""The encoder–decoder tasks: copy, reverse, sort and written dates → ISO, generated."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rnnlab.data.pairs import (
     DATE_FORMS,
     END,
     START,
+    copy,
     dates,
     pair_data,
     reverse,
@@ -27,8 +28,9 @@ def decoded(data, row):
     return source, target
 
 
-def test_reverse_and_sort_give_what_they_say_with_the_markers_around_the_target():
-    for task, transform in ((reverse, lambda s: s[::-1]), (sort_letters, sorted)):
+def test_copy_reverse_and_sort_give_what_they_say_with_the_markers_around_the_target():
+    tasks = ((copy, list), (reverse, lambda s: s[::-1]), (sort_letters, sorted))
+    for task, transform in tasks:
         data = task(50, 12, min_length=3, seed=1)
         assert len(data) == 50 and data.sources.shape == (50, 12)
         assert data.source_lengths.min() >= 3 and data.source_lengths.max() <= 12

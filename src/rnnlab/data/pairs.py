@@ -1,6 +1,7 @@
 """Sequence pairs for encoder–decoder models, generated (nothing to download): the classic
 demonstrations of attention.
 
+    copy(n, length)        "hdakq"                    → "hdakq"
     reverse(n, length)     "hdakq"                    → "qkadh"
     sort_letters(n, length) "hdakq"                   → "adhkq"
     dates(n)               "the 3rd of March, 1999"   → "1999-03-03"   (many surface forms)
@@ -36,6 +37,7 @@ __all__ = [
     "START",
     "PairBatcher",
     "PairData",
+    "copy",
     "dates",
     "pair_data",
     "reverse",
@@ -163,6 +165,12 @@ def _letter_task(
     sources = _letter_strings(n, length, min_length, np.random.default_rng(seed))
     targets = [transform(text) for text in sources]
     return pair_data(sources, targets, CharVocab(LETTERS), target_vocabulary(LETTERS))
+
+
+def copy(n: int, length: int, min_length: int | None = None, seed: Seed = 0) -> PairData:
+    """n random strings of lower-case letters → the same strings (the copy task: at
+    T = 100 the whole string must pass through the encoder, or through attention)."""
+    return _letter_task(lambda text: text, n, length, min_length, seed)
 
 
 def reverse(n: int, length: int, min_length: int | None = None, seed: Seed = 0) -> PairData:

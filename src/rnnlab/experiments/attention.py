@@ -1,6 +1,7 @@
 """Attention against sequence length (Bahdanau et al. 2015, Fig. 2, in miniature): the
 same encoder–decoder with and without attention, reversing strings of lower-case
-letters of growing length (``task="reverse"``), or turning written dates into ISO dates
+letters of growing length (``task="reverse"``), copying them (``task="copy"``, the
+copy task at T = 100 with ``length=100``), or turning written dates into ISO dates
 (``task="dates"``: one data set of every written form, its length the longest source).
 
 Without attention everything the decoder knows of the source passes through the
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.data.pairs import END, START, PairData, dates, reverse
+from rnnlab.data.pairs import END, START, PairData, copy, dates, reverse
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.common import (
     Run,
@@ -41,8 +42,12 @@ from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnlab.nn.module import evaluating
 from rnnlab.probe import layer_records, step_norms
 
-TASKS = ("reverse", "dates")
-TITLES = {"reverse": "reversing letters", "dates": "written dates → ISO"}
+TASKS = ("reverse", "copy", "dates")
+TITLES = {
+    "reverse": "reversing letters",
+    "copy": "copying letters",
+    "dates": "written dates → ISO",
+}
 
 
 @dataclass
@@ -50,7 +55,7 @@ class AttentionConfig:
     """Options of ``rnnlab experiment attention``."""
 
     cells: tuple[str, ...] = ("gru",)
-    task: str = "reverse"  #: or "dates" (written dates → ISO; one length, not four)
+    task: str = "reverse"  #: or "copy", or "dates" (written → ISO; one length, not four)
     length: int = 40  #: the longest strings; also a quarter, a half and three quarters of it
     kinds: tuple[str, ...] = ("none", "general")  #: the decoders compared
     hidden: int = 64
@@ -113,17 +118,18 @@ def beam_exact_match(model: Seq2Seq, data: PairData, width: int) -> float:
 
 
 def task_data(config: AttentionConfig) -> list[tuple[int, PairData, PairData]]:
-    """(length, training pairs, test pairs) of each length measured: four of reverse;
-    one of dates, named by its longest source."""
+    """(length, training pairs, test pairs) of each length measured: four of reverse
+    and copy; one of dates, named by its longest source."""
     if config.task == "dates":
         train = dates(config.train_size, "train", seed=config.seed)
         test = dates(config.test_size, "test", seed=config.seed + 1)
         return [(int(test.source_lengths.max()), train, test)]
+    task = copy if config.task == "copy" else reverse
     return [
         (
             length,
-            reverse(config.train_size, length, seed=config.seed + 1000 * length),
-            reverse(config.test_size, length, seed=config.seed + 1000 * length + 1),
+            task(config.train_size, length, seed=config.seed + 1000 * length),
+            task(config.test_size, length, seed=config.seed + 1000 * length + 1),
         )
         for length in config.lengths
     ]

@@ -139,7 +139,8 @@ def experiment_command(
         typer.Option(help="IndRNN's bound on |u| (adding: default 2^(1/T); 0: none)", min=0),
     ] = None,
     task: Annotated[
-        str | None, typer.Option(help="attention: reverse (letters) or dates (written → ISO)")
+        str | None,
+        typer.Option(help="attention: reverse or copy (letters), or dates (written → ISO)"),
     ] = None,
     beam: Annotated[
         int | None,
