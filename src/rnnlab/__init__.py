@@ -6,7 +6,7 @@ output, (h, c) = layer(x)            # x: (T, B, 10) float32
 d_x, d_state0 = layer.backward(d_output)
 """
 
-from rnnlab import backend, errors, interop
+from rnnlab import backend, errors, interop, show
 from rnnlab.backend import get_backend, set_backend, use_backend
 from rnnlab.errors import RnnlabError
 from rnnlab.generate import next_distribution, sample
@@ -65,5 +65,6 @@ __all__ = [
     "sample",
     "save_checkpoint",
     "set_backend",
+    "show",
     "use_backend",
 ]

@@ -55,8 +55,8 @@ MAX_CSV_ROWS = 5_000_000
 
 @dataclass(frozen=True)
 class TaggedSequences:
-    """tokens[n][t] has the tag tags[n][t]; ``groups[n]`` is where sequence n came from
-    (a play's title, or "sentence 7" of a CSV file)."""
+    """``tokens[n][t]`` has the tag ``tags[n][t]``; ``groups[n]`` is where sequence n
+    came from (a play's title, or "sentence 7" of a CSV file)."""
 
     tokens: list[list[str]]
     tags: list[list[str]]
