@@ -85,3 +85,20 @@ def test_a_view_saves_as_a_page_of_its_own(model, tmp_path):
     path = rnnlab.show.states(model, "the").save(tmp_path / "states.html")
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and page.count("<svg") == 6
+
+
+def test_a_large_heatmap_is_one_png_with_a_pixel_per_cell_in_the_labs_colours():
+    import base64
+    import io
+
+    from matplotlib.image import imread
+
+    values = np.linspace(-1, 1, 128 * 40).reshape(128, 40)
+    view = rnnlab.show.heatmap(values, title="big")
+    assert "<rect" not in view.html and view.html.count("<image") == 1
+    data = re.search(r'href="data:image/png;base64,([^"]+)"', view.html).group(1)
+    pixels = np.round(imread(io.BytesIO(base64.b64decode(data))) * 255).astype(int)
+    assert pixels.shape[:2] == (128, 40)
+    for i, j in np.ndindex(128, 40):
+        assert f"rgb({','.join(map(str, pixels[i, j, :3]))})" == diverging(values[i, j])
+    assert len(view.html) < 40_000  # a few kilobytes, not one element per cell

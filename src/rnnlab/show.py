@@ -19,9 +19,12 @@ and ``rnn``); text outside its vocabulary is a ConfigError naming the characters
 
 from __future__ import annotations
 
+import base64
 import html
 import itertools
 import math
+import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,9 @@ STOPS = (
 CURVE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 #: the largest matrix a heatmap draws (cells), so a view stays a few megabytes at most
 MAX_CELLS = 200_000
+#: up to this many cells a heatmap is one SVG rectangle per cell, each with its value as
+#: a tooltip; beyond, the cells are one PNG image (one pixel per cell, scaled up)
+MAX_TOOLTIP_CELLS = 2_000
 _FONT = "font-family:system-ui,sans-serif;font-size:12px"
 
 
@@ -70,6 +76,9 @@ class View:
 
     def __str__(self) -> str:
         return self.html
+
+    def __repr__(self) -> str:  # the plain-text fallback of a notebook: short
+        return f"<rnnlab.show.View: {len(self.html):,} characters of HTML>"
 
     def save(self, path: str | Path) -> Path:
         """Write the view as a page of its own (atomically); → the path."""
@@ -91,6 +100,34 @@ def diverging(value: float, scale: float = 1.0) -> str:
     return "rgb(33,102,172)"
 
 
+def diverging_pixels(values: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """``diverging`` for a whole array: (..., 3) uint8 RGB."""
+    x = np.nan_to_num(np.clip(np.asarray(values, np.float64) / (scale or 1.0), -1, 1))
+    stops = np.array([stop for stop, _ in STOPS])
+    channels = [np.interp(x, stops, [c[k] for _, c in STOPS]) for k in range(3)]
+    return np.floor(np.stack(channels, axis=-1) + 0.5).astype(np.uint8)
+
+
+def png(pixels: np.ndarray) -> bytes:
+    """A PNG file of ``pixels`` (height, width, 3) uint8 RGB: signature, IHDR, one
+    zlib-compressed IDAT of filter-0 rows, IEND (the PNG specification's minimum)."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width, _ = pixels.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), pixels.reshape(height, -1)], 1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
+        + chunk(b"IEND", b"")
+    )
+
+
 def _text_colour(background: str) -> str:
     r, g, b = (int(v) for v in background[4:-1].split(","))
     return "#111" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
@@ -110,12 +147,14 @@ def heatmap(
     title: str = "",
     scale: float | None = None,
     row_name: str = "unit",
-    cell: tuple[int, int] = (14, 11),
+    cell: tuple[int, int] | None = None,
     legend: str | None = None,
 ) -> View:
     """``matrix`` (rows, columns), e.g. (units, T), on the diverging scale ±``scale``
     (default: 1, or the largest |value| if that is larger); ``columns`` label the columns
-    (e.g. the characters read). Every cell has a tooltip with its value."""
+    (e.g. the characters read); ``cell``: (width, height) of a cell in pixels (default:
+    what fits about 900 × 360). Up to ``MAX_TOOLTIP_CELLS`` cells each has a tooltip
+    with its value."""
     values = np.asarray(matrix, dtype=np.float64)
     if values.ndim != 2 or not values.size:
         raise ShapeError(f"a heatmap needs a non-empty 2-D array, got shape {values.shape}")
@@ -130,7 +169,7 @@ def heatmap(
     if scale is None:
         finite = values[np.isfinite(values)]
         scale = max(1.0, float(np.abs(finite).max()) if finite.size else 1.0)
-    w, h = cell
+    w, h = cell or (max(3, min(14, 900 // width)), max(3, min(11, 360 // rows)))
     left, top = 40, 16 if columns is not None else 2
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width * w + 2}" '
@@ -143,14 +182,22 @@ def heatmap(
     for i in range(0, rows, max(1, rows // 8)):
         y = top + i * h + h / 2 + 4
         parts.append(f'<text x="{left - 4}" y="{y:.1f}" text-anchor="end">{i}</text>')
-    for i in range(rows):
-        for j in range(width):
-            value = values[i, j]
-            parts.append(
-                f'<rect x="{left + j * w}" y="{top + i * h}" width="{w}" height="{h}" '
-                f'fill="{diverging(value, scale)}"><title>{_e(row_name)} {i}, step {j + 1}'
-                f": {value:.3f}</title></rect>"
-            )
+    if values.size <= MAX_TOOLTIP_CELLS:
+        for i in range(rows):
+            for j in range(width):
+                value = values[i, j]
+                parts.append(
+                    f'<rect x="{left + j * w}" y="{top + i * h}" width="{w}" height="{h}" '
+                    f'fill="{diverging(value, scale)}"><title>{_e(row_name)} {i}, step '
+                    f"{j + 1}: {value:.3f}</title></rect>"
+                )
+    else:
+        data = base64.b64encode(png(diverging_pixels(values, scale))).decode("ascii")
+        parts.append(
+            f'<image x="{left}" y="{top}" width="{width * w}" height="{rows * h}" '
+            f'preserveAspectRatio="none" style="image-rendering:pixelated" '
+            f'href="data:image/png;base64,{data}"/>'
+        )
     parts.append("</svg>")
     if legend is None:
         legend = (
