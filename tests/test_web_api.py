@@ -25,7 +25,7 @@ with warnings.catch_warnings():  # starlette's note about its httpx client, not 
 from rnnlab.cells import CELLS
 from rnnlab.data.corpora import shakespeare
 from rnnlab.data.text import CharVocab
-from rnnlab.generate import sample
+from rnnlab.generate import next_distribution, sample, sampling_distribution
 from rnnlab.io import save_checkpoint
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
 from rnnlab.web import limits
@@ -330,6 +330,35 @@ def test_next_distribution_flattens_as_the_temperature_rises(client):
     assert entropy(0.2) < entropy(1.0) < entropy(1.8)
 
 
+def test_next_marks_what_top_k_and_top_p_let_the_sampler_draw(client, lab):
+    model = make(client)
+    text = "ROMEO:\nBut, soft"
+    snapshot = lab.get(model["id"]).snapshot()
+    for options in ({"top_k": 3}, {"top_p": 0.5}, {"top_k": 5, "top_p": 0.9}, {}):
+        body = {"model": model["id"], "text": text, "temperature": 0.8, "k": 20} | options
+        answer = client.post("/api/next", json=body).json()
+        logits = np.log([p for _, p in next_distribution(snapshot, text, 100, 0.8)])
+        expected = sampling_distribution(logits, 1.0, options.get("top_k"), options.get("top_p"))
+        q = np.array([item["q"] for item in answer["items"]])
+        np.testing.assert_allclose(q, expected[:20], atol=2e-6)
+        assert answer["drawable"] == np.count_nonzero(expected)
+        if "top_k" in options:
+            assert answer["drawable"] <= options["top_k"]
+        assert all(item["p"] > 0 for item in answer["items"])  # the model's own, unfiltered
+
+
+def test_next_reports_the_drawn_character_wherever_it_ranks(client):
+    model = make(client)
+    body = {"model": model["id"], "text": "ROMEO:\nBut, soft", "k": 10, "top_k": 3}
+    items = client.post("/api/next", json=body).json()["items"]
+    rare = items[-1]["symbol"]  # ranked 10th: cut by top-k = 3
+    answer = client.post("/api/next", json=body | {"include": rare}).json()
+    assert answer["chosen"] == items[-1] | {"rank": 10}
+    assert answer["chosen"]["q"] == 0
+    assert_refused(client.post("/api/next", json=body | {"include": "€"}), 400, "€")
+    assert_refused(client.post("/api/next", json=body | {"top_p": 0}), 422, "top_p")
+
+
 def test_generation_streams_one_character_per_line_as_sample_would(client, lab):
     model = make(client)
     body = {"model": model["id"], "prime": "ROMEO:", "n": 25, "temperature": 0.9, "seed": 3}
@@ -341,6 +370,9 @@ def test_generation_streams_one_character_per_line_as_sample_would(client, lab):
     text = "".join(line["piece"] for line in lines[:-1])
     snapshot = lab.get(model["id"]).snapshot()
     assert text == sample(snapshot, 25, "ROMEO:", 0.9, seed=3)
+    nucleus = client.post("/api/generate", json=body | {"top_k": 5, "top_p": 0.6}).text
+    text = "".join(json.loads(line).get("piece", "") for line in nucleus.splitlines())
+    assert text == sample(snapshot, 25, "ROMEO:", 0.9, top_k=5, top_p=0.6, seed=3)
 
 
 # ----------------------------------------------------------------------------- refusals

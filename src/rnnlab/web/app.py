@@ -13,7 +13,8 @@
     POST /api/gradients            GradientRequest → ‖∂L/∂h_t‖ for RNN, LSTM and GRU
     POST /api/attention            AttentionRequest → an encoder–decoder's greedy decoding,
                                    step by step, with each step's attention weights
-    POST /api/next                 NextRequest → the top-k next characters
+    POST /api/next                 NextRequest → the top-k next characters, which of them
+                                   top-k / top-p let the sampler draw, and the drawn one
     POST /api/generate             GenerateRequest → characters, streamed as NDJSON lines
 
 Every request is validated (``rnnlab.web.schemas``) and bounded (``rnnlab.web.limits``,
@@ -44,10 +45,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rnnlab.cells import CELLS
 from rnnlab.errors import RnnlabError
-from rnnlab.generate import iter_sample, next_distribution
+from rnnlab.generate import iter_sample
 from rnnlab.models.seq2seq import ATTENTION
 from rnnlab.web import limits
 from rnnlab.web.attention import attention_view
+from rnnlab.web.distribution import next_view
 from rnnlab.web.entry import LabError
 from rnnlab.web.lab import Lab
 from rnnlab.web.pairs import PAIR_TASKS
@@ -378,12 +380,17 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     def next_characters(request: NextRequest) -> dict[str, Any]:
         model = _text_model(request.model)
         check_known(model, request.text)
-        items = next_distribution(model, request.text, request.k, request.temperature)
-        return {
-            "text_length": len(request.text),
-            "temperature": request.temperature,
-            "items": [{"symbol": s, "p": round(p, 6)} for s, p in items],
-        }
+        if request.include is not None:
+            check_known(model, request.include, "include")
+        return next_view(
+            model,
+            request.text,
+            request.k,
+            request.temperature,
+            request.top_k,
+            request.top_p,
+            request.include,
+        )
 
     @app.post("/api/generate")
     def generate(request: GenerateRequest) -> StreamingResponse:
@@ -392,7 +399,13 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
         # iter_sample checks everything and encodes the prime before the first piece,
         # so a bad request is refused here with a 4xx, not in the middle of the stream
         pieces = iter_sample(
-            model, request.n, request.prime, request.temperature, request.top_k, seed=request.seed
+            model,
+            request.n,
+            request.prime,
+            request.temperature,
+            request.top_k,
+            request.top_p,
+            seed=request.seed,
         )
         return StreamingResponse(_lines(pieces), media_type="application/x-ndjson")
 

@@ -100,13 +100,22 @@ class AttentionRequest(Request):
     sequence: SequenceSpec | None = None
 
 
+TopK = Annotated[int, Field(ge=1, le=limits.MAX_TOP_K, strict=True)]
+TopP = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False, strict=True)]
+
+
 class NextRequest(Request):
-    """The ``k`` most likely next characters after ``text`` (panel 5)."""
+    """The ``k`` most likely next characters after ``text`` (panel 5), and which of them
+    the sampler can draw with ``top_k`` / ``top_p``; ``include``: a character to report
+    wherever it ranks (the one the sampler drew)."""
 
     model: ModelId
     text: Annotated[str, Field(min_length=1, max_length=limits.MAX_CONTEXT)]
     temperature: Temperature = 1.0
-    k: Annotated[int, Field(ge=1, le=limits.MAX_TOP_K, strict=True)] = 10
+    k: TopK = 10
+    top_k: TopK | None = None
+    top_p: TopP | None = None
+    include: Annotated[str, Field(min_length=1, max_length=1)] | None = None
 
 
 class GenerateRequest(Request):
@@ -116,5 +125,6 @@ class GenerateRequest(Request):
     prime: Annotated[str, Field(max_length=limits.MAX_PRIME)] = ""
     n: Annotated[int, Field(ge=1, le=limits.MAX_GENERATE, strict=True)] = 200
     temperature: Temperature = 0.8
-    top_k: Annotated[int, Field(ge=1, le=limits.MAX_TOP_K, strict=True)] | None = None
+    top_k: TopK | None = None
+    top_p: TopP | None = None
     seed: Seed | None = None
