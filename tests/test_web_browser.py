@@ -500,7 +500,7 @@ def test_a_projected_lstm_checkpoint_writes_h_tilde_and_its_projection(browser, 
         assert "h̃t = ot ⊙ tanh(ct)" in text, text
         assert "ht = Whr h̃t" in text and "8 numbers" in text, text
         hidden = page.locator("canvas.heatmap[data-kind=hidden]")
-        assert "h̃" in hidden.evaluate("c => c.closest('figure, div').textContent")
+        assert "h̃" in hidden.evaluate("c => c.closest('.heatmap-box').textContent")
         shoot(page, "equations", "equations-projected")
         assert errors == []
     finally:

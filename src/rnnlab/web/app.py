@@ -356,7 +356,9 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
         # a snapshot: an embedding layer keeps what it saw, and the model may be training
         prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
         rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
-        models = {cell: lab.sibling(entry, cell) for cell in (rnn, "lstm", "gru")}
+        models = {
+            cell: lab.sibling(entry, cell, request.untrained) for cell in (rnn, "lstm", "gru")
+        }
         return gradient_view(models, prepared, request.scale, request.layer)
 
     @app.post("/api/attention")

@@ -255,14 +255,16 @@ class Lab:
         with self._lock:
             return [entry.info() for entry in self._entries.values()]
 
-    def sibling(self, entry: Entry, cell: str) -> tuple[Module, int]:
+    def sibling(self, entry: Entry, cell: str, fresh: bool = False) -> tuple[Module, int]:
         """(snapshot, steps trained) of the model like ``entry`` but with ``cell``: the
-        lab's own if it has one (perhaps trained), else a fresh seeded one (not kept)."""
-        if cell == entry.config.cell:
+        lab's own if it has one (perhaps trained), else a fresh seeded one (not kept);
+        ``fresh``: always a fresh seeded one, so that every cell is compared untrained."""
+        if cell == entry.config.cell and not fresh:
             return entry.snapshot(), entry.steps_done
         key = (entry.key[0], cell, *entry.key[2:])
         with self._lock:
-            twin = self._entries.get(self._id(key)) if entry.id != CHECKPOINT_ID else None
+            known = entry.id != CHECKPOINT_ID and not fresh
+            twin = self._entries.get(self._id(key)) if known else None
         if twin is not None:
             return twin.snapshot(), twin.steps_done
         config = entry.config

@@ -90,6 +90,8 @@ class GradientRequest(Request):
         Field(ge=limits.MIN_SCALE, le=limits.MAX_SCALE, allow_inf_nan=False, strict=True),
     ] = 1.0
     layer: Layer = 0
+    #: True: compare three fresh (untrained, same seed) models instead of those trained here
+    untrained: Annotated[bool, Field(strict=True)] = False
 
 
 class AttentionRequest(Request):

@@ -74,8 +74,9 @@ export function drawHeatmap(canvas, matrix, opts) {
   ctx.font = "10px system-ui, sans-serif";
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  const every = Math.max(1, Math.ceil(12 / cellH));
-  for (let u = 0; u < H; u += every * Math.ceil(H / (every * 8))) {
+  const every = Math.max(1, Math.ceil(14 / cellH)); // rows per label: at least 14 px apart
+  const labelStride = [1, 2, 4, 5, 8, 10, 16, 20, 32, 50, 64, 100].find((k) => k >= every) ?? every;
+  for (let u = 0; u < H; u += labelStride) {
     ctx.fillText(String(u), LEFT - 4, TOP + (u + 0.5) * cellH);
   }
   ctx.textAlign = "center";
@@ -84,7 +85,8 @@ export function drawHeatmap(canvas, matrix, opts) {
     labels.forEach((label, t) => ctx.fillText(showChar(label).slice(0, 1), LEFT + (t + 0.5) * cellW, TOP / 2));
   } else {
     ctx.font = "10px system-ui, sans-serif";
-    for (let t = 0; t < T; t += Math.ceil(T / 10)) ctx.fillText(`t=${t + 1}`, LEFT + (t + 0.5) * cellW, TOP / 2);
+    const stride = Math.max(1, Math.ceil(40 / cellW)); // a label every 40 px or more
+    for (let t = 0; t < T; t += stride) ctx.fillText(`t=${t + 1}`, LEFT + (t + 0.5) * cellW, TOP / 2);
   }
   ctx.strokeStyle = "#111";
   ctx.lineWidth = 1.5;
@@ -94,6 +96,17 @@ export function drawHeatmap(canvas, matrix, opts) {
   if (selected.unit !== undefined && selected.unit < H) {
     ctx.strokeStyle = "rgba(17,17,17,.6)";
     ctx.strokeRect(LEFT - 1, TOP + selected.unit * cellH + 0.5, T * cellW + 2, Math.max(1, cellH - 1));
+  }
+  const cursor = opts.cursor;
+  if (cursor && cursor.t < T && cursor.u < H) {
+    // the keyboard's cell: a ring wide enough to see on 4-pixel rows, black and white
+    const [x, y] = [LEFT + cursor.t * cellW, TOP + cursor.u * cellH];
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#fff";
+    ctx.strokeRect(x - 2, y - 2, cellW + 4, cellH + 4);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#111";
+    ctx.strokeRect(x - 2, y - 2, cellW + 4, cellH + 4);
   }
   const locate = (event) => {
     const box = canvas.getBoundingClientRect();
@@ -115,13 +128,23 @@ export function drawHeatmap(canvas, matrix, opts) {
   };
 }
 
+/** The decimals that write every multiple of `step` exactly (0.25 → 2, 0.5 → 1, 20 → 0). */
+export function tickDigits(step) {
+  for (let d = 0; d < 8; d++) {
+    const scaled = Math.abs(step) * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
+  }
+  return 8;
+}
+
 function niceTicks(lo, hi, count = 5) {
   const span = hi - lo || 1;
   const step0 = span / count;
   const mag = 10 ** Math.floor(Math.log10(step0));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => span / s <= count) ?? mag * 10;
   const ticks = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(+v.toFixed(10));
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + 1e-9; k++) ticks.push(+(k * step).toFixed(10));
+  ticks.step = step;
   return ticks;
 }
 
@@ -145,16 +168,21 @@ export function lineChart(svgEl, spec) {
     svgEl.append(svg("text", { x: W / 2, y: Hh / 2, "text-anchor": "middle", text: spec.empty ?? "no data yet" }));
     return;
   }
+  const zeros = spec.logY && spec.series.some((s) => s.points.some(([, y]) => y === 0));
+  const positive = spec.logY ? ys.filter((y) => y > 0) : ys;
   const tf = spec.logY ? (y) => Math.log10(Math.max(y, floor)) : (y) => y;
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   if (x0 === x1) x1 = x0 + 1;
-  let [y0, y1] = [Math.min(...ys.map(tf)), Math.max(...ys.map(tf))];
+  const shown = positive.length ? positive : [1];
+  let [y0, y1] = [Math.min(...shown.map(tf)), Math.max(...shown.map(tf))];
   if (spec.yMin !== undefined) y0 = Math.min(y0, spec.yMin);
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
-  if (spec.logY) [y0, y1] = [Math.floor(y0), Math.ceil(y1)];
+  if (spec.logY) [y0, y1] = [Math.floor(y0), Math.max(Math.ceil(y1), Math.floor(y0) + 1)];
   else [y0, y1] = [y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0)];
   const px = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const py = (v) => m.t + (1 - (v - y0) / (y1 - y0)) * (Hh - m.t - m.b);
+  const bottom = zeros ? y0 - 1.2 : y0; // room for the underflow row
+  const py = (v) => m.t + (1 - (v - bottom) / (y1 - bottom)) * (Hh - m.t - m.b);
+  const at = (y) => (zeros && y === 0 ? py(y0 - 1) : py(tf(y)));
   const grid = svg("g", { class: "grid" });
   const axis = svg("g", { class: "axis" });
   let yTicks;
@@ -163,13 +191,22 @@ export function lineChart(svgEl, spec) {
     yTicks = [];
     for (let e = y0; e <= y1; e += stride) yTicks.push(e);
   } else yTicks = niceTicks(y0, y1);
+  const yDigits = spec.logY ? 0 : tickDigits(yTicks.step ?? 1);
   for (const v of yTicks) {
     grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: py(v), y2: py(v) }));
-    const label = spec.logY ? `10${superscript(v)}` : fmt(v, Math.abs(y1 - y0) < 5 ? 1 : 0);
+    const label = spec.logY ? `10${superscript(v)}` : fmt(v, yDigits);
     axis.append(svg("text", { x: m.l - 6, y: py(v) + 4, "text-anchor": "end", text: label }));
   }
-  for (const v of niceTicks(x0, x1, 6)) {
-    axis.append(svg("text", { x: px(v), y: Hh - m.b + 16, "text-anchor": "middle", text: String(v) }));
+  if (zeros) {
+    // values that underflowed to exactly 0 have no logarithm: a row of their own below
+    grid.append(svg("line", { class: "underflow-line", x1: m.l, x2: W - m.r, y1: py(y0 - 0.5), y2: py(y0 - 0.5) }));
+    axis.append(svg("text", { class: "underflow-label", x: m.l - 6, y: py(y0 - 1) + 4, "text-anchor": "end", text: "0" }));
+    axis.append(svg("text", { class: "underflow-label", x: m.l + 4, y: py(y0 - 1) - 4, text: spec.zeroLabel ?? "exactly 0 (underflow)" }));
+  }
+  const xTicks = niceTicks(x0, x1, Math.max(2, Math.min(6, Math.floor((W - m.l - m.r) / 48))));
+  const xDigits = tickDigits(xTicks.step ?? 1);
+  for (const v of xTicks) {
+    axis.append(svg("text", { x: px(v), y: Hh - m.b + 16, "text-anchor": "middle", text: fmt(v, xDigits) }));
   }
   axis.append(svg("path", { d: `M${m.l},${m.t}V${Hh - m.b}H${W - m.r}`, fill: "none" }));
   axis.append(svg("text", { x: (m.l + W - m.r) / 2, y: Hh - 4, "text-anchor": "middle", text: spec.xLabel ?? "" }));
@@ -185,12 +222,28 @@ export function lineChart(svgEl, spec) {
   }
   for (const s of spec.series) {
     const pts = s.points.filter(([, y]) => y !== null);
-    const d = pts.map(([x, y], i) => `${i ? "L" : "M"}${px(x).toFixed(1)},${py(tf(y)).toFixed(1)}`).join("");
+    // a line joins the drawable points; it breaks at an underflow, whose points are crosses
+    let d = "";
+    let pen = false;
+    for (const [x, y] of pts) {
+      if (zeros && y === 0) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? "L" : "M"}${px(x).toFixed(1)},${at(y).toFixed(1)}`;
+      pen = true;
+    }
     const attrs = { class: "series", d, stroke: s.color, "stroke-dasharray": s.dash ?? null };
     const path = svg("path", attrs);
     Object.assign(path.dataset, s.dataset ?? {});
     svgEl.append(path);
-    if (s.dots) for (const [x, y] of pts) svgEl.append(svg("circle", { cx: px(x), cy: py(tf(y)), r: 2.4, fill: s.color }));
+    if (s.dots) for (const [x, y] of pts) svgEl.append(svg("circle", { cx: px(x), cy: at(y), r: 2.4, fill: s.color }));
+    if (zeros) {
+      for (const [x, y] of pts.filter(([, v]) => v === 0)) {
+        const [cx, cy] = [px(x), at(y)];
+        svgEl.append(svg("path", { class: "underflow", d: `M${cx - 3},${cy - 3}L${cx + 3},${cy + 3}M${cx - 3},${cy + 3}L${cx + 3},${cy - 3}`, stroke: s.color }));
+      }
+    }
   }
   if (withLegend) {
     let x = m.l;
@@ -204,27 +257,101 @@ export function lineChart(svgEl, spec) {
 }
 
 /**
- * Horizontal bars for a next-character distribution. items: [{symbol, p}]; `chosen`: the
- * symbol actually taken next (highlighted). The container's data-entropy holds the entropy
- * in bits of the bars shown (renormalised), each bar's data-prob its probability.
+ * Horizontal bars for a next-character distribution, on an absolute 0–100 % scale (a bar
+ * as long as its track is probability 1). items: [{symbol, p, q, rank}]; opts: {chosen
+ * (the item the sampler drew, shown as an extra row when it is not among the items),
+ * filtered (top-k / top-p are on: q says what the sampler can draw)}. The container's
+ * data-entropy holds the entropy in bits of the bars shown (renormalised), each row's
+ * data-prob its probability p.
  */
-export function barChart(container, items, chosen) {
+export function barChart(container, items, opts = {}) {
+  const { chosen = null, filtered = false } = opts;
   clear(container);
-  const top = Math.max(...items.map((i) => i.p), 1e-9);
-  for (const { symbol, p } of items) {
-    const row = el(
+  container.classList.toggle("filtered", filtered);
+  container.append(
+    el(
       "div",
-      { class: "bar-row" + (symbol === chosen ? " chosen" : ""), dataset: { symbol, prob: String(p) } },
-      el("span", { class: "sym", text: showChar(symbol), title: JSON.stringify(symbol) }),
-      el("span", { class: "track" }, el("span", { class: "fill" })),
-      el("span", { class: "pct", text: pct(p) }),
+      { class: "bar-head", "aria-hidden": "true" },
+      el("span", { text: "next" }),
+      el("span", { text: "probability p (the track is 100 %)" }),
+      el("span", { text: "p" }),
+      filtered ? el("span", { text: "drawn with" }) : null,
+    ),
+  );
+  const row = (item, extra = "") => {
+    const cut = filtered && !(item.q > 0);
+    const drawn = chosen !== null && item.symbol === chosen.symbol;
+    const cls = "bar-row" + (cut ? " cut" : "") + (drawn ? " chosen" : "") + extra;
+    const name = item.symbol === "\n" ? "newline" : item.symbol === " " ? "space" : `'${item.symbol}'`;
+    const said = `${name}: p = ${pct(item.p)}` + (filtered ? (cut ? ", cut: cannot be drawn" : `, drawn with ${pct(item.q)}`) : "") + (drawn ? ", the one drawn" : "");
+    const fill = el("span", { class: "fill" });
+    fill.style.width = `${Math.min(100, 100 * item.p)}%`;
+    return el(
+      "div",
+      { class: cls, role: "listitem", "aria-label": said, dataset: { symbol: item.symbol, prob: String(item.p), q: String(item.q ?? item.p), rank: String(item.rank ?? "") } },
+      el("span", { class: "sym", text: showChar(item.symbol), title: JSON.stringify(item.symbol) }),
+      el("span", { class: "track", "aria-hidden": "true" }, fill, drawn ? el("span", { class: "badge", text: "◀ drawn" }) : null),
+      el("span", { class: "pct", text: pct(item.p) }),
+      filtered ? el("span", { class: "q", text: cut ? "cut" : pct(item.q) }) : null,
     );
-    row.querySelector(".fill").style.width = `${(100 * p) / top}%`;
-    container.append(row);
+  };
+  const list = el("div", { class: "bar-list", role: "list" });
+  for (const item of items) list.append(row(item));
+  if (chosen !== null && !items.some((i) => i.symbol === chosen.symbol)) {
+    list.append(el("div", { class: "bar-gap", "aria-hidden": "true", text: `⋮ ranks ${items.length + 1}–${chosen.rank - 1} not shown` }));
+    list.append(row(chosen, " extra"));
   }
+  container.append(list);
+  container.append(
+    el(
+      "div",
+      { class: "bar-scale", "aria-hidden": "true" },
+      el("span"),
+      el("span", { class: "ticks" }, ...["0", "25", "50", "75", "100 %"].map((t) => el("span", { text: t }))),
+    ),
+  );
   const entropy = entropyBits(items.map((i) => i.p));
   container.dataset.entropy = String(entropy);
   return entropy;
+}
+
+/** Black or white, whichever reads better on the rgb() colour (contrast ≥ 4.5 either way). */
+export function inkOn(colour) {
+  const [r, g, b] = colour.match(/\d+/g).slice(0, 3).map((v) => {
+    const c = Number(v) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) ? "#000" : "#fff";
+}
+
+/**
+ * The numbers behind a chart, as a table inside `details` (a "…as a table" toggle): built
+ * when it is opened, rebuilt while open when the chart changes. build() → {caption,
+ * head: [column titles], rows: [[first cell (a row header), ...cells]]}.
+ */
+export function tableBehind(details, build) {
+  details._build = build;
+  if (!details._wired) {
+    details._wired = true;
+    details.addEventListener("toggle", () => details.open && fillTable(details));
+  }
+  if (details.open) fillTable(details);
+}
+
+function fillTable(details) {
+  const { caption, head, rows } = details._build();
+  const table = el("table", { class: "weights" });
+  table.append(el("caption", { text: caption }));
+  table.append(el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))));
+  const body = el("tbody");
+  for (const [first, ...cells] of rows) {
+    body.append(el("tr", {}, el("th", { scope: "row", text: String(first) }), ...cells.map((c) => el("td", { text: String(c) }))));
+  }
+  table.append(body);
+  let wrap = details.querySelector(".table-wrap");
+  if (!wrap) details.append((wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "the numbers as a table" })));
+  wrap.replaceChildren(table);
 }
 
 export { sci };

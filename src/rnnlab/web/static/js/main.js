@@ -9,7 +9,9 @@ import * as gradients from "./panels/gradients.js";
 import * as neuron from "./panels/neuron.js";
 import * as equations from "./panels/equations.js";
 import * as attention from "./panels/attention.js";
-import { setCells, showError } from "./util.js";
+import { installPopupClosers } from "./popup.js";
+import { openToggles, readAddress, writeAddress } from "./address.js";
+import { debounce, setCells, showError } from "./util.js";
 
 const state = {
   lab: null, // limits, cells, tasks, checkpoint
@@ -81,7 +83,7 @@ async function ensureModels() {
     throw error;
   }
   if (state.layer >= state.model.num_layers) state.layer = 0;
-  if (state.model.id !== previous) state.unitAuto = true; // new units: start from the liveliest
+  if (previous && state.model.id !== previous) state.unitAuto = true; // new units: start from the liveliest
   emit("model", state.model);
   emit("textmodel", state.textModel);
   await Promise.all(modelHooks.map((fn) => fn(state)));
@@ -137,14 +139,32 @@ async function refreshAll() {
 
 const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec, isPair };
 
+// what the page's address keeps besides the state: the generation and the decoding step
+const extra = { generation: generate.generation, decodingStep: attention.currentStep };
+
+/** From now on, every change of a setting is written into the page's address. */
+function followChanges() {
+  const save = debounce(() => writeAddress(ctx, extra), 150);
+  for (const event of ["run", "select", "model", "generated", "decoding-step"]) on(event, save);
+  for (const event of ["input", "change", "toggle", "click"]) document.addEventListener(event, save, true);
+  writeAddress(ctx, extra);
+}
+
 async function start() {
   state.lab = await getJSON("/api/lab");
   setCells(state.lab.cell_info);
   if (state.lab.checkpoint) state.config.source = "checkpoint";
+  const restore = readAddress(ctx, extra);
+  if (restore.dec !== null) attention.restoreStep(restore.dec);
+  installPopupClosers();
   for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention]) {
     module.init(ctx);
   }
+  openToggles(restore.open);
   await refreshAll();
+  if (restore.generation) await generate.generate(restore.generation);
+  openToggles(restore.open); // those drawn with the panels
+  followChanges();
   document.body.dataset.ready = "true";
 }
 

@@ -10,6 +10,17 @@ let view = null; // the last /api/attention answer
 let step = 0; // the selected decoding step, from 0
 let shownKey = null; // the model and source of `view`: a new source starts at step 1
 let ticket = 0;
+let pending = null; // a step to open at (from the page's address), used by the next new source
+
+/** Open the next decoding shown at step `u` (from 0). */
+export function restoreStep(u) {
+  pending = u;
+}
+
+/** The selected decoding step (from 0), or null when no decoding is shown. */
+export function currentStep() {
+  return view ? step : null;
+}
 
 const $ = (id) => document.getElementById(id);
 const LEFT = 84; // room for the row labels
@@ -68,7 +79,8 @@ async function refresh() {
     const answer = await postJSON("/api/attention", body);
     if (mine !== ticket) return;
     const key = JSON.stringify(body);
-    if (key !== shownKey) step = 0; // a new source: follow it from the first step
+    if (key !== shownKey) step = pending ?? 0; // a new source: follow it from the first step
+    pending = null;
     shownKey = key;
     view = answer;
     showError(root, "");
@@ -82,6 +94,7 @@ function go(u) {
   if (!view) return;
   step = Math.max(0, Math.min(u, view.steps.length - 1));
   render();
+  ctx.emit("decoding-step", step);
 }
 
 function render() {

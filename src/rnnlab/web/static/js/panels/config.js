@@ -1,6 +1,6 @@
 // Panel 1: the network's configuration, training in the background and the live loss curve.
 import { getJSON, postJSON } from "../api.js";
-import { lineChart } from "../charts.js";
+import { lineChart, tableBehind } from "../charts.js";
 import { CELL_NAMES, debounce, el, fmt, showError } from "../util.js";
 
 let ctx;
@@ -180,6 +180,15 @@ function drawLosses() {
     yLabel: model?.task === "text" ? "nats / char" : pair ? "nats / output char" : "mean squared error",
     refs,
     empty: model?.trainable === false ? "trained outside the lab: no loss curve here" : "not trained yet: press Train",
+  });
+  const chart = document.getElementById("loss-chart");
+  const last = losses.at(-1);
+  chart.setAttribute("aria-label", last ? `training loss over ${losses.length} steps, from ${fmt(losses[0][1], 3)} to ${fmt(last[1], 3)}; the table below holds the numbers` : "training loss: not trained yet");
+  tableBehind(document.getElementById("loss-table-box"), () => {
+    const every = Math.max(1, Math.ceil(losses.length / 100)); // at most about 100 rows
+    const rows = losses.filter((_, k) => k % every === 0 || k === losses.length - 1).map(([step, loss]) => [step, fmt(loss, 4)]);
+    const caption = every > 1 ? `the loss at every ${every}th step and the last` : "the loss at every step";
+    return { caption: losses.length ? caption : "not trained yet", head: ["step", "loss"], rows };
   });
 }
 

@@ -1,13 +1,15 @@
-// Panel 5: sampling text character by character, and the top-10 next characters.
+// Panel 5: sampling text character by character, and the top-10 next characters on a
+// 0–100 % scale, with what top-k / top-p let the sampler draw and the character it drew.
 import { getJSON, postJSON, streamLines } from "../api.js";
 import { barChart } from "../charts.js";
-import { clear, debounce, el, fmt, showChar, showError } from "../util.js";
+import { clear, debounce, el, fmt, pct, showChar, showError } from "../util.js";
 
 let ctx;
 let root;
 let generated = ""; // the last generated continuation
 let generatedPrime = ""; // the prime it continues
 let position = 0; // characters of `generated` read so far in the step-through
+let seed = null; // the seed of the last generation (in the page's address: it can be redone)
 let ticket = 0;
 let controller = null;
 
@@ -39,7 +41,9 @@ export function init(context) {
     renderText();
     refresh();
   });
-  $("generate").addEventListener("click", generate);
+  $("generate").addEventListener("click", () => generate());
+  $("top-k").addEventListener("change", refresh);
+  $("top-p").addEventListener("change", refresh);
   ctx.on("refresh-next", refresh);
   ctx.onModel(fitPrime);
   ctx.on("textmodel", () => {
@@ -78,6 +82,14 @@ function context() {
   return generated ? generatedPrime + generated.slice(0, position) : $("prime").value;
 }
 
+/** The sampler's options as the controls say: {top_k, top_p} (absent when "all"). */
+function filters() {
+  const options = {};
+  if ($("top-k").value) options.top_k = Number($("top-k").value);
+  if ($("top-p").value) options.top_p = Number($("top-p").value);
+  return options;
+}
+
 async function refresh() {
   const model = ctx.state.textModel;
   if (!model) return;
@@ -90,24 +102,46 @@ async function refresh() {
   }
   const mine = ++ticket;
   const t = temperature();
+  const chosen = generated && position < generated.length ? generated[position] : undefined;
+  const options = filters();
+  const body = { model: model.id, text, temperature: t, k: 10, ...options };
+  if (chosen !== undefined) body.include = chosen;
   try {
-    const answer = await postJSON("/api/next", { model: model.id, text, temperature: t, k: 10 });
+    const answer = await postJSON("/api/next", body);
     if (mine !== ticket) return;
     showError(root, "");
-    const chosen = generated && position < generated.length ? generated[position] : undefined;
+    const filtered = Object.keys(options).length > 0;
     const bars = $("next-bars");
-    const entropy = barChart(bars, answer.items, chosen);
+    const entropy = barChart(bars, answer.items, { chosen: answer.chosen, filtered });
     bars.dataset.temperature = String(t);
     bars.dataset.context = String(text.length);
-    const tail = [...text.slice(-12)].map(showChar).join("");
-    caption.textContent =
-      `The 10 most likely characters after “…${tail}” at temperature ${fmt(t, 1)}` +
-      (chosen !== undefined ? `; green: the one the sampler actually drew ('${showChar(chosen)}')` : "") +
-      `. Spread (entropy) of these bars: ${fmt(entropy, 2)} bits — higher temperature, flatter bars.`;
+    bars.dataset.drawable = String(answer.drawable);
+    caption.textContent = describe(answer, text, t, entropy, filtered);
     root.dataset.ready = "true";
   } catch (error) {
     if (mine === ticket) showError(root, error.message);
   }
+}
+
+/** The caption: what the bars show, in words that only name what is on the page. */
+function describe(answer, text, t, entropy, filtered) {
+  const tail = [...text.slice(-12)].map(showChar).join("");
+  const held = answer.items.reduce((sum, item) => sum + item.p, 0);
+  let said = `The 10 most likely characters after “…${tail}” at temperature ${fmt(t, 1)}, each bar on the full 0–100 % scale (together they hold ${pct(held)} of the probability).`;
+  if (filtered) {
+    const rule = [answer.top_k ? `top-k = ${answer.top_k}` : "", answer.top_p ? `top-p = ${answer.top_p}` : ""].filter(Boolean).join(" and ");
+    const cut = answer.items.filter((item) => !(item.q > 0)).length;
+    said += ` With ${rule} the sampler can draw only ${answer.drawable} of the ${answer.vocab_size} characters` +
+      (cut ? `; the ${cut} rows marked “cut” cannot be drawn` : "") +
+      `, and it draws the others with the renormalised probabilities of the last column.`;
+  }
+  const c = answer.chosen;
+  if (c) {
+    said += ` The row marked “◀ drawn” is the character the sampler actually drew here, '${showChar(c.symbol)}' (rank ${c.rank}, p = ${pct(c.p)})` +
+      (c.rank > answer.items.length ? ", shown below the ten because it is not among them." : ".");
+  }
+  said += ` Spread (entropy) of the ten bars: ${fmt(entropy, 2)} bits — higher temperature, flatter bars.`;
+  return said;
 }
 
 function renderText() {
@@ -131,9 +165,11 @@ function renderText() {
   });
 }
 
-async function generate() {
+/** Sample a continuation; `again` = {seed, n, position} redoes one (from the address). */
+export async function generate(again = null) {
   const model = ctx.state.textModel;
   const limits = ctx.state.lab.limits;
+  if (again) $("gen-length").value = String(again.n);
   const n = Number($("gen-length").value);
   if (!(Number.isInteger(n) && n >= 1 && n <= limits.max_generate)) {
     showError(root, `characters must be a whole number from 1 to ${limits.max_generate}`);
@@ -141,9 +177,8 @@ async function generate() {
   }
   controller?.abort();
   controller = new AbortController();
-  const topK = $("top-k").value;
-  const body = { model: model.id, prime: $("prime").value, n, temperature: temperature() };
-  if (topK) body.top_k = Number(topK);
+  seed = again ? again.seed : Math.floor(Math.random() * 2 ** 31);
+  const body = { model: model.id, prime: $("prime").value, n, temperature: temperature(), seed, ...filters() };
   generatedPrime = body.prime;
   generated = "";
   position = 0;
@@ -173,7 +208,13 @@ async function generate() {
     button.disabled = false;
     root.dataset.generating = "false";
   }
-  position = 0;
+  position = again ? Math.max(0, Math.min(again.position, generated.length)) : 0;
   renderText();
-  refresh();
+  ctx.emit("generated");
+  await refresh();
+}
+
+/** What the page's address keeps of generation: {seed, n, position} or null. */
+export function generation() {
+  return generated ? { seed, n: generated.length, position } : null;
 }

@@ -1,5 +1,5 @@
 // Panel 7: one hidden unit at a time, the input coloured by its activation.
-import { diverging, lineChart, maxAbs } from "../charts.js";
+import { diverging, inkOn, lineChart, maxAbs, tableBehind } from "../charts.js";
 import { clear, el, fmt, showChar } from "../util.js";
 
 let ctx;
@@ -50,8 +50,9 @@ function render() {
   run.labels.forEach((label, t) => {
     const text = run.kind === "text" ? (label === "\n" ? "↵\n" : label) : label;
     const span = el("span", { class: (run.kind === "text" ? "" : "val") + (t === state.t ? " selected" : ""), title: `step ${t + 1} '${showChar(run.labels[t])}': h[${unit}] = ${fmt(column[t], 3)}`, dataset: { t, value: column[t] } }, text);
-    span.style.background = diverging(column[t], max);
-    span.style.color = Math.abs(column[t]) / max > 0.6 ? "#fff" : "";
+    const fill = diverging(column[t], max);
+    span.style.background = fill;
+    span.style.color = inkOn(fill); // black or white, whichever reads on this colour
     span.addEventListener("click", () => ctx.select({ t }));
     box.append(span);
   });
@@ -59,8 +60,14 @@ function render() {
     series: [{ label: `h[${unit}]`, color: "#4f46e5", points: column.map((v, t) => [t + 1, v]), dots: true }],
     refs: [{ y: 0, label: "" }],
     xLabel: "time step t",
-    yLabel: `unit ${unit}`,
+    yLabel: `h[${unit}] (unit ${unit})`,
   });
+  document.getElementById("neuron-chart").setAttribute("aria-label", `unit ${unit}'s value at each of the ${run.steps} steps, from ${fmt(Math.min(...column), 2)} to ${fmt(Math.max(...column), 2)}; the table below holds the numbers`);
+  tableBehind(document.getElementById("neuron-table-box"), () => ({
+    caption: `h[${unit}] after reading each input`,
+    head: ["step t", "input", `h[${unit}]`],
+    rows: column.map((v, t) => [t + 1, run.kind === "text" || run.seq2seq ? showChar(run.labels[t]) : run.labels[t], fmt(v, 3)]),
+  }));
   const lo = Math.min(...column);
   const hi = Math.max(...column);
   const layer = run.layers > 1 ? ` of layer ${run.layer + 1}` : "";

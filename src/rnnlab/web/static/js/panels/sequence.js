@@ -1,7 +1,7 @@
 // Panel 2: the sequence type and the examples to pick from.
 import { getJSON } from "../api.js";
-import { lineChart } from "../charts.js";
-import { clear, el, showChar, showError, svg } from "../util.js";
+import { lineChart, tableBehind } from "../charts.js";
+import { clear, el, fmt, showChar, showError, svg } from "../util.js";
 
 let ctx;
 let root;
@@ -16,7 +16,8 @@ export function init(context) {
   $("seq-length").min = limits.min_numeric_steps;
   $("seq-length").max = limits.max_numeric_steps;
 
-  for (const tab of root.querySelectorAll("#kind-tabs button")) {
+  const tabs = [...root.querySelectorAll("#kind-tabs [role=tab]")];
+  for (const tab of tabs) {
     tab.addEventListener("click", () => {
       const kind = tab.dataset.kind === "seq2seq" ? state.seq.pairTask : tab.dataset.kind;
       if (state.seq.kind === kind) return;
@@ -24,6 +25,16 @@ export function init(context) {
       state.t = 0;
       markTabs();
       ctx.refreshAll();
+    });
+    // a tab list is one stop of the Tab key; the arrow keys move along it and choose
+    tab.addEventListener("keydown", (event) => {
+      const k = tabs.indexOf(tab);
+      const to = { ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: tabs.length - 1 }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      const next = tabs[(to + tabs.length) % tabs.length];
+      next.focus();
+      next.click();
     });
   }
   $("pair-task").addEventListener("change", (event) => {
@@ -73,10 +84,12 @@ function maxLength(kind) {
 function markTabs() {
   const kind = ctx.state.seq.kind;
   const pair = ctx.isPair(kind);
-  for (const tab of root.querySelectorAll("#kind-tabs button")) {
+  for (const tab of root.querySelectorAll("#kind-tabs [role=tab]")) {
     const active = tab.dataset.kind === kind || (pair && tab.dataset.kind === "seq2seq");
     tab.classList.toggle("active", active);
     tab.setAttribute("aria-selected", String(active));
+    tab.tabIndex = active ? 0 : -1;
+    if (active) document.getElementById("kind-panel").setAttribute("aria-labelledby", tab.id);
   }
   document.getElementById("text-input-row").hidden = kind !== "text" && !pair;
   document.getElementById("numeric-row").hidden = kind === "text" || pair;
@@ -150,6 +163,7 @@ function markExamples() {
 }
 
 function preview(run) {
+  const previouslyOpen = Boolean(document.getElementById("sequence-table-box")?.open);
   const box = clear(document.getElementById("sequence-preview"));
   root.dataset.steps = String(run.steps);
   if (run.kind === "text") {
@@ -183,4 +197,14 @@ function preview(run) {
   series.push({ label: "target", color: "#1c9a6c", points: run.targets.map((y, t) => [t + 1, y]), dash: "5 3" });
   series.push({ label: "network output", color: "#4f46e5", points: run.outputs.map((y, t) => [t + 1, y]) });
   lineChart(chart, { series, xLabel: "time step t", yLabel: "value" });
+  chart.setAttribute("role", "img");
+  chart.setAttribute("aria-label", `the ${run.steps} steps of the sequence: its inputs (${run.features.join(", ")}), the target and the network's output; the table below holds the numbers`);
+  const details = el("details", { class: "data", id: "sequence-table-box" }, el("summary", { text: "The numbers as a table" }));
+  details.open = previouslyOpen;
+  box.append(details);
+  tableBehind(details, () => ({
+    caption: "each step's inputs, target and the network's output",
+    head: ["step t", ...run.features.map((name) => `input: ${name}`), "target", "output"],
+    rows: run.inputs.map((x, t) => [t + 1, ...x.map((v) => fmt(v, 3)), fmt(run.targets[t], 3), fmt(run.outputs[t], 3)]),
+  }));
 }

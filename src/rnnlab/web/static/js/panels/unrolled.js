@@ -1,5 +1,6 @@
 // Panel 3: the cell drawn once per time step — input below, state along, output above.
-import { diverging, maxAbs } from "../charts.js";
+import { diverging, maxAbs, tableBehind } from "../charts.js";
+import { hidePopup, movePopup, showPopup } from "../popup.js";
 import { CELL_NAMES, charInputs, clear, el, fmt, pct, showChar, svg } from "../util.js";
 import { math, stepEquations, whereText } from "./equations.js";
 
@@ -16,10 +17,12 @@ export function init(context) {
   slider.addEventListener("input", () => ctx.select({ t: Number(slider.value) }));
   document.getElementById("step-prev").addEventListener("click", () => ctx.select({ t: ctx.state.t - 1 }));
   document.getElementById("step-next").addEventListener("click", () => ctx.select({ t: ctx.state.t + 1 }));
-  root.tabIndex = 0;
-  root.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowLeft") ctx.select({ t: ctx.state.t - 1 });
-    if (event.key === "ArrowRight") ctx.select({ t: ctx.state.t + 1 });
+  const picture = document.getElementById("unrolled");
+  picture.addEventListener("keydown", (event) => {
+    const moves = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    ctx.select({ t: Math.max(0, Math.min(ctx.state.t + moves[event.key], (ctx.state.run?.steps ?? 1) - 1)) });
   });
   ctx.on("run", render);
   ctx.on("select", render);
@@ -60,8 +63,9 @@ function render() {
   slider.max = String(run.steps - 1);
   slider.value = String(state.t);
   document.getElementById("step-label").textContent = `t = ${state.t + 1} / ${run.steps}`;
+  slider.setAttribute("aria-valuetext", `step ${state.t + 1} of ${run.steps}, input ${charInputs(run) ? `'${showChar(run.labels[state.t])}'` : run.labels[state.t]}`);
   const width = host.clientWidth || 900;
-  const visible = Math.max(3, Math.min(run.steps, Math.floor((width - 70) / STEP_W)));
+  const visible = Math.max(1, Math.min(run.steps, Math.floor((width - 70) / STEP_W)));
   const start = Math.max(0, Math.min(state.t - Math.floor(visible / 2), run.steps - visible));
   host.setAttribute("viewBox", `0 0 ${width} 290`);
   clear(host);
@@ -96,14 +100,46 @@ function render() {
     // output above
     g.append(arrow(x + BOX / 2, Y.cell - 4, x + BOX / 2, Y.out + 58));
     g.append(...output(run, t, x));
-    g.addEventListener("mouseenter", (event) => tooltip(run, t, event));
-    g.addEventListener("mousemove", (event) => place(event));
-    g.addEventListener("mouseleave", hide);
+    g.addEventListener("mouseenter", (event) => tooltip(g, run, t, event));
+    g.addEventListener("mousemove", movePopup);
+    g.addEventListener("mouseleave", hidePopup);
     g.addEventListener("click", () => ctx.select({ t }));
     host.append(g);
   }
+  const shownFrom = `steps ${start + 1}–${start + visible} of ${run.steps} are drawn; step ${state.t + 1} is selected`;
+  host.setAttribute("aria-label", `The network unrolled through time: ${shownFrom}. Left and right arrow keys move the selected step; the table below holds every step's numbers.`);
+  tableBehind(document.getElementById("unrolled-table-box"), () => table(run));
   root.dataset.steps = String(run.steps);
   root.dataset.ready = "true";
+}
+
+/** Every step's input, output and the size of its hidden state. */
+function table(run) {
+  const norm = (h) => fmt(Math.sqrt(h.reduce((s, v) => s + v * v, 0)), 3);
+  const input = (t) => (charInputs(run) ? showChar(run.labels[t]) : run.labels[t]);
+  if (run.kind === "text") {
+    return {
+      caption: "Each step: the input, the likeliest next character and its probability, the real next character and its probability, ‖h_t‖.",
+      head: ["step t", "input", "likeliest next", "its p", "real next", "its p", "‖h_t‖"],
+      rows: run.labels.map((_, t) => {
+        const p = run.predictions[t];
+        const real = t + 1 < run.steps ? showChar(run.labels[t + 1]) : "—";
+        return [t + 1, input(t), showChar(p.top[0][0]), pct(p.top[0][1]), real, p.actual === undefined ? "—" : pct(p.actual), norm(run.hidden[t])];
+      }),
+    };
+  }
+  if (run.seq2seq) {
+    return {
+      caption: "Each encoder step: the source character read and ‖h_t‖ (h_t is that position's key).",
+      head: ["step t", "input", "‖h_t‖"],
+      rows: run.labels.map((_, t) => [t + 1, input(t), norm(run.hidden[t])]),
+    };
+  }
+  return {
+    caption: "Each step: the input, the network's output y_t, the target and ‖h_t‖.",
+    head: ["step t", "input", "output y_t", "target", "‖h_t‖"],
+    rows: run.labels.map((_, t) => [t + 1, input(t), fmt(run.outputs[t], 3), fmt(run.targets[t], 3), norm(run.hidden[t])]),
+  };
 }
 
 function output(run, t, x) {
@@ -138,27 +174,15 @@ function output(run, t, x) {
   ];
 }
 
-function tooltip(run, t, event) {
-  const box = document.getElementById("tooltip");
+function tooltip(owner, run, t, event) {
   const h = run.hidden[t];
   const norm = Math.sqrt(h.reduce((s, v) => s + v * v, 0));
   const lines = stepEquations(run, t).filter((line) => line.key || line.general.startsWith("y"));
-  box.replaceChildren(
+  showPopup(
+    owner,
+    event,
     el("div", {}, el("b", {}, math(whereText(run, t)))),
     el("div", { text: `${CELL_NAMES[run.cell]}: ‖h‖ = ${fmt(norm, 2)} over ${h.length} units` }),
     ...lines.map((line) => el("div", { class: "eq" }, math(line.live))),
   );
-  box.hidden = false;
-  place(event);
-}
-
-function place(event) {
-  const box = document.getElementById("tooltip");
-  const x = Math.min(event.clientX + 14, window.innerWidth - box.offsetWidth - 8);
-  box.style.left = `${x}px`;
-  box.style.top = `${event.clientY + 16}px`;
-}
-
-function hide() {
-  document.getElementById("tooltip").hidden = true;
 }
