@@ -95,10 +95,16 @@ function sequenceSpec() {
   return { kind: s.kind, example: s.example, length: s.length, seed: s.seed };
 }
 
+/** True when the model reads the chosen kind of sequence; false while a newer choice's
+ * models are still being made (a request now would pair a model with the wrong kind). */
+function inStep() {
+  return Boolean(state.model) && state.model.task === state.seq.kind;
+}
+
 let runTicket = 0;
 /** Run the model over the sequence with the probes on; panels 3, 4, 7, 8 redraw. */
 async function refreshRun() {
-  if (!state.model) return;
+  if (!inStep()) return;
   const ticket = ++runTicket;
   const unit = state.unitAuto ? null : state.unit;
   const body = { model: state.model.id, sequence: sequenceSpec(), layer: state.layer, unit };
@@ -137,7 +143,7 @@ async function refreshAll() {
   status("");
 }
 
-const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec, isPair };
+const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec, isPair, inStep };
 
 // what the page's address keeps besides the state: the generation and the decoding step
 const extra = { generation: generate.generation, decodingStep: attention.currentStep };

@@ -72,7 +72,7 @@ function showWhetherPairs() {
 async function refresh() {
   const { state } = ctx;
   showWhetherPairs();
-  if (!state.model || !ctx.isPair(state.model.task)) return;
+  if (!ctx.inStep() || !ctx.isPair(state.model.task)) return;
   const mine = ++ticket;
   const body = { model: state.model.id, sequence: ctx.sequenceSpec() };
   try {

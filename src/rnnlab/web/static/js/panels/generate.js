@@ -116,6 +116,7 @@ async function refresh() {
     bars.dataset.temperature = String(t);
     bars.dataset.context = String(text.length);
     bars.dataset.drawable = String(answer.drawable);
+    bars.dataset.model = model.id;
     caption.textContent = describe(answer, text, t, entropy, filtered);
     root.dataset.ready = "true";
   } catch (error) {

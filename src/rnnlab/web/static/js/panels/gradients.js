@@ -36,7 +36,7 @@ export function init(context) {
 
 async function refresh() {
   const { state } = ctx;
-  if (!state.model) return;
+  if (!ctx.inStep()) return;
   const mine = ++ticket;
   if (ctx.isPair(state.model.task)) return explainPairs();
   const scale = Math.round(scaleOf(document.getElementById("scale").value) * 1000) / 1000;
