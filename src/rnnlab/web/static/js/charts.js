@@ -180,9 +180,10 @@ export function lineChart(svgEl, spec) {
   if (spec.logY) [y0, y1] = [Math.floor(y0), Math.max(Math.ceil(y1), Math.floor(y0) + 1)];
   else [y0, y1] = [y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0)];
   const px = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const bottom = zeros ? y0 - 1.2 : y0; // room for the underflow row
-  const py = (v) => m.t + (1 - (v - bottom) / (y1 - bottom)) * (Hh - m.t - m.b);
-  const at = (y) => (zeros && y === 0 ? py(y0 - 1) : py(tf(y)));
+  const band = zeros ? 30 : 0; // px below the lowest decade for the values that underflowed
+  const py = (v) => m.t + (1 - (v - y0) / (y1 - y0)) * (Hh - m.t - m.b - band);
+  const zeroY = Hh - m.b - 9;
+  const at = (y) => (zeros && y === 0 ? zeroY : py(tf(y)));
   const grid = svg("g", { class: "grid" });
   const axis = svg("g", { class: "axis" });
   let yTicks;
@@ -198,10 +199,16 @@ export function lineChart(svgEl, spec) {
     axis.append(svg("text", { x: m.l - 6, y: py(v) + 4, "text-anchor": "end", text: label }));
   }
   if (zeros) {
-    // values that underflowed to exactly 0 have no logarithm: a row of their own below
-    grid.append(svg("line", { class: "underflow-line", x1: m.l, x2: W - m.r, y1: py(y0 - 0.5), y2: py(y0 - 0.5) }));
-    axis.append(svg("text", { class: "underflow-label", x: m.l - 6, y: py(y0 - 1) + 4, "text-anchor": "end", text: "0" }));
-    axis.append(svg("text", { class: "underflow-label", x: m.l + 4, y: py(y0 - 1) - 4, text: spec.zeroLabel ?? "exactly 0 (underflow)" }));
+    // values that underflowed to exactly 0 have no logarithm: a row of their own below,
+    // its label on the side of the plot where fewer of them lie
+    const line = Hh - m.b - band + 8;
+    grid.append(svg("line", { class: "underflow-line", x1: m.l, x2: W - m.r, y1: line, y2: line }));
+    axis.append(svg("text", { class: "underflow-label", x: m.l - 6, y: zeroY + 4, "text-anchor": "end", text: "0" }));
+    const zeroXs = spec.series.flatMap((s) => s.points.filter(([, y]) => y === 0).map(([x]) => x));
+    const right = zeroXs.filter((x) => x > (x0 + x1) / 2).length <= zeroXs.length / 2;
+    const label = spec.zeroLabel ?? "exactly 0 (underflow)";
+    const where = right ? { x: W - m.r - 4, "text-anchor": "end" } : { x: m.l + 4, "text-anchor": "start" };
+    axis.append(svg("text", { class: "underflow-label", ...where, y: line + 9, text: label }));
   }
   const xTicks = niceTicks(x0, x1, Math.max(2, Math.min(6, Math.floor((W - m.l - m.r) / 48))));
   const xDigits = tickDigits(xTicks.step ?? 1);
@@ -350,7 +357,8 @@ function fillTable(details) {
   }
   table.append(body);
   let wrap = details.querySelector(".table-wrap");
-  if (!wrap) details.append((wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "the numbers as a table" })));
+  if (!wrap) details.append((wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region" })));
+  wrap.setAttribute("aria-label", `table: ${caption}`); // each region named for its own numbers
   wrap.replaceChildren(table);
 }
 
