@@ -310,6 +310,20 @@ def test_gradients_vanish_in_the_rnn_first_and_explode_when_the_weights_grow(cli
     assert decay(5.0)["rnn_tanh"] > 1e3  # recurrent weights × 5: it explodes
 
 
+def test_gradients_compare_three_untrained_models_when_asked(client, lab):
+    model = make(client, task="sine", cell="gru", hidden_size=12)
+    lab.train(model["id"], 5, 0.01)
+    lab.wait(model["id"], timeout=60)
+    body = {"model": model["id"], "scale": 1.0, "sequence": {"kind": "sine", "length": 20}}
+    trained = client.post("/api/gradients", json=body).json()["series"]
+    assert {s["cell"]: s["trained_steps"] for s in trained}["gru"] == 5
+    fresh = client.post("/api/gradients", json=body | {"untrained": True}).json()["series"]
+    assert [s["trained_steps"] for s in fresh] == [0, 0, 0]
+    gru = {s["cell"]: s["norms"] for s in fresh}["gru"]
+    assert gru != {s["cell"]: s["norms"] for s in trained}["gru"]  # not the trained one
+    assert_refused(client.post("/api/gradients", json=body | {"untrained": 1}), 422)
+
+
 def test_examples_fit_the_model(client):
     text = client.get("/api/examples", params={"model": make(client)["id"]}).json()
     assert [e["text"] for e in text["examples"]] == [t for _, t in TEXT_EXAMPLES]
