@@ -102,3 +102,17 @@ def test_a_large_heatmap_is_one_png_with_a_pixel_per_cell_in_the_labs_colours():
     for i, j in np.ndindex(128, 40):
         assert f"rgb({','.join(map(str, pixels[i, j, :3]))})" == diverging(values[i, j])
     assert len(view.html) < 40_000  # a few kilobytes, not one element per cell
+
+
+def test_the_unrolled_view_has_a_column_per_step_with_the_numbers_of_h(model):
+    view = rnnlab.show.unrolled(model, "the cat", units=3)
+    h = rnnlab.probe.record(model.rnn, model.embedding(model.vocab.encode("the cat")[:, None]))
+    values = re.findall(r">([+-]\d\.\d\d)</div>", view.html)
+    assert len(values) == 7 * 3 and view.html.count("→") == 6
+    assert values[:3] == [f"{v:+.2f}" for v in h[0].hidden[0, 0, :3]]
+    top = rnnlab.next_distribution(model, "the c", k=1)[0][0]
+    columns = re.findall(r'font-family:monospace">([^<]*)<br><small>', view.html)
+    shown = {"\n": "↵", " ": "␣"}.get(top, top)
+    assert columns[4] == shown  # the most likely character after "the c"
+    with pytest.raises(ConfigError, match="at most 60 steps"):
+        rnnlab.show.unrolled(model, "t" * 61)

@@ -8,6 +8,9 @@ as a page of its own. The colours and conventions are the web lab's:
                                  row per unit, red −1 … white 0 … blue +1 (gates: white 0
                                  closed, blue 1 open)
     neuron(model, text, unit)    the text with each character shaded by one unit's h_t
+    unrolled(model, text)        the network unrolled over the text: at every step the
+                                 input x_t, the first units of h_t with their numbers,
+                                 and the most likely next character
     next_characters(model, text) the k most likely next characters, bars on an absolute
                                  0–100 % scale
     gradient_norms(curves)       ‖∂L/∂h_t‖ against t on a log scale, underflow marked
@@ -44,6 +47,7 @@ __all__ = [
     "neuron",
     "next_characters",
     "states",
+    "unrolled",
 ]
 
 #: red (negative) → near-white (zero) → blue (positive), ColorBrewer's RdBu, as the web
@@ -276,6 +280,64 @@ def neuron(model: Any, text: str, unit: int, layer: int = 0) -> View:
         f"{layer + 1}</b> <small>— blue +1 · white 0 · red −1</small></figcaption>"
         f'<div style="font-family:monospace;font-size:14px;line-height:1.6">'
         f"{''.join(spans)}</div></figure>"
+    )
+
+
+#: the longest text ``unrolled`` draws, and the most units it shows per step
+MAX_UNROLLED_STEPS = 60
+MAX_UNROLLED_UNITS = 8
+
+
+def unrolled(model: Any, text: str, units: int = 4, layer: int = 0) -> View:
+    """The network unrolled over ``text`` (at most ``MAX_UNROLLED_STEPS`` characters): one
+    column per step with the input x_t, the first ``units`` values of h_t (numbers on the
+    lab's colours; the arrows are h_{t−1} → h_t) and the most likely next character with
+    its probability (from the last layer)."""
+    from rnnlab.nn.module import evaluating, inference
+    from rnnlab.ops import softmax
+
+    if isinstance(text, str) and len(text) > MAX_UNROLLED_STEPS:
+        raise ConfigError(
+            f"unrolled draws at most {MAX_UNROLLED_STEPS} steps, got {len(text)} characters"
+        )
+    labels, rec = _records(model, text, layer)
+    units = min(check_positive_int("units", units), MAX_UNROLLED_UNITS, rec.hidden.shape[-1])
+    with inference(model), evaluating(model):
+        output, _ = model.rnn(model.embedding(model.vocab.encode(text)[:, None]))
+        probs = softmax(model.head(output[:, 0]).astype(np.float64))  # (T, V)
+    symbols = model.vocab.symbols
+    cell = "padding:2px 4px;text-align:center;font-family:monospace"
+    top, middle, bottom = [], [], []
+    for t, symbol in enumerate(labels):
+        k = int(probs[t].argmax())
+        top.append(
+            f'<td style="{cell}">{_e(_shown(symbols[k]))}<br><small>{probs[t, k]:.2f}</small></td>'
+        )
+        values = "".join(
+            f'<div style="background:{diverging(v)};color:{_text_colour(diverging(v))}">'
+            f"{v:+.2f}</div>"
+            for v in rec.hidden[t, 0, :units]
+        )
+        middle.append(f'<td style="{cell};border:1px solid #888">{values}</td>')
+        bottom.append(f'<td style="{cell}"><b>{_e(_shown(symbol))}</b></td>')
+    arrow = '<td style="color:#888">→</td>'
+    blank = "<td></td>"
+    rows = [
+        ("next (p)", blank.join(top)),
+        (f"h_t[0:{units}]", arrow.join(middle)),
+        ("x_t", blank.join(bottom)),
+    ]
+    body = "".join(
+        f'<tr><th style="text-align:right;padding-right:6px;font-weight:normal">{name}</th>'
+        f"{cells}</tr>"
+        for name, cells in rows
+    )
+    return View(
+        f'<figure style="margin:6px 0;{_FONT}"><figcaption><b>unrolled over '
+        f"{len(labels)} steps, layer {layer + 1}</b> <small>— the same weights at every "
+        "step; h_t: blue +1 · white 0 · red −1</small></figcaption>"
+        f'<div style="overflow-x:auto"><table style="border-collapse:separate">{body}'
+        "</table></div></figure>"
     )
 
 
