@@ -265,6 +265,8 @@ OVERLAPS = """() => {
     for (let e = el; e; e = e.parentElement) {
       const s = getComputedStyle(e);
       if (s.display === 'none' || s.visibility === 'hidden') return false;
+      const closed = e.parentElement?.tagName === 'DETAILS' && !e.parentElement.open;
+      if (closed && e.tagName !== 'SUMMARY') return false; // inside a closed toggle
     }
     return true;
   };
@@ -352,6 +354,21 @@ def test_on_a_phone_no_texts_overlap_and_no_popup_stays_open(browser, server):
     screenshot(page, "attention-phone", "attention")
     assert errors == []
     page.close()
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_no_texts_overlap_mid_sequence_in_seq2seq_and_on_small_ticks(browser, server, phone):
+    """A window of the unrolled steps from step 25 on (its incoming states named clear of
+    the boxes), a decoding opened at its third step from the address, and a neuron chart
+    whose ticks need three decimals beside its axis title."""
+    for query in ("?t=30", "?kind=dates&dec=3", "?cell=lstm_peephole&t=57&unit=48"):
+        page, errors = open_lab(browser, server + query, phone=phone)
+        if "dec" in query:
+            page.wait_for_selector("[data-panel=attention][data-step='2']", timeout=TIMEOUT)
+            page.wait_for_function("() => location.search.includes('dec=3')", timeout=TIMEOUT)
+        assert page.evaluate(OVERLAPS) == [], query
+        assert errors == [], query
+        page.close()
 
 
 UNTRAINED = (

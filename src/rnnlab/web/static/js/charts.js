@@ -179,13 +179,6 @@ export function lineChart(svgEl, spec) {
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
   if (spec.logY) [y0, y1] = [Math.floor(y0), Math.max(Math.ceil(y1), Math.floor(y0) + 1)];
   else [y0, y1] = [y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0)];
-  const px = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const band = zeros ? 30 : 0; // px below the lowest decade for the values that underflowed
-  const py = (v) => m.t + (1 - (v - y0) / (y1 - y0)) * (Hh - m.t - m.b - band);
-  const zeroY = Hh - m.b - 9;
-  const at = (y) => (zeros && y === 0 ? zeroY : py(tf(y)));
-  const grid = svg("g", { class: "grid" });
-  const axis = svg("g", { class: "axis" });
   let yTicks;
   if (spec.logY) {
     const stride = Math.max(1, Math.ceil((y1 - y0) / 6));
@@ -193,10 +186,19 @@ export function lineChart(svgEl, spec) {
     for (let e = y0; e <= y1; e += stride) yTicks.push(e);
   } else yTicks = niceTicks(y0, y1);
   const yDigits = spec.logY ? 0 : tickDigits(yTicks.step ?? 1);
+  const yText = (v) => (spec.logY ? `10${superscript(v)}` : fmt(v, yDigits));
+  // room for the widest tick label beside the axis title (about 6.5 px a character)
+  m.l = Math.max(m.l, Math.ceil(28 + 6.5 * Math.max(...yTicks.map((v) => yText(v).length))));
+  const px = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const band = zeros ? 30 : 0; // px below the lowest decade for the values that underflowed
+  const py = (v) => m.t + (1 - (v - y0) / (y1 - y0)) * (Hh - m.t - m.b - band);
+  const zeroY = Hh - m.b - 9;
+  const at = (y) => (zeros && y === 0 ? zeroY : py(tf(y)));
+  const grid = svg("g", { class: "grid" });
+  const axis = svg("g", { class: "axis" });
   for (const v of yTicks) {
     grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: py(v), y2: py(v) }));
-    const label = spec.logY ? `10${superscript(v)}` : fmt(v, yDigits);
-    axis.append(svg("text", { x: m.l - 6, y: py(v) + 4, "text-anchor": "end", text: label }));
+    axis.append(svg("text", { x: m.l - 6, y: py(v) + 4, "text-anchor": "end", text: yText(v) }));
   }
   if (zeros) {
     // values that underflowed to exactly 0 have no logarithm: a row of their own below,

@@ -94,7 +94,6 @@ function go(u) {
   if (!view) return;
   step = Math.max(0, Math.min(u, view.steps.length - 1));
   render();
-  ctx.emit("decoding-step", step);
 }
 
 function render() {
@@ -125,6 +124,7 @@ function render() {
     renderTable();
   }
   renderResult();
+  ctx.emit("decoding-step", step); // the page's address keeps it
   Object.assign(root.dataset, {
     state: "ready",
     step: String(step),

@@ -73,8 +73,13 @@ function render() {
   const lstm = run.cell.startsWith("lstm");
   const left = 62;
   // where the state comes from: zero at the start, or the step before the window
-  const incoming = start === 0 ? (lstm ? "h₀, c₀ = 0" : "h₀ = 0") : `… h${start}`;
-  host.append(svg("text", { class: "small", x: 4, y: Y.cell + BOX / 2 - 8, text: incoming }));
+  if (start === 0) {
+    host.append(svg("text", { class: "small", x: 4, y: Y.cell + BOX / 2 - 8, text: lstm ? "h₀, c₀ = 0" : "h₀ = 0" }));
+  } else {
+    // the window starts later: name the states coming in, each above its own arrow
+    host.append(svg("text", { class: "small", x: 4, y: Y.cell + BOX / 2 + 1, text: `… h${start}` }));
+    if (lstm) host.append(svg("text", { class: "small", x: 4, y: Y.cell + 7, text: `… c${start}` }));
+  }
   for (let k = 0; k < visible; k++) {
     const t = start + k;
     const x = left + k * STEP_W;
@@ -83,7 +88,7 @@ function render() {
     const xFrom = k === 0 ? 4 + 52 : x - STEP_W + BOX;
     g.append(arrow(xFrom, Y.cell + BOX / 2 + 6, x - 2, Y.cell + BOX / 2 + 6));
     if (lstm) g.append(arrow(xFrom, Y.cell + 12, x - 2, Y.cell + 12, "c"));
-    if (k > 0 || start > 0) {
+    if (k > 0) {
       g.append(svg("text", { class: "small", x: (xFrom + x) / 2, y: Y.cell + BOX / 2 + 20, "text-anchor": "middle", text: `h${t}` }));
       if (lstm) g.append(svg("text", { class: "small", x: (xFrom + x) / 2, y: Y.cell + 6, "text-anchor": "middle", text: `c${t}` }));
     }
