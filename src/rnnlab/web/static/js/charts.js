@@ -1,5 +1,5 @@
-// Our own small charts: a diverging colour scale, canvas heatmaps, SVG line charts, bars.
-import { clear, el, entropyBits, fmt, pct, sci, showChar, superscript, svg } from "./util.js";
+// Our own small charts: a diverging colour scale, canvas heatmaps, SVG line charts.
+import { clear, el, fmt, sci, showChar, superscript, svg } from "./util.js";
 
 // Red (negative) → near-white (zero) → blue (positive), as in ColorBrewer's RdBu.
 const STOPS = [
@@ -265,65 +265,6 @@ export function lineChart(svgEl, spec) {
   }
 }
 
-/**
- * Horizontal bars for a next-character distribution, on an absolute 0–100 % scale (a bar
- * as long as its track is probability 1). items: [{symbol, p, q, rank}]; opts: {chosen
- * (the item the sampler drew, shown as an extra row when it is not among the items),
- * filtered (top-k / top-p are on: q says what the sampler can draw)}. The container's
- * data-entropy holds the entropy in bits of the bars shown (renormalised), each row's
- * data-prob its probability p.
- */
-export function barChart(container, items, opts = {}) {
-  const { chosen = null, filtered = false } = opts;
-  clear(container);
-  container.classList.toggle("filtered", filtered);
-  container.append(
-    el(
-      "div",
-      { class: "bar-head", "aria-hidden": "true" },
-      el("span", { text: "next" }),
-      el("span", { text: "probability p (the track is 100 %)" }),
-      el("span", { text: "p" }),
-      filtered ? el("span", { text: "drawn with" }) : null,
-    ),
-  );
-  const row = (item, extra = "") => {
-    const cut = filtered && !(item.q > 0);
-    const drawn = chosen !== null && item.symbol === chosen.symbol;
-    const cls = "bar-row" + (cut ? " cut" : "") + (drawn ? " chosen" : "") + extra;
-    const name = item.symbol === "\n" ? "newline" : item.symbol === " " ? "space" : `'${item.symbol}'`;
-    const said = `${name}: p = ${pct(item.p)}` + (filtered ? (cut ? ", cut: cannot be drawn" : `, drawn with ${pct(item.q)}`) : "") + (drawn ? ", the one drawn" : "");
-    const fill = el("span", { class: "fill" });
-    fill.style.width = `${Math.min(100, 100 * item.p)}%`;
-    return el(
-      "div",
-      { class: cls, role: "listitem", "aria-label": said, dataset: { symbol: item.symbol, prob: String(item.p), q: String(item.q ?? item.p), rank: String(item.rank ?? "") } },
-      el("span", { class: "sym", text: showChar(item.symbol), title: JSON.stringify(item.symbol) }),
-      el("span", { class: "track", "aria-hidden": "true" }, fill, drawn ? el("span", { class: "badge", text: "◀ drawn" }) : null),
-      el("span", { class: "pct", text: pct(item.p) }),
-      filtered ? el("span", { class: "q", text: cut ? "cut" : pct(item.q) }) : null,
-    );
-  };
-  const list = el("div", { class: "bar-list", role: "list" });
-  for (const item of items) list.append(row(item));
-  if (chosen !== null && !items.some((i) => i.symbol === chosen.symbol)) {
-    list.append(el("div", { class: "bar-gap", "aria-hidden": "true", text: `⋮ ranks ${items.length + 1}–${chosen.rank - 1} not shown` }));
-    list.append(row(chosen, " extra"));
-  }
-  container.append(list);
-  container.append(
-    el(
-      "div",
-      { class: "bar-scale", "aria-hidden": "true" },
-      el("span"),
-      el("span", { class: "ticks" }, ...["0", "25", "50", "75", "100 %"].map((t) => el("span", { text: t }))),
-    ),
-  );
-  const entropy = entropyBits(items.map((i) => i.p));
-  container.dataset.entropy = String(entropy);
-  return entropy;
-}
-
 /** Black or white, whichever reads better on the rgb() colour (contrast ≥ 4.5 either way). */
 export function inkOn(colour) {
   const [r, g, b] = colour.match(/\d+/g).slice(0, 3).map((v) => {
@@ -332,36 +273,6 @@ export function inkOn(colour) {
   });
   const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
   return (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) ? "#000" : "#fff";
-}
-
-/**
- * The numbers behind a chart, as a table inside `details` (a "…as a table" toggle): built
- * when it is opened, rebuilt while open when the chart changes. build() → {caption,
- * head: [column titles], rows: [[first cell (a row header), ...cells]]}.
- */
-export function tableBehind(details, build) {
-  details._build = build;
-  if (!details._wired) {
-    details._wired = true;
-    details.addEventListener("toggle", () => details.open && fillTable(details));
-  }
-  if (details.open) fillTable(details);
-}
-
-function fillTable(details) {
-  const { caption, head, rows } = details._build();
-  const table = el("table", { class: "weights" });
-  table.append(el("caption", { text: caption }));
-  table.append(el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))));
-  const body = el("tbody");
-  for (const [first, ...cells] of rows) {
-    body.append(el("tr", {}, el("th", { scope: "row", text: String(first) }), ...cells.map((c) => el("td", { text: String(c) }))));
-  }
-  table.append(body);
-  let wrap = details.querySelector(".table-wrap");
-  if (!wrap) details.append((wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region" })));
-  wrap.setAttribute("aria-label", `table: ${caption}`); // each region named for its own numbers
-  wrap.replaceChildren(table);
 }
 
 export { sci };

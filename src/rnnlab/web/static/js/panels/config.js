@@ -1,6 +1,7 @@
 // Panel 1: the network's configuration, training in the background and the live loss curve.
 import { getJSON, postJSON } from "../api.js";
-import { lineChart, tableBehind } from "../charts.js";
+import { lineChart } from "../charts.js";
+import { tableBehind } from "../tables.js";
 import { CELL_NAMES, debounce, el, fmt, showError } from "../util.js";
 
 let ctx;

@@ -1,7 +1,7 @@
 // Panel 5: sampling text character by character, and the top-10 next characters on a
 // 0–100 % scale, with what top-k / top-p let the sampler draw and the character it drew.
 import { getJSON, postJSON, streamLines } from "../api.js";
-import { barChart } from "../charts.js";
+import { barChart } from "../bars.js";
 import { clear, debounce, el, fmt, pct, showChar, showError } from "../util.js";
 
 let ctx;

@@ -1,7 +1,8 @@
 // Panel 6: ‖∂L/∂h_t‖ for every t, RNN vs LSTM vs GRU, with the recurrent weights scaled.
 // Every sentence under the chart is computed from the norms it shows.
 import { postJSON } from "../api.js";
-import { lineChart, tableBehind } from "../charts.js";
+import { lineChart } from "../charts.js";
+import { tableBehind } from "../tables.js";
 import { CELL_NAMES, cellColor, clear, debounce, el, fmt, sci, showError, superscript } from "../util.js";
 
 let ctx;

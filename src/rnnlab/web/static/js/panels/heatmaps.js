@@ -1,7 +1,8 @@
 // Panel 4: hidden states (and cell state and gates) as heatmaps, time × units.
 // Each map is a focusable canvas walked with the arrow keys; the cell under the keyboard
 // (or the pointer) is read out in a live line, and its numbers are in a table behind a toggle.
-import { drawHeatmap, legend, maxAbs, tableBehind } from "../charts.js";
+import { drawHeatmap, legend, maxAbs } from "../charts.js";
+import { tableBehind } from "../tables.js";
 import { hidePopup, movePopup, showPopup } from "../popup.js";
 import { charInputs, clear, el, fmt, showChar } from "../util.js";
 import { math } from "./equations.js";

@@ -1,5 +1,6 @@
 // Panel 7: one hidden unit at a time, the input coloured by its activation.
-import { diverging, inkOn, lineChart, maxAbs, tableBehind } from "../charts.js";
+import { diverging, inkOn, lineChart, maxAbs } from "../charts.js";
+import { tableBehind } from "../tables.js";
 import { clear, el, fmt, showChar } from "../util.js";
 
 let ctx;

@@ -1,6 +1,7 @@
 // Panel 2: the sequence type and the examples to pick from.
 import { getJSON } from "../api.js";
-import { lineChart, tableBehind } from "../charts.js";
+import { lineChart } from "../charts.js";
+import { tableBehind } from "../tables.js";
 import { clear, el, fmt, showChar, showError, svg } from "../util.js";
 
 let ctx;

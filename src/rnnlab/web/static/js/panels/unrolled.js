@@ -1,5 +1,6 @@
 // Panel 3: the cell drawn once per time step — input below, state along, output above.
-import { diverging, maxAbs, tableBehind } from "../charts.js";
+import { diverging, maxAbs } from "../charts.js";
+import { tableBehind } from "../tables.js";
 import { hidePopup, movePopup, showPopup } from "../popup.js";
 import { CELL_NAMES, charInputs, clear, el, fmt, pct, showChar, svg } from "../util.js";
 import { math, stepEquations, whereText } from "./equations.js";
