@@ -79,14 +79,19 @@ export function drawHeatmap(canvas, matrix, opts) {
   for (let u = 0; u < H; u += labelStride) {
     ctx.fillText(String(u), LEFT - 4, TOP + (u + 0.5) * cellH);
   }
-  ctx.textAlign = "center";
-  ctx.font = `${Math.min(12, cellW)}px ui-monospace, monospace`;
-  if (cellW >= 9) {
-    labels.forEach((label, t) => ctx.fillText(showChar(label).slice(0, 1), LEFT + (t + 0.5) * cellW, TOP / 2));
-  } else {
-    ctx.font = "10px system-ui, sans-serif";
-    const stride = Math.max(1, Math.ceil(40 / cellW)); // a label every 40 px or more
-    for (let t = 0; t < T; t += stride) ctx.fillText(`t=${t + 1}`, LEFT + (t + 0.5) * cellW, TOP / 2);
+  columnLabels(ctx, T, cellW, labels, selected.t);
+  if (opts.header) {
+    // the same labels on a strip that stays on top while a tall map scrolls under it
+    const head = opts.header;
+    head.width = Math.ceil(width * dpr);
+    head.height = Math.ceil(TOP * dpr);
+    head.style.width = `${width}px`;
+    head.style.height = `${TOP}px`;
+    const hctx = head.getContext("2d");
+    hctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    hctx.fillStyle = "#fff";
+    hctx.fillRect(0, 0, width, TOP);
+    columnLabels(hctx, T, cellW, labels, selected.t);
   }
   ctx.strokeStyle = "#111";
   ctx.lineWidth = 1.5;
@@ -135,6 +140,26 @@ export function tickDigits(step) {
     if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
   }
   return 8;
+}
+
+/** The column labels of a heatmap (its inputs, or t = … when the columns are narrow). */
+function columnLabels(ctx, T, cellW, labels, selectedT) {
+  ctx.fillStyle = "#5b6380";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.font = `${Math.min(12, cellW)}px ui-monospace, monospace`;
+  if (cellW >= 9) {
+    labels.forEach((label, t) => ctx.fillText(showChar(label).slice(0, 1), LEFT + (t + 0.5) * cellW, TOP / 2));
+  } else {
+    ctx.font = "10px system-ui, sans-serif";
+    const stride = Math.max(1, Math.ceil(40 / cellW)); // a label every 40 px or more
+    for (let t = 0; t < T; t += stride) ctx.fillText(`t=${t + 1}`, LEFT + (t + 0.5) * cellW, TOP / 2);
+  }
+  if (selectedT !== undefined && selectedT < T) {
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(LEFT + selectedT * cellW + 0.5, 0.75, cellW - 1, TOP);
+  }
 }
 
 function niceTicks(lo, hi, count = 5) {

@@ -11,6 +11,7 @@ let ctx;
 let root;
 let maps = []; // what render drew: [{kind, gate, title, data, max, canvas, draw}]
 const cursor = { t: 0, u: 0 }; // the keyboard's cell, shared by every map
+let walked = false; // true once the arrow keys moved the cursor away from the selection
 
 const TITLES = {
   i: ["input gate i_{t}", "how much of the candidate is written"],
@@ -37,7 +38,7 @@ export function init(context) {
   document.getElementById("heatmap-zoom").addEventListener("change", render);
   ctx.on("run", render);
   ctx.on("select", () => {
-    Object.assign(cursor, { t: ctx.state.t, u: ctx.state.unit });
+    walked = false;
     render();
   });
   let resizeTimer;
@@ -84,6 +85,7 @@ function render() {
   }
   const T = run.steps;
   const H = run.hidden_size;
+  if (!walked) Object.assign(cursor, { t: state.t, u: state.unit }); // start from the selection
   cursor.t = Math.min(cursor.t, T - 1);
   cursor.u = Math.min(cursor.u, H - 1);
   for (const map of maps) {
@@ -101,7 +103,8 @@ function render() {
     let range = map.max === 1 ? "" : ` (colour range ±${fmt(map.max, 1)})`;
     if (map.kind === "gate" && "ifozr".includes(map.gate)) range = " · white 0 closed, blue 1 open";
     const head = el("h3", {}, math(map.title[0]), " ", el("small", {}, math(`— ${map.title[1]}${range}`)));
-    const scroller = el("div", { class: "heatmap-scroll" + (map.full ? " full" : "") }, canvas);
+    const header = el("canvas", { class: "heatmap-head", "aria-hidden": "true" });
+    const scroller = el("div", { class: "heatmap-scroll" + (map.full ? " full" : "") }, header, canvas);
     box.append(el("div", { class: "heatmap-box" + (map.full ? " full" : "") }, head, scroller));
     map.canvas = canvas;
     map.draw = (withCursor) =>
@@ -112,6 +115,7 @@ function render() {
         labels: run.labels,
         selected: { t: state.t, unit: state.unit },
         cursor: withCursor ? cursor : null,
+        header,
         onHover: (t, u, v, event) => hover(run, map, t, u, v, event),
         onLeave: hidePopup,
         onClick: (t, u) => ctx.select({ t, unit: u }),
@@ -152,6 +156,7 @@ function walk(event, run, map, scroller) {
   }
   if (!(event.key in moves)) return;
   event.preventDefault();
+  walked = true;
   const [dt, du] = moves[event.key];
   cursor.t = Math.max(0, Math.min(T - 1, cursor.t + dt));
   cursor.u = Math.max(0, Math.min(H - 1, cursor.u + du));
