@@ -313,10 +313,27 @@ def run_classify(
     batcher = ArrayBatcher(
         split.x_train, y_train, batch, seed=options.seed, lengths=split.lengths_train
     )
+    source = {"application": "classify", "data": str(options.data)}
+    result = fit_epochs(model, batcher, epochs, options, out, report, source)
+    return evaluate_classifier(model, split, result)
+
+
+def fit_epochs(
+    model: SequenceModel,
+    batcher: ArrayBatcher,
+    epochs: int,
+    options: Any,
+    out: str | Path | None,
+    report: Callable[[dict[str, Any]], None] | None,
+    source: dict[str, str],
+) -> TrainResult:
+    """Train ``model`` for ``epochs`` passes over ``batcher`` with the ``options``' lr,
+    schedule, clip and seed (a checkpoint at the end, no validation set); a diverged run
+    is a DataError with the trainer's message."""
     steps = epochs * len(batcher)
     config = TrainConfig(
         steps=steps,
-        batch_size=batch,
+        batch_size=batcher.batch_size,
         lr=options.lr,
         schedule=options.schedule,
         clip=options.clip,
@@ -326,12 +343,11 @@ def run_classify(
         log_every=max(1, min(20, steps // 20)),
         seed=options.seed,
     )
-    source = {"application": "classify", "data": str(options.data)}
     trainer = Trainer(model, batcher, None, config, out, report=report, data_source=source)
     result = trainer.fit()
     if result.stopped == "diverged":
         raise DataError(result.message)
-    return evaluate_classifier(model, split, result)
+    return result
 
 
 def evaluate_classifier(

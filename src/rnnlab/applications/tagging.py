@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.applications.classification import split_plays
+from rnnlab.applications.classification import fit_epochs, split_plays
 from rnnlab.data.datasets import ArrayBatcher
 from rnnlab.data.labelled import genre_plays
 from rnnlab.data.tags import (
@@ -61,7 +61,7 @@ from rnnlab.options import (
     schedule_option,
     seed_option,
 )
-from rnnlab.train import TrainConfig, Trainer, TrainResult
+from rnnlab.train import TrainResult
 
 DATASETS = ("shakespeare",)
 #: the most passes a run may ask for
@@ -238,24 +238,8 @@ def run_tag(
     batcher = ArrayBatcher(
         ids, targets, batch, options.seed, lengths, per_step_targets=True, bucket=True
     )
-    steps = options.epochs * len(batcher)
-    config = TrainConfig(
-        steps=steps,
-        batch_size=batch,
-        lr=options.lr,
-        schedule=options.schedule,
-        clip=options.clip,
-        eval_every=steps,
-        sample_every=0,
-        checkpoint_every=steps,
-        log_every=max(1, min(20, steps // 20)),
-        seed=options.seed,
-    )
     source = {"application": "tag", "data": str(options.data)}
-    trainer = Trainer(model, batcher, None, config, out, report=report, data_source=source)
-    result = trainer.fit()
-    if result.stopped == "diverged":
-        raise DataError(result.message)
+    result = fit_epochs(model, batcher, options.epochs, options, out, report, source)
     return evaluate_tagger(model, split, result)
 
 
