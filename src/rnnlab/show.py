@@ -216,7 +216,10 @@ def heatmap(
     )
 
 
-def _records(model: Any, text: str, layer: int) -> tuple[list[str], Any]:
+def _records(model: Any, text: str, layer: int) -> tuple[list[str], list[Any]]:
+    """The characters of ``text`` and the records of every layer and direction of
+    ``model`` reading it in evaluation mode; ``layer`` is checked first."""
+    from rnnlab.nn.module import evaluating
     from rnnlab.probe import record
 
     for needed in ("vocab", "embedding", "rnn"):
@@ -227,11 +230,18 @@ def _records(model: Any, text: str, layer: int) -> tuple[list[str], Any]:
     unknown = sorted({c for c in text if c not in model.vocab})
     if unknown:
         raise ConfigError(f"the model does not know the characters {unknown!r}")
-    records = record(model.rnn, model.embedding(model.vocab.encode(text)[:, None]))
     layers = model.rnn.num_layers
     if not 0 <= layer < layers:
         raise ConfigError(f"layer must be in [0, {layers}), got {layer}")
-    return list(text), records[layer * model.rnn.num_directions]
+    with evaluating(model):
+        records = record(model.rnn, model.embedding(model.vocab.encode(text)[:, None]))
+    return list(text), records
+
+
+def _forward_record(model: Any, text: str, layer: int) -> tuple[list[str], Any]:
+    """The characters and the record of ``layer``'s forward direction."""
+    labels, records = _records(model, text, layer)
+    return labels, records[layer * model.rnn.num_directions]
 
 
 _GATE_TITLES = {
@@ -248,7 +258,7 @@ _GATE_TITLES = {
 def states(model: Any, text: str, layer: int = 0) -> View:
     """Heatmaps of the hidden state h_t, the cell state c_t (LSTM) and every gate of
     ``layer`` (forward direction) while ``model`` reads ``text``: time across, units down."""
-    labels, rec = _records(model, text, layer)
+    labels, rec = _forward_record(model, text, layer)
     views = [heatmap(rec.hidden[:, 0].T, labels, f"hidden state h_t, layer {layer + 1}")]
     if rec.cell is not None:
         views.append(heatmap(rec.cell[:, 0].T, labels, "cell state c_t (not squashed)"))
@@ -262,7 +272,7 @@ def states(model: Any, text: str, layer: int = 0) -> View:
 def neuron(model: Any, text: str, unit: int, layer: int = 0) -> View:
     """``text`` with each character's background the value of unit ``unit`` of h_t after
     reading it (Karpathy's "visualising neurons"): red −1 … white 0 … blue +1."""
-    labels, rec = _records(model, text, layer)
+    labels, rec = _forward_record(model, text, layer)
     width = rec.hidden.shape[-1]
     if not 0 <= unit < width:
         raise ConfigError(f"unit must be in [0, {width}), got {unit}")
@@ -293,18 +303,19 @@ def unrolled(model: Any, text: str, units: int = 4, layer: int = 0) -> View:
     column per step with the input x_t, the first ``units`` values of h_t (numbers on the
     lab's colours; the arrows are h_{t−1} → h_t) and the most likely next character with
     its probability (from the last layer)."""
-    from rnnlab.nn.module import evaluating, inference
+    from rnnlab.nn.module import evaluating
     from rnnlab.ops import softmax
 
     if isinstance(text, str) and len(text) > MAX_UNROLLED_STEPS:
         raise ConfigError(
             f"unrolled draws at most {MAX_UNROLLED_STEPS} steps, got {len(text)} characters"
         )
-    labels, rec = _records(model, text, layer)
+    labels, records = _records(model, text, layer)
+    rec = records[layer * model.rnn.num_directions]
     units = min(check_positive_int("units", units), MAX_UNROLLED_UNITS, rec.hidden.shape[-1])
-    with inference(model), evaluating(model):
-        output, _ = model.rnn(model.embedding(model.vocab.encode(text)[:, None]))
-        probs = softmax(model.head(output[:, 0]).astype(np.float64))  # (T, V)
+    output = records[-1].hidden[:, 0]  # the last layer's h_t: what the head reads
+    with evaluating(model):
+        probs = softmax(model.head(output).astype(np.float64))  # (T, V)
     symbols = model.vocab.symbols
     cell = "padding:2px 4px;text-align:center;font-family:monospace"
     top, middle, bottom = [], [], []
