@@ -66,6 +66,8 @@ class Lab:
         self._corpus: tuple[CharVocab, np.ndarray] | None = None
         self.max_models = max_models
         self.checkpoint_id: str | None = None
+        #: what trains outside the lab's models (``claim``), sharing the one-at-a-time rule
+        self.claimed: str | None = None
         if checkpoint is not None:
             self._load_checkpoint(Path(checkpoint))
 
@@ -298,9 +300,7 @@ class Lab:
                 "pick a built-in model to train"
             )
         with self._lock:
-            busy = [e.id for e in self._entries.values() if e.running]
-            if busy:
-                raise BusyError(f"model {busy[0]!r} is training; wait for it or stop it first")
+            self._check_idle()
             entry.running = True
         entry.stop.clear()
         entry.message = ""
@@ -313,6 +313,31 @@ class Lab:
         entry.thread = threading.Thread(target=entry.train, args=(trainer, steps), daemon=True)
         entry.thread.start()
         return entry.status(len(entry.losses))
+
+    def _check_idle(self) -> None:
+        """BusyError while a model of the lab or another trainer trains (under the lock)."""
+        busy = [e.id for e in self._entries.values() if e.running]
+        busy += [self.claimed] if self.claimed is not None else []
+        if busy:
+            raise BusyError(f"model {busy[0]!r} is training; wait for it or stop it first")
+
+    def claim(self, name: str) -> None:
+        """Take the one training slot for ``name``, a trainer outside the lab's models
+        (the applications panel): BusyError while anything trains. ``release`` gives it
+        back."""
+        with self._lock:
+            self._check_idle()
+            self.claimed = name
+
+    def release(self, name: str) -> None:
+        """Give back the training slot ``claim`` took for ``name``."""
+        with self._lock:
+            if self.claimed == name:
+                self.claimed = None
+
+    def corpus_text(self) -> str:
+        """The built-in training text (the corpus function's)."""
+        return self._corpus_fn()
 
     def stop(self, model_id: str) -> dict[str, Any]:
         """Ask ``model_id``'s training to stop after the current update; its status."""
