@@ -7,6 +7,7 @@
     GET  /api/models/{id}          its info
     POST /api/models/{id}/train    TrainRequest → start training in the background
     POST /api/models/{id}/stop     stop it after the current update
+    POST /api/models/{id}/reset    make it fresh again (untrained, same seed); 409 while it trains
     GET  /api/models/{id}/training?since=N   progress and the losses from index N on
     GET  /api/examples?model=ID    the sequences to pick from for that model
     POST /api/run                  RunRequest → states, gates, outputs, equation terms
@@ -16,6 +17,11 @@
     POST /api/next                 NextRequest → the top-k next characters, which of them
                                    top-k / top-p let the sampler draw, and the drawn one
     POST /api/generate             GenerateRequest → characters, streamed as NDJSON lines
+    POST /api/choose               ChooseRequest → how the next character is chosen, in five
+                                   steps with the model's numbers: input, state, logits,
+                                   softmax at the temperature, the draw
+    GET  /api/runs                 the loss and validation curves of every run (the lab's
+                                   models, and the metrics.jsonl of the runs it was given)
 
 Every request is validated (``rnnlab.web.schemas``) and bounded (``rnnlab.web.limits``,
 bodies over ``MAX_BODY_BYTES`` included). Every refusal is a 4xx with ``{"error": ...}``:
@@ -49,12 +55,15 @@ from rnnlab.generate import iter_sample
 from rnnlab.models.seq2seq import ATTENTION
 from rnnlab.web import limits
 from rnnlab.web.attention import attention_view
+from rnnlab.web.choose import choose_view
 from rnnlab.web.distribution import next_view
 from rnnlab.web.entry import LabError
 from rnnlab.web.lab import Lab
 from rnnlab.web.pairs import PAIR_TASKS
+from rnnlab.web.runs import runs_view
 from rnnlab.web.schemas import (
     AttentionRequest,
+    ChooseRequest,
     GenerateRequest,
     GradientRequest,
     ModelId,
@@ -114,6 +123,8 @@ COMPUTED = frozenset(
         "/api/attention",
         "/api/next",
         "/api/generate",
+        "/api/choose",
+        "/api/runs",
         "/api/examples",
         "/api/models",
     }
@@ -326,6 +337,14 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     def stop(model_id: ModelId) -> dict[str, Any]:
         return lab.stop(model_id)
 
+    @app.post("/api/models/{model_id}/reset")
+    def reset(model_id: ModelId) -> dict[str, Any]:
+        return lab.reset(model_id).info()
+
+    @app.get("/api/runs")
+    def runs() -> dict[str, Any]:
+        return runs_view(lab)
+
     @app.get("/api/models/{model_id}/training")
     def training(
         model_id: ModelId, since: Annotated[int, Query(ge=0, le=10**7)] = 0
@@ -392,6 +411,23 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
             request.top_k,
             request.top_p,
             request.include,
+        )
+
+    @app.post("/api/choose")
+    def choose(request: ChooseRequest) -> dict[str, Any]:
+        model = _text_model(request.model)
+        check_known(model, request.text)
+        if request.drawn is not None:
+            check_known(model, request.drawn, "drawn")
+        return choose_view(
+            model,
+            request.text,
+            request.temperature,
+            request.k,
+            request.top_k,
+            request.top_p,
+            request.drawn,
+            request.seed,
         )
 
     @app.post("/api/generate")

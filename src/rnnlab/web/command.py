@@ -1,4 +1,4 @@
-"""``rnnlab serve [CKPT]``: start the web lab and print its address.
+"""``rnnlab serve [CKPT] [--runs DIR ...]``: start the web lab and print its address.
 
 FastAPI and uvicorn are imported inside the command, so ``rnnlab --help`` stays fast
 and the core needs neither (they come with ``pip install "rnnlab[web]"``).
@@ -115,6 +115,15 @@ def serve_command(
     host: Annotated[
         str, typer.Option(help="address to listen on; the default keeps it on this machine")
     ] = "127.0.0.1",
+    runs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--runs",
+            metavar="DIR",
+            help="a run directory of rnnlab train, or a directory of them, whose loss curves "
+            "(metrics.jsonl) the Compare runs panel shows; repeat for more",
+        ),
+    ] = None,
 ) -> None:
     """Start the web lab: watch a recurrent network think, step by step, in the browser.
 
@@ -130,7 +139,7 @@ def serve_command(
             f'the web lab needs FastAPI and uvicorn ({error}); pip install "rnnlab[web]"'
         ) from None
 
-    lab = Lab(checkpoint)
+    lab = Lab(checkpoint, runs=runs or ())
     local = is_loopback(host)
     app = create_app(lab, allowed_hosts=LOOPBACK_NAMES if local else None)
     sock = bind(host, port)

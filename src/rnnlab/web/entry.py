@@ -19,7 +19,7 @@ from rnnlab.data.pairs import PairData
 from rnnlab.data.text import PairVocab
 from rnnlab.errors import DataError, RnnlabError
 from rnnlab.nn.module import Module
-from rnnlab.train import TrainConfig, Trainer
+from rnnlab.train import TrainConfig, Trainer, evaluate
 from rnnlab.web import limits
 
 CHECKPOINT_ID = "checkpoint"
@@ -58,10 +58,12 @@ class Entry:
     seed: int = 0
     own_text: str | None = None  #: the typed training text, if that is what it learns
     test_data: PairData | None = None  #: an encoder–decoder's held-out pairs
+    val_data: Any = None  #: a text model's held-out tail (token ids), or None: no validation
     lock: threading.Lock = field(default_factory=threading.Lock)
     trainer: Trainer | None = None
     steps_done: int = 0
     losses: list[tuple[int, float]] = field(default_factory=list)
+    val_losses: list[tuple[int, float]] = field(default_factory=list)  #: (step, loss)
     running: bool = False
     target: int = 0
     message: str = ""
@@ -122,6 +124,7 @@ class Entry:
             "since": since,
             "total": since + len(losses),
             "losses": [[step, round(loss, 5)] for step, loss in losses],
+            "val_losses": [[step, round(loss, 5)] for step, loss in self.val_losses],
         }
 
     def trainer_for(self, lr: float) -> Trainer:
@@ -152,6 +155,8 @@ class Entry:
         seconds = limits.MAX_TRAIN_SECONDS if seconds is None else seconds
         deadline = time.monotonic() + seconds
         try:
+            if not self.val_losses:
+                self.validate()  # where the curve starts: the untrained model
             for _ in range(steps):
                 if self.stop.is_set():
                     break
@@ -168,11 +173,40 @@ class Entry:
                     break
                 self.steps_done += 1
                 self.losses.append((self.steps_done, float(loss)))
+                if self.steps_done % limits.VAL_EVERY == 0:
+                    self.validate()
+            if self.val_losses and self.val_losses[-1][0] != self.steps_done:
+                self.validate()  # every request ends on a validation loss
             del self.losses[:-MAX_LOSS_POINTS]
+            del self.val_losses[:-MAX_LOSS_POINTS]
         except Exception as error:  # the page shows it; a thread must not die silently
             self.message = f"training stopped: {error}"
         finally:
             self.running = False
+
+    def validate(self) -> None:
+        """Append (step, mean loss in nats per character) over the start of the held-out
+        tail (``limits.VAL_TOKENS`` characters at most), if the model has one; the model
+        is scored in evaluation mode under the lock, between two updates."""
+        if self.val_data is None:
+            return
+        batch, seq_len = train_shape(len(self.train_data))
+        with self.lock:
+            loss, _ = evaluate(self.model, self.val_data, batch, seq_len, limits.VAL_TOKENS)
+        if math.isfinite(loss):
+            self.val_losses.append((self.steps_done, float(loss)))
+
+    def reset(self) -> None:
+        """Make the model fresh again: the weights it was built with (same seed), no
+        optimiser state, no steps, no losses. The caller checks it is not training."""
+        fresh = type(self.model)(
+            self.config, seed=self.seed, vocab=getattr(self.model, "vocab", None)
+        )
+        with self.lock:
+            self.model = fresh
+            self.trainer = None
+        self.steps_done = self.target = 0
+        self.losses, self.val_losses, self.message = [], [], ""
 
 
 def cell_title(cell: str) -> str:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,19 @@ from rnnlab.web.entry import (
     cell_title,
 )
 from rnnlab.web.pairs import PAIR_TASKS, TEST_PAIRS
+from rnnlab.web.runs import PastRun, find_run_dirs
 from rnnlab.web.schemas import ModelSpec
 from rnnlab.web.sequences import TASKS, training_set
+
+
+def held_out(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(training ids, held-out tail or None): the last ``limits.VAL_FRACTION`` of a text
+    held out for validation, as ``rnnlab train`` does, unless that tail would be shorter
+    than ``limits.MIN_VAL_CHARS`` (then the whole text trains and there is no tail)."""
+    n_val = len(ids) - int(len(ids) * (1 - limits.VAL_FRACTION))
+    if n_val < limits.MIN_VAL_CHARS:
+        return ids, None
+    return ids[: len(ids) - n_val], ids[len(ids) - n_val :]
 
 
 def _text_key(text: str) -> str:
@@ -52,13 +63,16 @@ def _text_key(text: str) -> str:
 
 class Lab:
     """The session's models. ``checkpoint``: a language-model checkpoint to show too;
-    ``corpus``: the built-in training text (default: ``shakespeare()``)."""
+    ``corpus``: the built-in training text (default: ``shakespeare()``); ``runs``: run
+    directories (or directories of them) whose metrics.jsonl the "Compare runs" panel
+    shows, besides the checkpoint's own run."""
 
     def __init__(
         self,
         checkpoint: str | Path | None = None,
         corpus: Callable[[], str] | None = None,
         max_models: int = limits.MAX_MODELS,
+        runs: Sequence[str | Path] = (),
     ) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -68,6 +82,11 @@ class Lab:
         self.checkpoint_id: str | None = None
         #: what trains outside the lab's models (``claim``), sharing the one-at-a-time rule
         self.claimed: str | None = None
+        #: the run directories whose metrics.jsonl is compared (read at each request)
+        self.run_dirs: list[Path] = find_run_dirs(runs)
+        #: the curves of models reset or dropped from memory, oldest first
+        self.past_runs: deque[PastRun] = deque(maxlen=limits.MAX_PAST_RUNS)
+        self._past_count = 0
         if checkpoint is not None:
             self._load_checkpoint(Path(checkpoint))
 
@@ -103,6 +122,9 @@ class Lab:
         entry.steps_done = int(step or 0)
         self._entries[CHECKPOINT_ID] = entry
         self.checkpoint_id = CHECKPOINT_ID
+        run = path.parent.resolve()
+        if (run / "metrics.jsonl").is_file() and run not in self.run_dirs:
+            self.run_dirs.insert(0, run)  # the checkpoint's own run first
 
     def _build(self, spec: ModelSpec, cell: str) -> tuple[Module, Any, str]:
         """(fresh model, training data, description of the data) for ``spec`` with ``cell``."""
@@ -217,7 +239,13 @@ class Lab:
             title += f" · {PAIR_TASKS[spec.task].title.lower()}, {attention} attention"
         else:
             title += " · " + ("text" if spec.task == "text" else TASKS[spec.task].title.lower())
+        val = None
+        if spec.task == "text":
+            data, val = held_out(data)
+            if val is not None:
+                source += f" (the last {len(val):,} held out for validation)"
         entry = Entry(model_id, key, spec.task, title, model, data, source, spec.seed)
+        entry.val_data = val
         if spec.task == "text" and spec.corpus == "text":
             entry.own_text = spec.text
         if spec.task in PAIR_TASKS:
@@ -239,7 +267,38 @@ class Lab:
             idle = [e for e in self._entries.values() if not e.running and e.id != CHECKPOINT_ID]
             if not idle:
                 raise BusyError("the lab is full of busy models; try again in a moment")
-            del self._entries[min(idle, key=lambda e: e.last_used).id]
+            oldest = min(idle, key=lambda e: e.last_used)
+            self._keep_curves(oldest, "dropped from memory")
+            del self._entries[oldest.id]
+
+    def _keep_curves(self, entry: Entry, why: str) -> None:
+        """Keep ``entry``'s loss curves among the past runs (if it was trained)."""
+        if entry.losses:
+            self._past_count += 1
+            title = f"{entry.title}, {why} at step {entry.steps_done}"
+            run = PastRun(f"{entry.id}@{self._past_count}", title, entry.task)
+            run.train, run.val = list(entry.losses), list(entry.val_losses)
+            self.past_runs.append(run)
+
+    def reset(self, model_id: str) -> Entry:
+        """Make ``model_id`` fresh again (untrained, the same seed); its curves so far
+        are kept among the past runs. Refused while it trains (409) and for a model
+        loaded from a checkpoint (400)."""
+        entry = self.get(model_id)
+        if entry.train_data is None:
+            raise LabError(
+                f"model {model_id!r} was loaded from a checkpoint and is not trained here; "
+                "there is nothing to reset"
+            )
+        with self._lock:
+            if entry.running:
+                raise BusyError(
+                    f"model {model_id!r} is training; stop it (and wait for the update under "
+                    "way) before resetting it"
+                )
+            self._keep_curves(entry, "reset")
+            entry.reset()
+        return entry
 
     def get(self, model_id: str) -> Entry:
         """The model ``model_id``, or UnknownModelError (404)."""
@@ -251,6 +310,11 @@ class Lab:
                     "(make one with POST /api/models)"
                 )
             return self._touch(model_id)
+
+    def trained(self) -> list[Entry]:
+        """The models with a loss curve, most recently used last (none is touched)."""
+        with self._lock:
+            return [entry for entry in self._entries.values() if entry.losses]
 
     def models(self) -> list[dict[str, Any]]:
         """Every model's info, most recently used last."""

@@ -32,6 +32,16 @@ MAX_LR = 0.05
 COMPUTE_WORKERS = 2  #: expensive requests (views, gradients, sampling) computed at once
 MAX_WAITING = 16  #: expensive requests queued behind them; more are answered 503
 REQUEST_SECONDS = 30.0  #: a client must send a whole request within this (slowloris)
+# validation of the lab's text models, and the runs compared in the "Compare runs" panel
+VAL_FRACTION = 0.1  #: the tail of a text model's training text held out for validation
+MIN_VAL_CHARS = 64  #: a shorter tail (a short typed text) is not held out: no validation
+VAL_EVERY = 50  #: updates between two validation losses (and one at the end of a request)
+VAL_TOKENS = 4096  #: characters of the held-out tail scored each time (its start)
+MAX_PAST_RUNS = 12  #: curves kept of models reset or dropped from memory
+MAX_RUN_DIRS = 16  #: run directories ``rnnlab serve --runs`` shows
+MAX_METRICS_BYTES = 16_000_000  #: a larger metrics.jsonl is not read (one line says so)
+MAX_METRICS_ROWS = 200_000  #: rows of a metrics.jsonl read; the rest are left
+MAX_RUN_POINTS = 1000  #: points per curve sent to the page (a longer one: every k-th)
 
 
 def as_json() -> dict[str, float | int]:

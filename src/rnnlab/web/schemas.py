@@ -120,6 +120,24 @@ class NextRequest(Request):
     include: Annotated[str, Field(min_length=1, max_length=1)] | None = None
 
 
+class ChooseRequest(Request):
+    """The five steps of choosing the character after ``text`` (panel 5's stepper): its
+    input, the state update, the ``k`` highest logits, softmax at ``temperature`` (> 0)
+    with ``top_k`` / ``top_p``, and the character drawn (``drawn``, or one drawn with
+    ``seed``)."""
+
+    model: ModelId
+    text: Annotated[str, Field(min_length=1, max_length=limits.MAX_CONTEXT)]
+    temperature: Annotated[
+        float, Field(gt=0.0, le=limits.MAX_TEMPERATURE, allow_inf_nan=False, strict=True)
+    ] = 1.0
+    k: TopK = 5
+    top_k: TopK | None = None
+    top_p: TopP | None = None
+    drawn: Annotated[str, Field(min_length=1, max_length=1)] | None = None
+    seed: Seed = 0
+
+
 class GenerateRequest(Request):
     """Sample ``n`` characters continuing ``prime``, streamed one at a time (panel 5)."""
 
