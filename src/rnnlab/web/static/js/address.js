@@ -18,6 +18,13 @@ const CONTROLS = [
 ];
 const MAX_CORPUS_IN_ADDRESS = 2000; // a longer typed training text is not put in the link
 
+// parameters a panel keeps itself, registered when its module loads (before the address is
+// read): {key, get() → the value as text, set(text, limits) → takes it if valid}
+const OWN = [];
+export function keepInAddress(...params) {
+  OWN.push(...params);
+}
+
 let defaults = null; // the parameters of the page as it opens with no address
 
 /** The page's settings as parameters, in a fixed order (all of them, defaults included). */
@@ -48,6 +55,7 @@ function current(ctx, extra) {
   out.push(["gseed", gen ? String(gen.seed) : ""], ["gn", gen ? String(gen.n) : ""], ["gpos", gen ? String(gen.position) : ""]);
   const dec = extra.decodingStep();
   out.push(["dec", dec === null ? "" : String(dec + 1)]);
+  for (const param of OWN) out.push([param.key, param.get()]);
   const open = [...document.querySelectorAll("details[id]")].filter((d) => d.open).map((d) => d.id);
   out.push(["open", open.join(",")]);
   return out;
@@ -132,6 +140,7 @@ export function readAddress(ctx, extra) {
   for (const [key, id] of [["topk", "top-k"], ["topp", "top-p"], ["compare", "grad-compare"], ["zoom", "heatmap-zoom"]]) {
     if (has(key)) setSelect(id, q.get(key));
   }
+  for (const param of OWN) if (has(param.key)) param.set(q.get(param.key), limits);
   const n = int(q.get("n"), 1, limits.max_generate);
   if (n !== null) $("gen-length").value = String(n);
   const scale = Number(q.get("scale"));

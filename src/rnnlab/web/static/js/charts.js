@@ -175,7 +175,9 @@ function niceTicks(lo, hi, count = 5) {
 
 /**
  * A line chart in an <svg>. spec: {series: [{label, color, points: [[x, y]], dataset, dash}],
- * logY, xLabel, yLabel, refs: [{y, label}], floor (log scale: smallest value drawn)}.
+ * logY, xLabel, yLabel, refs: [{y, label}], floor (log scale: smallest value drawn),
+ * valueTicks (log scale spanning under 1.5 decades: ticks at round values, 2.5, 3, 3.5…,
+ * not at powers of 10)}.
  */
 export function lineChart(svgEl, spec) {
   const W = svgEl.clientWidth || 600;
@@ -202,16 +204,21 @@ export function lineChart(svgEl, spec) {
   let [y0, y1] = [Math.min(...shown.map(tf)), Math.max(...shown.map(tf))];
   if (spec.yMin !== undefined) y0 = Math.min(y0, spec.yMin);
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
-  if (spec.logY) [y0, y1] = [Math.floor(y0), Math.max(Math.ceil(y1), Math.floor(y0) + 1)];
+  const values = spec.logY && spec.valueTicks && !zeros && y1 - y0 < 1.5;
+  if (spec.logY && !values) [y0, y1] = [Math.floor(y0), Math.max(Math.ceil(y1), Math.floor(y0) + 1)];
   else [y0, y1] = [y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0)];
   let yTicks;
-  if (spec.logY) {
+  if (values) {
+    const round = niceTicks(10 ** y0, 10 ** y1); // placed at their logarithms
+    yTicks = round.filter((v) => v > 0).map(Math.log10);
+    yTicks.step = round.step;
+  } else if (spec.logY) {
     const stride = Math.max(1, Math.ceil((y1 - y0) / 6));
     yTicks = [];
     for (let e = y0; e <= y1; e += stride) yTicks.push(e);
   } else yTicks = niceTicks(y0, y1);
-  const yDigits = spec.logY ? 0 : tickDigits(yTicks.step ?? 1);
-  const yText = (v) => (spec.logY ? `10${superscript(v)}` : fmt(v, yDigits));
+  const yDigits = spec.logY && !values ? 0 : tickDigits(yTicks.step ?? 1);
+  const yText = (v) => (values ? fmt(10 ** v, yDigits) : spec.logY ? `10${superscript(v)}` : fmt(v, yDigits));
   // room for the widest tick label beside the axis title (about 6.5 px a character)
   m.l = Math.max(m.l, Math.ceil(28 + 6.5 * Math.max(...yTicks.map((v) => yText(v).length))));
   const px = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);

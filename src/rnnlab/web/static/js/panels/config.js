@@ -2,12 +2,15 @@
 import { getJSON, postJSON } from "../api.js";
 import { lineChart } from "../charts.js";
 import { tableBehind } from "../tables.js";
+import { player } from "../player.js";
 import { CELL_NAMES, debounce, el, fmt, showError } from "../util.js";
 
 let ctx;
 let root;
 let losses = []; // [[step, loss]] of the current model
-let polling = null;
+let valLosses = []; // [[step, loss on the held-out tail]] (text models)
+let watching = null; // the promise of the training being watched
+const STEP_UPDATES = 10; // the training player's Step
 
 const ATTENTION_TITLES = {
   none: "no attention: the decoder starts from the encoder's last state and never looks back",
@@ -90,7 +93,25 @@ export function init(context) {
     ctx.refreshAll();
   }, 700);
   $("corpus-text").addEventListener("input", typed);
-  $("train").addEventListener("click", train);
+  $("train").addEventListener("click", () => train());
+  const box = el("div", { class: "player", id: "train-player" });
+  root.querySelector(".train-row").after(box);
+  // play trains chunk after chunk of the chosen steps until paused; pause stops after the
+  // update under way; step trains a few updates; reset makes the model fresh again
+  player(box, {
+    what: "training",
+    stepName: `train ${STEP_UPDATES} updates`,
+    resetName: "a fresh, untrained model (the same seed)",
+    hint: `Play trains chunk after chunk of the steps above until paused; Step trains ${STEP_UPDATES} updates; Reset makes the model untrained again.`,
+    start: async () => {
+      await watching;
+      return Boolean(state.model?.trainable);
+    },
+    advance: async () => (await train())?.message === "",
+    step: () => train(STEP_UPDATES),
+    stop: () => postJSON(`/api/models/${state.model.id}/stop`, {}).catch(() => {}),
+    reset: resetModel,
+  });
   $("stop").addEventListener("click", () => postJSON(`/api/models/${state.model.id}/stop`, {}).catch(() => {}));
 
   let shown = null;
@@ -162,6 +183,7 @@ async function loadLosses(model) {
   try {
     const status = await getJSON(`/api/models/${model.id}/training?since=0`);
     losses = status.losses;
+    valLosses = status.val_losses;
     drawLosses();
     if (status.running) poll();
   } catch (error) {
@@ -175,8 +197,10 @@ function drawLosses() {
   const refs = model?.task === "text" && model.vocab_size ? [{ y: Math.log(model.vocab_size), label: "uniform guess, ln V" }] : [];
   // the decoder never writes START: a uniform guess spreads over the other V − 1 symbols
   if (pair) refs.push({ y: Math.log(model.target_vocab_size - 1), label: "uniform guess, ln (V − 1)" });
+  const series = [{ label: "training loss", color: "#4f46e5", points: losses, dataset: { kind: "loss" } }];
+  if (valLosses.length) series.push({ label: "validation (held-out text)", color: "#b8461b", points: valLosses, dots: true, dataset: { kind: "val" } });
   lineChart(document.getElementById("loss-chart"), {
-    series: [{ label: "loss", color: "#4f46e5", points: losses, dataset: { kind: "loss" } }],
+    series,
     xLabel: "training step",
     yLabel: model?.task === "text" ? "nats / char" : pair ? "nats / output char" : "mean squared error",
     refs,
@@ -184,77 +208,109 @@ function drawLosses() {
   });
   const chart = document.getElementById("loss-chart");
   const last = losses.at(-1);
-  chart.setAttribute("aria-label", last ? `training loss over ${losses.length} steps, from ${fmt(losses[0][1], 3)} to ${fmt(last[1], 3)}; the table below holds the numbers` : "training loss: not trained yet");
+  const val = valLosses.at(-1);
+  const said = val ? `; validation loss ${fmt(val[1], 3)} at step ${val[0]}` : "";
+  chart.setAttribute("aria-label", last ? `training loss over ${losses.length} steps, from ${fmt(losses[0][1], 3)} to ${fmt(last[1], 3)}${said}; the table below holds the numbers` : "training loss: not trained yet");
   tableBehind(document.getElementById("loss-table-box"), () => {
     const every = Math.max(1, Math.ceil(losses.length / 100)); // at most about 100 rows
-    const rows = losses.filter((_, k) => k % every === 0 || k === losses.length - 1).map(([step, loss]) => [step, fmt(loss, 4)]);
-    const caption = every > 1 ? `the loss at every ${every}th step and the last` : "the loss at every step";
-    return { caption: losses.length ? caption : "not trained yet", head: ["step", "loss"], rows };
+    const rows = new Map(losses.filter((_, k) => k % every === 0 || k === losses.length - 1).map(([step, loss]) => [step, [step, fmt(loss, 4), "—"]]));
+    for (const [step, loss] of valLosses) rows.set(step, [step, rows.get(step)?.[1] ?? "—", fmt(loss, 4)]);
+    const caption = (every > 1 ? `the loss at every ${every}th step and the last` : "the loss at every step") + (valLosses.length ? ", and the validation loss where it was measured" : "");
+    const head = valLosses.length ? ["step", "loss", "validation loss"] : ["step", "loss"];
+    const table = [...rows.values()].sort((a, b) => a[0] - b[0]).map((row) => row.slice(0, head.length));
+    return { caption: losses.length ? caption : "not trained yet", head, rows: table };
   });
 }
 
-async function train() {
+/** Train `steps` more updates (default: the Steps box); resolves with the last status once
+ * the training has stopped (all done, stopped, or cut short: see its message), or null if
+ * it could not start. */
+async function train(steps = null) {
   const { state } = ctx;
-  const steps = Number(document.getElementById("train-steps").value);
+  steps ??= Number(document.getElementById("train-steps").value);
   const max = state.lab.limits.max_train_steps;
   if (!(steps >= 1 && steps <= max)) {
     showError(root, `steps must be between 1 and ${max}`);
-    return;
+    return null;
   }
   try {
     const lr = Number(document.getElementById("train-lr").value);
     await postJSON(`/api/models/${state.model.id}/train`, { steps, lr });
     showError(root, "");
-    poll();
+  } catch (error) {
+    showError(root, error.message);
+    return null;
+  }
+  return poll();
+}
+
+/** Follow the training of the current model until it stops; its last status (or null). */
+function poll() {
+  if (watching) return watching;
+  const { state } = ctx;
+  const id = state.model.id;
+  const $ = (name) => document.getElementById(name);
+  $("train").disabled = true;
+  $("stop").disabled = false;
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  watching = (async () => {
+    let lastRefresh = performance.now();
+    try {
+      for (let wait = 150; ; wait = 300) {
+        await pause(wait);
+        const status = await getJSON(`/api/models/${id}/training?since=${losses.length}`);
+        if (state.model.id !== id) return null;
+        losses.push(...status.losses);
+        valLosses = status.val_losses;
+        drawLosses();
+        $("train-progress").textContent = status.running ? `step ${status.step} of ${status.target}…` : status.message;
+        root.dataset.step = String(status.step);
+        if (performance.now() - lastRefresh > 2000) {
+          lastRefresh = performance.now();
+          ctx.refreshRun(); // watch the states change as it learns
+        }
+        if (!status.running) {
+          await modelChanged(await getJSON(`/api/models/${id}`));
+          return status;
+        }
+      }
+    } catch (error) {
+      showError(root, error.message);
+      return null;
+    } finally {
+      watching = null;
+      $("stop").disabled = true;
+      $("train").disabled = !ctx.state.model?.trainable;
+    }
+  })();
+  return watching;
+}
+
+/** The model was trained or reset: every panel shows it as it is now. */
+async function modelChanged(info) {
+  const { state } = ctx;
+  state.model = info;
+  if (info.task === "text") state.textModel = info;
+  renderInfo(info);
+  await ctx.refreshRun();
+  ctx.emit("refresh-gradients");
+  ctx.emit("refresh-next");
+  ctx.emit("trained", info);
+}
+
+/** POST …/reset: the model untrained again (same seed), its loss curve restarting. */
+async function resetModel() {
+  const { state } = ctx;
+  try {
+    const info = await postJSON(`/api/models/${state.model.id}/reset`, {});
+    losses = [];
+    valLosses = [];
+    drawLosses();
+    document.getElementById("train-progress").textContent = "reset: the model is fresh again (its curve so far is kept in Compare runs)";
+    root.dataset.step = "0";
+    showError(root, "");
+    await modelChanged(info);
   } catch (error) {
     showError(root, error.message);
   }
-}
-
-function poll() {
-  const { state } = ctx;
-  if (polling) return;
-  const id = state.model.id;
-  document.getElementById("train").disabled = true;
-  document.getElementById("stop").disabled = false;
-  let lastRefresh = performance.now();
-  const tick = async () => {
-    try {
-      const status = await getJSON(`/api/models/${id}/training?since=${losses.length}`);
-      if (state.model.id !== id) return stopPolling();
-      losses.push(...status.losses);
-      drawLosses();
-      const progress = document.getElementById("train-progress");
-      progress.textContent = status.running ? `step ${status.step} of ${status.target}…` : status.message;
-      root.dataset.step = String(status.step);
-      if (performance.now() - lastRefresh > 2000) {
-        lastRefresh = performance.now();
-        ctx.refreshRun(); // watch the states change as it learns
-      }
-      if (!status.running) {
-        stopPolling();
-        state.model = await getJSON(`/api/models/${id}`);
-        if (state.model.task === "text") state.textModel = state.model;
-        renderInfo(state.model);
-        await ctx.refreshRun();
-        ctx.emit("refresh-gradients");
-        ctx.emit("refresh-next");
-        ctx.emit("trained", state.model);
-        return;
-      }
-      polling = setTimeout(tick, 300);
-    } catch (error) {
-      showError(root, error.message);
-      stopPolling();
-    }
-  };
-  polling = setTimeout(tick, 150);
-}
-
-function stopPolling() {
-  clearTimeout(polling);
-  polling = null;
-  document.getElementById("stop").disabled = true;
-  const model = ctx.state.model;
-  document.getElementById("train").disabled = !model?.trainable;
 }

@@ -2,7 +2,9 @@
 // 0–100 % scale, with what top-k / top-p let the sampler draw and the character it drew.
 import { getJSON, postJSON, streamLines } from "../api.js";
 import { barChart } from "../bars.js";
+import { player, speedInAddress } from "../player.js";
 import { clear, debounce, el, fmt, pct, showChar, showError } from "../util.js";
+import * as choose from "./choose.js";
 
 let ctx;
 let root;
@@ -10,10 +12,12 @@ let generated = ""; // the last generated continuation
 let generatedPrime = ""; // the prime it continues
 let position = 0; // characters of `generated` read so far in the step-through
 let seed = null; // the seed of the last generation (in the page's address: it can be redone)
+let revealing = false; // played: the characters not yet reached are hidden, not dimmed
 let ticket = 0;
 let controller = null;
 
 const $ = (id) => document.getElementById(id);
+speedInAddress("gspeed", "gen-speed");
 
 function temperature() {
   return Number($("temperature").value);
@@ -38,9 +42,29 @@ export function init(context) {
   });
   $("gen-position").addEventListener("input", () => {
     position = Number($("gen-position").value);
+    revealing = false;
     renderText();
     refresh();
   });
+  // play reveals the text character by character along the position, the bars following
+  player($("gen-player"), {
+    what: "the generated text",
+    interval: 450,
+    stepName: "reveal the next character",
+    resetName: "back to the first character",
+    start: async () => {
+      if (!generated) await generate();
+      if (!generated) return false;
+      if (position >= generated.length) position = 0;
+      revealing = true;
+      renderText();
+      return true;
+    },
+    advance: () => moveTo(position + 1),
+    step: async () => (generated ? moveTo(position + 1) : generate()),
+    reset: () => moveTo(0),
+  });
+  choose.init(ctx, explained, () => moveTo(position + 1));
   $("generate").addEventListener("click", () => generate());
   $("top-k").addEventListener("change", refresh);
   $("top-p").addEventListener("change", refresh);
@@ -77,6 +101,26 @@ function showTemperature() {
   }
 }
 
+/** Move the step-through to `to` characters read; true while characters are left after it. */
+async function moveTo(to) {
+  if (!generated || to > generated.length) return false;
+  position = to;
+  renderText();
+  ctx.emit("gen-position", position);
+  await refresh();
+  return position < generated.length;
+}
+
+/** What the five steps explain now: the context, and the character drawn after it. */
+function explained() {
+  const model = ctx.state.textModel;
+  const text = context();
+  if (!model || !text) return null;
+  const drawn = generated && position < generated.length ? generated[position] : undefined;
+  const drawnBy = "It is the character this generation drew here (the highlighted one in the text above).";
+  return { model: model.id, text, temperature: temperature(), filters: filters(), drawn, drawnBy };
+}
+
 /** The text the next-character distribution is conditioned on. */
 function context() {
   return generated ? generatedPrime + generated.slice(0, position) : $("prime").value;
@@ -91,6 +135,10 @@ function filters() {
 }
 
 async function refresh() {
+  await Promise.all([bars(), choose.update()]);
+}
+
+async function bars() {
   const model = ctx.state.textModel;
   if (!model) return;
   const text = context();
@@ -152,6 +200,7 @@ function renderText() {
   slider.value = String(position);
   slider.disabled = !generated;
   $("gen-position-label").textContent = generated ? `${position} / ${generated.length}` : "";
+  box.classList.toggle("revealing", revealing);
   if (!generated) return;
   box.append(el("span", { class: "prime", text: generatedPrime }));
   [...generated].forEach((c, i) => {
@@ -159,6 +208,7 @@ function renderText() {
     const span = el("span", { class: cls, dataset: { i } }, c);
     span.addEventListener("click", () => {
       position = i;
+      revealing = false;
       renderText();
       refresh();
     });
@@ -183,6 +233,7 @@ export async function generate(again = null) {
   generatedPrime = body.prime;
   generated = "";
   position = 0;
+  revealing = false;
   const box = clear($("generated"));
   box.append(el("span", { class: "prime", text: generatedPrime }));
   const button = $("generate");

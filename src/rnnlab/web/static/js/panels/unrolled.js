@@ -2,11 +2,13 @@
 import { diverging, maxAbs } from "../charts.js";
 import { tableBehind } from "../tables.js";
 import { hidePopup, movePopup, showPopup } from "../popup.js";
+import { player, speedInAddress } from "../player.js";
 import { CELL_NAMES, charInputs, clear, el, fmt, pct, showChar, svg } from "../util.js";
 import { math, stepEquations, whereText } from "./equations.js";
 
 let ctx;
 let root;
+speedInAddress("uspeed", "unrolled-speed");
 const STEP_W = 118;
 const BOX = 76; // the cell's square
 const Y = { out: 8, cell: 96, token: 238 };
@@ -27,6 +29,25 @@ export function init(context) {
   });
   ctx.on("run", render);
   ctx.on("select", render);
+  // play walks the selected step forward, and the whole page follows as with the slider
+  const last = () => (ctx.state.run?.steps ?? 1) - 1;
+  player(document.getElementById("unrolled-player"), {
+    what: "the time steps",
+    interval: 700,
+    stepName: "the next time step",
+    resetName: "back to step 1",
+    start: async () => {
+      if (!ctx.state.run) return false;
+      if (ctx.state.t >= last()) ctx.select({ t: 0 }); // from the start again
+      return true;
+    },
+    advance: async () => {
+      if (!ctx.state.run || ctx.state.t >= last()) return false;
+      ctx.select({ t: ctx.state.t + 1 });
+      return ctx.state.t < last();
+    },
+    reset: async () => ctx.select({ t: 0 }),
+  });
   window.addEventListener("resize", () => render());
 }
 
