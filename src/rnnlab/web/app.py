@@ -16,10 +16,6 @@
                                    every earlier input, for RNN, LSTM and GRU
     POST /api/match                MatchRequest → the units on over a span of text and off
                                    around it, and where in the training text they switch on
-    POST /api/connectivity         ConnectivityRequest → ‖∂y_t/∂x_s‖ of one output step t to
-                                   every earlier input, for RNN, LSTM and GRU
-    POST /api/match                MatchRequest → the units on over a span of text and off
-                                   around it, and where in the training text they switch on
     POST /api/attention            AttentionRequest → an encoder–decoder's greedy decoding,
                                    step by step, with each step's attention weights
     POST /api/next                 NextRequest → the top-k next characters, which of them
@@ -65,11 +61,9 @@ from rnnlab.web import limits
 from rnnlab.web.attention import attention_view
 from rnnlab.web.choose import choose_view
 from rnnlab.web.connectivity import connectivity_view
-from rnnlab.web.connectivity import connectivity_view
 from rnnlab.web.distribution import next_view
 from rnnlab.web.entry import LabError
 from rnnlab.web.lab import Lab
-from rnnlab.web.match import CorpusStates, layer_states, match_view, training_ids
 from rnnlab.web.match import CorpusStates, layer_states, match_view, training_ids
 from rnnlab.web.pairs import PAIR_TASKS
 from rnnlab.web.runs import runs_view
@@ -77,10 +71,8 @@ from rnnlab.web.schemas import (
     AttentionRequest,
     ChooseRequest,
     ConnectivityRequest,
-    ConnectivityRequest,
     GenerateRequest,
     GradientRequest,
-    MatchRequest,
     MatchRequest,
     ModelId,
     ModelSpec,
@@ -136,8 +128,6 @@ COMPUTED = frozenset(
     {
         "/api/run",
         "/api/gradients",
-        "/api/connectivity",
-        "/api/match",
         "/api/connectivity",
         "/api/match",
         "/api/attention",
@@ -399,49 +389,6 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
             cell: lab.sibling(entry, cell, request.untrained) for cell in (rnn, "lstm", "gru")
         }
         return gradient_view(models, prepared, request.scale, request.layer)
-
-    def _single_sequence(entry: Any, panel: str) -> None:
-        if entry.task in PAIR_TASKS:
-            raise LabError(
-                f"the {panel} panel reads single sequences; for the {entry.task} "
-                "encoder–decoder see the attention panel"
-            )
-
-    @app.post("/api/connectivity")
-    def connectivity(request: ConnectivityRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        _single_sequence(entry, "connectivity")
-        prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
-        rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
-        models = {
-            cell: lab.sibling(entry, cell, request.untrained) for cell in (rnn, "lstm", "gru")
-        }
-        return connectivity_view(models, prepared, request.t)
-
-    corpus_states = CorpusStates()
-
-    @app.post("/api/match")
-    def match(request: MatchRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        if entry.task != "text":
-            raise LabError(
-                f"select and match reads text; model {request.model!r} reads {entry.task} "
-                "sequences (choose Text in panel 2)"
-            )
-        steps, model = entry.steps_done, entry.snapshot()
-        prepared = prepare(model, entry.task, request.sequence, entry.own_text)
-
-        def corpus(window: int) -> tuple[str, Any]:
-            def read() -> tuple[str, Any]:
-                ids = training_ids(entry, lab.corpus)[:window]
-                return model.vocab.decode(ids), layer_states(model, ids, request.layer)
-
-            return corpus_states.get((entry.id, steps, request.layer, window), read)
-
-        span = (request.start, request.end)
-        return match_view(
-            model, prepared.ids, corpus, span, request.threshold, request.layer, request.margin
-        ) | {"source": entry.source, "trained_steps": steps}
 
     def _single_sequence(entry: Any, panel: str) -> None:
         if entry.task in PAIR_TASKS:

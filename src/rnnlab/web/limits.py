@@ -42,16 +42,6 @@ MAX_SHOWN_UNITS = 16  #: selected units whose values over the text are sent
 MATCH_CONTEXT = 24  #: characters shown either side of a match
 MAX_SUGGESTIONS = 6  #: spans of the text suggested, where some units switch on
 MAX_SUGGESTED_CHARS = 12  #: and their longest
-# select and match (LSTMVis): the training text searched for the selected units
-MAX_MATCH_CORPUS_CHARS = 50_000  #: characters of the training text read and searched
-MAX_MATCH_VALUES = 6_400_000  #: h values kept per reading (fewer characters for wide layers)
-MATCH_CACHE_RUNS = 2  #: corpus readings kept (model, steps trained, layer)
-MAX_MATCH_MARGIN = 3  #: steps either side of a span where the units must be off
-MAX_MATCHES = 10  #: places of the training text listed
-MAX_SHOWN_UNITS = 16  #: selected units whose values over the text are sent
-MATCH_CONTEXT = 24  #: characters shown either side of a match
-MAX_SUGGESTIONS = 6  #: spans of the text suggested, where some units switch on
-MAX_SUGGESTED_CHARS = 12  #: and their longest
 # validation of the lab's text models, and the runs compared in the "Compare runs" panel
 VAL_FRACTION = 0.1  #: the tail of a text model's training text held out for validation
 MIN_VAL_CHARS = 64  #: a shorter tail (a short typed text) is not held out: no validation

@@ -119,31 +119,6 @@ class MatchRequest(Request):
     margin: Annotated[int, Field(ge=0, le=limits.MAX_MATCH_MARGIN, strict=True)] = 1
 
 
-class ConnectivityRequest(Request):
-    """‖∂y_t/∂x_s‖ for every s ≤ t, for RNN, LSTM and GRU siblings of ``model``: the
-    connectivity of the output at step ``t`` (0-based) to each earlier input."""
-
-    model: ModelId
-    sequence: SequenceSpec = SequenceSpec()
-    t: Annotated[int, Field(ge=0, lt=limits.MAX_TEXT_STEPS, strict=True)]
-    #: True: compare three fresh (untrained, same seed) models instead of those trained here
-    untrained: Annotated[bool, Field(strict=True)] = False
-
-
-class MatchRequest(Request):
-    """The units of ``layer`` on over the span ``start`` ≤ t < ``end`` of a text and off
-    around it (h > ``threshold``, LSTMVis's rule, off for ``margin`` steps either side),
-    and the places of the training text where they all switch on together."""
-
-    model: ModelId
-    sequence: SequenceSpec = SequenceSpec()
-    start: Annotated[int, Field(ge=0, lt=limits.MAX_TEXT_STEPS, strict=True)]
-    end: Annotated[int, Field(ge=1, le=limits.MAX_TEXT_STEPS, strict=True)]
-    threshold: Annotated[float, Field(gt=-1.0, lt=1.0, allow_inf_nan=False, strict=True)] = 0.3
-    layer: Layer = 0
-    margin: Annotated[int, Field(ge=0, le=limits.MAX_MATCH_MARGIN, strict=True)] = 1
-
-
 class AttentionRequest(Request):
     """Decode a source greedily with an encoder–decoder ``model``, keeping each step's
     attention (panel 9); ``sequence`` None: the task's first example."""
