@@ -6,7 +6,10 @@ in float64 (a numeric task); the output step is bounded; the three models are co
 at equal training or said not to be. Select and match (LSTMVis): the rule is a small
 pure function, checked on a hand-made array and against its plain statement; every
 match in the training text has every selected unit on, recomputed without the lab's
-chunked reading; bad requests get one line.
+chunked reading; bad requests get one line. In Chromium: both panels draw, the keyboard
+alone chooses the output step, plays it and selects a span, axe-core finds no critical
+or serious violation in them, no texts overlap on a phone, the address holds t, the
+span, the threshold and the margin; screenshots go to test-artifacts/web/.
 """
 
 from __future__ import annotations
@@ -342,3 +345,254 @@ def test_bad_match_requests_get_one_line(lab, client):
     assert "text" in one_line(client.post("/api/match", json=body | {"model": numeric.id}), 400)
     unknown = body | {"sequence": {"kind": "text", "text": "ROMEO ~~"}}
     one_line(client.post("/api/match", json=unknown), 400)
+
+
+# -- the panels in Chromium -----------------------------------------------------------------
+pytest.importorskip("playwright")
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from tests.test_web_access import AXE, OVERLAPS, open_lab, screenshot, serious, tab_to  # noqa: E402
+from tests.test_web_browser import ARGS, CHROMIUM, TIMEOUT, start  # noqa: E402
+
+PANELS = ("connectivity", "match")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The lab on a free loopback port, its text model (the page's default) trained a bit."""
+    lab = Lab(corpus=corpus)
+    model = lab.ensure(ModelSpec(cell="lstm", hidden_size=64))
+    lab.train(model.id, 40, 3e-3)
+    lab.wait(model.id, timeout=120)
+    url, stop = start(lab)
+    yield url
+    stop()
+    lab.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def drawn(page: Page, match: str = "", conn: str = "") -> None:
+    """Wait until both panels have drawn their last answer (and match these conditions)."""
+    for name, where in zip(PANELS, (conn, match), strict=True):
+        page.wait_for_selector(f"[data-panel={name}][data-ready=true]{where}", timeout=TIMEOUT)
+
+
+def open_panels(browser: Any, url: str, phone: bool = False) -> tuple[Page, list[str]]:
+    page, errors = open_lab(browser, url, phone=phone)
+    drawn(page)
+    return page, errors
+
+
+def pick_suggestion(page: Page) -> dict[str, int]:
+    """Click the first span the panel suggests; wait for its units and matches."""
+    button = page.locator("#match-suggest button").first
+    start, end = (int(button.get_attribute(f"data-{k}")) for k in ("start", "end"))
+    button.click()
+    page.wait_for_selector(
+        f"[data-panel=match][data-ready=true][data-start='{start}'][data-end='{end - 1}']"
+        ":not([data-units=''])",
+        timeout=TIMEOUT,
+    )
+    return {"start": start, "end": end}
+
+
+def axe_in_panels(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations inside the two panels."""
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    return page.evaluate(
+        """async (panels) => (await axe.run({include: panels.map(p => `[data-panel=${p}]`)},
+             {resultTypes: ['violations']})).violations
+             .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                         nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))""",
+        list(PANELS),
+    )
+
+
+ROWS = """rows => rows.map(r => ({
+  cell: r.dataset.cell, reach: r.dataset.reach === 'null' ? null : Number(r.dataset.reach),
+  trained: Number(r.dataset.trained),
+  values: [...r.querySelectorAll('.c:not(.future)')].map(c => Number(c.dataset.value)),
+  shares: [...r.querySelectorAll('.c:not(.future)')].map(c => Number(c.dataset.share)),
+  future: r.querySelectorAll('.c.future').length,
+  out: [...r.querySelectorAll('.c')].findIndex(c => c.classList.contains('out')),
+}))"""
+
+
+def test_both_panels_draw_and_their_words_follow_their_numbers(browser, server):
+    page, errors = open_panels(browser, server)
+    root = page.locator("[data-panel=connectivity]")
+    steps = int(root.get_attribute("data-steps"))
+    assert steps == len(TEXT) - 1 and root.get_attribute("data-t") == str(steps - 1)
+    rows = page.locator("#conn-rows .conn-row").evaluate_all(ROWS)
+    assert [r["cell"] for r in rows] == ["rnn_tanh", "lstm", "gru"]
+    for row in rows:  # every input up to t shaded by its share of the row's largest
+        values = np.array(row["values"])
+        assert len(values) == steps and row["future"] == 1 and row["out"] == steps - 1
+        np.testing.assert_allclose(row["shares"], values / values.max(), atol=1e-4)
+        assert row["reach"] == reach(values)
+    verdict = page.locator("#conn-verdict").inner_text()
+    furthest = max(r["reach"] for r in rows)
+    names = {"rnn_tanh": "RNN (tanh)", "lstm": "LSTM", "gru": "GRU"}
+    best = [names[r["cell"]] for r in rows if r["reach"] == furthest]
+    if len(best) < 3:
+        assert f"The {' and the '.join(best)} reach" in verdict, verdict
+    assert "Not an equal comparison" in verdict  # the LSTM trained here, the others not
+    assert [r["trained"] for r in rows] == [0, 40, 0]
+    # a click on a character chooses that output step; its table has a row per input
+    page.locator("#conn-rows .conn-row[data-cell=lstm] .c[data-s='10']").click()
+    page.wait_for_selector("[data-panel=connectivity][data-ready=true][data-t='10']")
+    page.locator("#conn-table-box summary").click()
+    page.wait_for_selector("#conn-table-box tbody tr", timeout=TIMEOUT)
+    assert page.locator("#conn-table-box tbody tr").count() == 11
+    # match: a mouse drag over characters 8 to 10 selects them
+    chars = page.locator("#match-text .c")
+    page.locator("#match-text").scroll_into_view_if_needed()
+    first, last = chars.nth(7).bounding_box(), chars.nth(9).bounding_box()
+    page.mouse.move(first["x"] + 3, first["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(last["x"] + 3, last["y"] + 5, steps=4)
+    page.mouse.up()
+    drawn(page, "[data-start='7'][data-end='9']")
+    assert "characters 8 to 10" in page.locator("#match-readout").inner_text()
+    chosen = pick_suggestion(page)
+    units = page.locator("[data-panel=match]").get_attribute("data-units").split(",")
+    listed = page.locator("#match-units .unit-list li").evaluate_all(
+        "items => items.map(i => i.dataset.unit)"
+    )
+    assert listed == units
+    rows = page.locator("#match-map text.row-label").evaluate_all(
+        "ts => ts.map(t => t.textContent)"
+    )
+    assert rows == [f"unit {u}" for u in units[: limits.MAX_SHOWN_UNITS]]
+    marks = page.locator("#match-list li mark").all_inner_texts()
+    places = int(page.locator("[data-panel=match]").get_attribute("data-places"))
+    assert places > 0 and 0 < page.locator("#match-list li").count() <= limits.MAX_MATCHES
+    assert marks and f"at {places:,} place" in page.locator("#match-summary").inner_text()
+    page.locator("#match-table-box summary").click()
+    page.wait_for_selector("#match-table-box tbody tr", timeout=TIMEOUT)
+    header = page.locator("#match-table-box thead th").all_inner_texts()
+    assert header[2:] == [f"unit {u}" for u in units[: limits.MAX_SHOWN_UNITS]]
+    assert page.locator("#match-table-box tbody tr").count() == len(TEXT)
+    assert chosen["end"] > chosen["start"]
+    for name in PANELS:
+        screenshot(page, f"{name}-desktop", name)
+    bad = serious(axe_in_panels(page))
+    assert not bad, bad
+    assert errors == []
+    page.close()
+
+
+def test_the_keyboard_alone_chooses_the_output_step_plays_it_and_selects_a_span(browser, server):
+    page, errors = open_panels(browser, server)
+    steps = int(page.locator("[data-panel=connectivity]").get_attribute("data-steps"))
+    tab_to(page, "#conn-t")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_selector(f"[data-panel=connectivity][data-ready=true][data-t='{steps - 2}']")
+    label = page.locator("#conn-t").get_attribute("aria-valuetext")
+    assert label.startswith(f"output step t = {steps - 1} of {steps}"), label
+    page.keyboard.press("Home")
+    page.wait_for_selector("[data-panel=connectivity][data-ready=true][data-t='0']")
+    tab_to(page, "#conn-play")
+    page.keyboard.press("Enter")  # play: the output step moves on by itself
+    page.wait_for_selector("[data-panel=connectivity][data-t='2']", timeout=TIMEOUT)
+    page.keyboard.press("Enter")  # and pauses
+    assert page.locator("#conn-play").get_attribute("aria-pressed") == "false"
+    drawn(page)
+    held = page.locator("[data-panel=connectivity]").get_attribute("data-t")
+    assert int(held) >= 2
+    page.locator("#conn-t").focus()
+    page.keyboard.press("ArrowRight")  # the slider goes on from where the play stopped
+    page.wait_for_selector(f"[data-panel=connectivity][data-ready=true][data-t='{int(held) + 1}']")
+    # select and match: the text takes the focus; the arrows move, Shift+arrows stretch
+    tab_to(page, "#match-text")
+    for key in ("Home", "ArrowRight", "ArrowRight", "Shift+ArrowRight", "Shift+ArrowRight"):
+        page.keyboard.press(key)
+    drawn(page, "[data-start='2'][data-end='4']")
+    assert "characters 3 to 5" in page.locator("#match-readout").inner_text()
+    page.keyboard.press("Shift+ArrowLeft")
+    drawn(page, "[data-start='2'][data-end='3']")
+    tab_to(page, "#match-suggest button")
+    start = page.evaluate("() => document.activeElement.dataset.start")
+    page.keyboard.press("Enter")
+    drawn(page, f"[data-start='{start}']:not([data-units=''])")
+    tab_to(page, "#match-threshold")
+    page.keyboard.press("ArrowLeft")  # 0.30 → 0.25
+    drawn(page, "[data-threshold='0.25']")
+    assert page.locator("#match-threshold-value").inner_text() == "0.25"
+    assert errors == []
+    page.close()
+
+
+def test_on_a_phone_the_panels_keep_their_texts_apart(browser, server):
+    page, errors = open_panels(browser, server, phone=True)
+    page.locator("#match-text .c").nth(3).tap()  # a finger taps one character
+    drawn(page, "[data-start='3'][data-end='3']")
+    pick_suggestion(page)
+    page.locator("#conn-rows .conn-row[data-cell=gru] .c[data-s='20']").tap()
+    drawn(page, conn="[data-t='20']")
+    for box in ("#conn-table-box", "#match-table-box"):
+        page.locator(f"{box} summary").tap()
+        page.wait_for_selector(f"{box} table", timeout=TIMEOUT)
+    overlaps = [o for o in page.evaluate(OVERLAPS) if o.split(":")[0] in PANELS]
+    assert overlaps == []
+    for name in PANELS:  # nothing wider than the screen but the boxes that scroll
+        width = page.locator(f"[data-panel={name}]").evaluate("p => p.scrollWidth - p.clientWidth")
+        assert width <= 0, name
+        screenshot(page, f"{name}-phone", name)
+    bad = serious(axe_in_panels(page))
+    assert not bad, bad
+    assert errors == []
+    page.close()
+
+
+UNTRAINED = "() => document.querySelector('#conn-verdict').textContent.includes('are untrained')"
+#: what the two panels show, to compare two pages
+VIEW = """() => {
+  const data = (p) => ({...document.querySelector(`[data-panel=${p}]`).dataset});
+  const text = (s) => document.querySelector(s)?.textContent ?? null;
+  const value = (s) => document.querySelector(s)?.value ?? null;
+  return {conn: data('connectivity'), match: data('match'), verdict: text('#conn-verdict'),
+          label: text('#conn-label'), compare: value('#conn-compare'),
+          threshold: value('#match-threshold'), margin: value('#match-margin'),
+          units: text('#match-units'), summary: text('#match-summary'),
+          matches: text('#match-list')};
+}"""
+
+
+def test_the_address_holds_the_output_step_the_span_the_threshold_and_the_margin(browser, server):
+    page, errors = open_panels(browser, server)
+    page.locator("#conn-t").fill("17")
+    page.wait_for_selector("[data-panel=connectivity][data-ready=true][data-t='17']")
+    page.locator("#conn-compare").select_option("untrained")
+    page.wait_for_function(UNTRAINED, timeout=TIMEOUT)
+    chosen = pick_suggestion(page)
+    page.locator("#match-margin").select_option("2")
+    drawn(page)
+    page.locator("#match-threshold").fill("0.2")
+    page.locator("#match-threshold").dispatch_event("input")
+    drawn(page, "[data-threshold='0.2']")
+    wanted = ["ct=18", "ccompare=untrained", f"ms={chosen['start'] + 1}", f"me={chosen['end']}"]
+    wanted += ["mmargin=2", "thr=0.2"]
+    page.wait_for_function(
+        "wanted => wanted.every(s => location.search.includes(s))", arg=wanted, timeout=TIMEOUT
+    )
+    drawn(page)
+    before = page.evaluate(VIEW)
+    address = page.url
+    page.close()
+    again, again_errors = open_panels(browser, address)
+    drawn(again, "[data-threshold='0.2']")
+    after = again.evaluate(VIEW)
+    assert after == before
+    assert after["conn"]["t"] == "17" and after["compare"] == "untrained"
+    assert after["match"]["start"] == str(chosen["start"]) and after["margin"] == "2"
+    assert again.url == address  # and it writes the same address back
+    assert errors == [] and again_errors == []
+    again.close()

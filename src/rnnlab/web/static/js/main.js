@@ -9,6 +9,8 @@ import * as gradients from "./panels/gradients.js";
 import * as neuron from "./panels/neuron.js";
 import * as equations from "./panels/equations.js";
 import * as attention from "./panels/attention.js";
+import * as connectivity from "./panels/connectivity.js";
+import * as match from "./panels/match.js";
 import * as runs from "./panels/runs.js";
 import { installPopupClosers } from "./popup.js";
 import { openToggles, readAddress, writeAddress } from "./address.js";
@@ -152,7 +154,7 @@ const extra = { generation: generate.generation, decodingStep: attention.current
 /** From now on, every change of a setting is written into the page's address. */
 function followChanges() {
   const save = debounce(() => writeAddress(ctx, extra), 150);
-  for (const event of ["run", "select", "model", "generated", "decoding-step", "gen-position", "how-step"]) on(event, save);
+  for (const event of ["run", "select", "model", "generated", "decoding-step", "connectivity-step", "gen-position", "how-step"]) on(event, save);
   for (const event of ["input", "change", "toggle", "click"]) document.addEventListener(event, save, true);
   writeAddress(ctx, extra);
 }
@@ -164,7 +166,7 @@ async function start() {
   const restore = readAddress(ctx, extra);
   if (restore.dec !== null) attention.restoreStep(restore.dec);
   installPopupClosers();
-  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention, runs]) {
+  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention, connectivity, match, runs]) {
     module.init(ctx);
   }
   openToggles(restore.open);
