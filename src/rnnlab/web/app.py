@@ -16,6 +16,8 @@
                                    every earlier input, for RNN, LSTM and GRU
     POST /api/match                MatchRequest → the units on over a span of text and off
                                    around it, and where in the training text they switch on
+    POST /api/bptt                 BpttRequest → BPTT written out for the plain RNN: per step
+                                   L_t, ‖∂L/∂h_t‖, its term of ∂L/∂W, and one update
     POST /api/attention            AttentionRequest → an encoder–decoder's greedy decoding,
                                    step by step, with each step's attention weights
     POST /api/next                 NextRequest → the top-k next characters, which of them
@@ -63,6 +65,7 @@ from rnnlab.web.choose import choose_view
 from rnnlab.web.connectivity import connectivity_view
 from rnnlab.web.distribution import next_view
 from rnnlab.web.entry import LabError
+from rnnlab.web.bptt import bptt_view
 from rnnlab.web.lab import Lab
 from rnnlab.web.match import CorpusStates, layer_states, match_view, training_ids
 from rnnlab.web.pairs import PAIR_TASKS
@@ -73,6 +76,7 @@ from rnnlab.web.schemas import (
     ConnectivityRequest,
     GenerateRequest,
     GradientRequest,
+    BpttRequest,
     MatchRequest,
     ModelId,
     ModelSpec,
@@ -135,6 +139,7 @@ COMPUTED = frozenset(
         "/api/generate",
         "/api/choose",
         "/api/runs",
+        "/api/bptt",
         "/api/examples",
         "/api/models",
     }
@@ -396,6 +401,19 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
                 f"the {panel} panel reads single sequences; for the {entry.task} "
                 "encoder–decoder see the attention panel"
             )
+
+    @app.post("/api/bptt")
+    def bptt(request: BpttRequest) -> dict[str, Any]:
+        entry = lab.get(request.model)
+        if entry.task != "text":
+            raise LabError(
+                f"the BPTT panel writes out a character model; model {request.model!r} "
+                f"reads {entry.task} sequences (choose Text in panel 2)"
+            )
+        prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
+        rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
+        model, steps = lab.sibling(entry, rnn, request.untrained)
+        return bptt_view(model, steps, prepared, request.lr, request.clip, request.layer)
 
     @app.post("/api/connectivity")
     def connectivity(request: ConnectivityRequest) -> dict[str, Any]:

@@ -94,6 +94,21 @@ class GradientRequest(Request):
     untrained: Annotated[bool, Field(strict=True)] = False
 
 
+class BpttRequest(Request):
+    """Backpropagation through time written out for the plain-RNN sibling of the text
+    model ``model``, and one update with learning rate ``lr``, clipped at norm ``clip``."""
+
+    model: ModelId
+    sequence: SequenceSpec = SequenceSpec()
+    lr: Annotated[float, Field(gt=0, le=limits.MAX_BPTT_LR, allow_inf_nan=False, strict=True)] = 0.5
+    clip: (
+        Annotated[float, Field(gt=0, le=limits.MAX_CLIP, allow_inf_nan=False, strict=True)] | None
+    ) = None
+    layer: Layer = 0
+    #: True: a fresh (untrained, same seed) RNN instead of the one trained here
+    untrained: Annotated[bool, Field(strict=True)] = False
+
+
 class ConnectivityRequest(Request):
     """‖∂y_t/∂x_s‖ for every s ≤ t, for RNN, LSTM and GRU siblings of ``model``: the
     connectivity of the output at step ``t`` (0-based) to each earlier input."""

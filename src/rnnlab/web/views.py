@@ -285,13 +285,18 @@ def _copy(rec: Any) -> Any:
 
 
 def _predictions(model: LanguageModel, top: np.ndarray, ids: np.ndarray) -> list[dict]:
-    """At each step: the 3 likeliest next characters and the probability of the real one."""
-    probs = softmax(model.head(top).astype(np.float64), axis=-1)  # (T, V)
+    """At each step: the 3 likeliest next characters with their probabilities and their
+    scores (V h_t + c), and the probability of the real one."""
+    scores = model.head(top).astype(np.float64)  # (T, V)
+    probs = softmax(scores, axis=-1)
     symbols = model.vocab.symbols
     out = []
     for t, p in enumerate(probs):
         best = np.argsort(-p, kind="stable")[:3]
-        step = {"top": [[symbols[i], round(float(p[i]), DIGITS)] for i in best]}
+        step = {
+            "top": [[symbols[i], round(float(p[i]), DIGITS)] for i in best],
+            "scores": [round(float(scores[t, i]), DIGITS) for i in best],
+        }
         if t + 1 < len(ids):
             step["actual"] = round(float(p[ids[t + 1]]), DIGITS)
         out.append(step)

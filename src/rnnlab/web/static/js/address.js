@@ -15,6 +15,9 @@ const CONTROLS = [
   ["scale", "scale"],
   ["compare", "grad-compare"],
   ["zoom", "heatmap-zoom"],
+  ["blr", "bptt-lr"],
+  ["bclip", "bptt-clip"],
+  ["bcompare", "bptt-compare"],
 ];
 const MAX_CORPUS_IN_ADDRESS = 2000; // a longer typed training text is not put in the link
 
@@ -55,6 +58,10 @@ function current(ctx, extra) {
   out.push(["gseed", gen ? String(gen.seed) : ""], ["gn", gen ? String(gen.n) : ""], ["gpos", gen ? String(gen.position) : ""]);
   const dec = extra.decodingStep();
   out.push(["dec", dec === null ? "" : String(dec + 1)]);
+  const bpos = extra.bpttPosition();
+  out.push(["bpos", bpos === null ? "" : String(bpos)]);
+  const lesson = extra.lesson();
+  out.push(["lesson", lesson === null ? "" : String(lesson)]);
   for (const param of OWN) out.push([param.key, param.get()]);
   const open = [...document.querySelectorAll("details[id]")].filter((d) => d.open).map((d) => d.id);
   out.push(["open", open.join(",")]);
@@ -137,7 +144,7 @@ export function readAddress(ctx, extra) {
   if (has("prime") && q.get("prime").length <= limits.max_prime) $("prime").value = q.get("prime");
   const temp = Number(q.get("temp"));
   if (has("temp") && temp >= 0.1 && temp <= limits.max_temperature) $("temperature").value = q.get("temp");
-  for (const [key, id] of [["topk", "top-k"], ["topp", "top-p"], ["compare", "grad-compare"], ["zoom", "heatmap-zoom"]]) {
+  for (const [key, id] of [["topk", "top-k"], ["topp", "top-p"], ["compare", "grad-compare"], ["zoom", "heatmap-zoom"], ["blr", "bptt-lr"], ["bclip", "bptt-clip"], ["bcompare", "bptt-compare"]]) {
     if (has(key)) setSelect(id, q.get(key));
   }
   for (const param of OWN) if (has(param.key)) param.set(q.get(param.key), limits);
@@ -145,7 +152,7 @@ export function readAddress(ctx, extra) {
   if (n !== null) $("gen-length").value = String(n);
   const scale = Number(q.get("scale"));
   if (has("scale") && scale >= 0 && scale <= 1) $("scale").value = q.get("scale");
-  const after = { generation: null, dec: null, open: (q.get("open") ?? "").split(",").filter(Boolean) };
+  const after = { generation: null, dec: null, bpos: int(q.get("bpos"), 0, limits.max_text_steps), open: (q.get("open") ?? "").split(",").filter(Boolean) };
   const gseed = int(q.get("gseed"), 0, 2 ** 31 - 1);
   const gn = int(q.get("gn"), 1, limits.max_generate);
   if (gseed !== null && gn !== null) after.generation = { seed: gseed, n: gn, position: int(q.get("gpos"), 0, gn) ?? 0 };

@@ -176,8 +176,8 @@ function niceTicks(lo, hi, count = 5) {
 /**
  * A line chart in an <svg>. spec: {series: [{label, color, points: [[x, y]], dataset, dash}],
  * logY, xLabel, yLabel, refs: [{y, label}], floor (log scale: smallest value drawn),
- * valueTicks (log scale spanning under 1.5 decades: ticks at round values, 2.5, 3, 3.5…,
- * not at powers of 10)}.
+ * xRange: [x0, x1] (the x axis's span, when it must not follow the points), valueTicks (log
+ * scale spanning under 1.5 decades: ticks at round values, 2.5, 3, 3.5…, not at powers of 10)}.
  */
 export function lineChart(svgEl, spec) {
   const W = svgEl.clientWidth || 600;
@@ -198,7 +198,7 @@ export function lineChart(svgEl, spec) {
   const zeros = spec.logY && spec.series.some((s) => s.points.some(([, y]) => y === 0));
   const positive = spec.logY ? ys.filter((y) => y > 0) : ys;
   const tf = spec.logY ? (y) => Math.log10(Math.max(y, floor)) : (y) => y;
-  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  let [x0, x1] = spec.xRange ?? [Math.min(...xs), Math.max(...xs)];
   if (x0 === x1) x1 = x0 + 1;
   const shown = positive.length ? positive : [1];
   let [y0, y1] = [Math.min(...shown.map(tf)), Math.max(...shown.map(tf))];

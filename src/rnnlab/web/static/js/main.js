@@ -9,9 +9,11 @@ import * as gradients from "./panels/gradients.js";
 import * as neuron from "./panels/neuron.js";
 import * as equations from "./panels/equations.js";
 import * as attention from "./panels/attention.js";
+import * as bptt from "./panels/bptt.js";
 import * as connectivity from "./panels/connectivity.js";
 import * as match from "./panels/match.js";
 import * as runs from "./panels/runs.js";
+import * as lessons from "./lessons.js";
 import { installPopupClosers } from "./popup.js";
 import { openToggles, readAddress, writeAddress } from "./address.js";
 import { debounce, setCells, showError } from "./util.js";
@@ -149,12 +151,12 @@ async function refreshAll() {
 const ctx = { state, on, onModel, emit, panel, status, ensureModels, refreshRun, refreshAll, select, sequenceSpec, isPair, inStep };
 
 // what the page's address keeps besides the state: the generation and the decoding step
-const extra = { generation: generate.generation, decodingStep: attention.currentStep };
+const extra = { generation: generate.generation, decodingStep: attention.currentStep, lesson: lessons.currentLesson, bpttPosition: bptt.currentPosition };
 
 /** From now on, every change of a setting is written into the page's address. */
 function followChanges() {
   const save = debounce(() => writeAddress(ctx, extra), 150);
-  for (const event of ["run", "select", "model", "generated", "decoding-step", "connectivity-step", "gen-position", "how-step"]) on(event, save);
+  for (const event of ["run", "select", "model", "generated", "decoding-step", "bptt-step", "connectivity-step", "gen-position", "how-step"]) on(event, save);
   for (const event of ["input", "change", "toggle", "click"]) document.addEventListener(event, save, true);
   writeAddress(ctx, extra);
 }
@@ -165,8 +167,10 @@ async function start() {
   if (state.lab.checkpoint) state.config.source = "checkpoint";
   const restore = readAddress(ctx, extra);
   if (restore.dec !== null) attention.restoreStep(restore.dec);
+  if (restore.bpos !== null) bptt.restorePosition(restore.bpos);
+  lessons.init(); // before the panels: those a lesson does not show stay hidden
   installPopupClosers();
-  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention, connectivity, match, runs]) {
+  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention, bptt, connectivity, match, runs]) {
     module.init(ctx);
   }
   openToggles(restore.open);

@@ -130,6 +130,12 @@ export function stepEquations(run, t) {
       live: `h_{${t + 1}}${at} = ${act}(${sum(run, "a", t)}) = ${act}(${fmt(a)}) = ${fmt(T.h_t[t])}`,
       key: true,
     });
+    lines.push({
+      general: `h_{t} = f(U x_{t} + W h_{t−1} + b)`,
+      live: `h_{${t + 1}}${at} = ${act}(${fmt(T.x.a[t])} + ${term(T.h.a[t])} + ${term(T.b_ih.a + T.b_hh.a)}) = ${fmt(T.h_t[t])}`,
+      note: `the same equation in the course's notation: U = W_{ih} reads the input, W = W_{hh} carries the memory h_{t−1}, b = b_{ih} + b_{hh}, f = ${act}`,
+      material: true,
+    });
   } else {
     for (const [gate, [name, act, general]] of Object.entries(gateTable(run))) {
       lines.push({
@@ -212,10 +218,12 @@ export function stepEquations(run, t) {
   if (run.kind === "text") {
     const p = run.predictions[t];
     const top = p.top.map(([s, q]) => `'${showChar(s)}' ${pct(q)}`).join(", ");
+    const scores = p.top.map(([s], k) => `'${showChar(s)}' ${fmt(p.scores[k])}`).join(", ");
     lines.push({
-      general: "y_{t} = softmax(V h_{t} + c)",
-      live: `y_{${t + 1}}: ${top}` + (p.actual !== undefined ? `; the real next character '${showChar(run.labels[t + 1])}' got ${pct(p.actual)}` : ""),
-      note: "the output: a probability for every character of the vocabulary (the top 3 shown)",
+      general: "y_{t} = g(V h_{t} + c),  g = softmax",
+      live: `V h_{${t + 1}} + c: ${scores} → softmax → y_{${t + 1}}: ${top}` + (p.actual !== undefined ? `; the real next character '${showChar(run.labels[t + 1])}' got ${pct(p.actual)}` : ""),
+      note: "the output: V (the output layer's weight) and c (its bias) give every character of the vocabulary a score; g = softmax turns the scores into probabilities (the top 3 shown)",
+      output: true,
     });
   } else if (run.seq2seq) {
     const none = run.seq2seq.attention === "none";
@@ -262,16 +270,17 @@ export function init(context) {
       box.append(
         el(
           "div",
-          { class: "eq-block" + (line.key ? " key" : "") },
+          { class: "eq-block" + (line.key ? " key" : "") + (line.material ? " material" : "") + (line.output ? " output" : "") },
           el("div", { class: "eq-general" }, math(line.general)),
           el("div", { class: "eq-live" }, math(line.live)),
-          line.note ? el("div", { class: "eq-note", text: line.note }) : null,
+          line.note ? el("div", { class: "eq-note" }, math(line.note)) : null,
         ),
       );
     }
     for (const note of notes) box.append(el("div", { class: "eq-note" }, math(note)));
     root.dataset.step = String(t);
     root.dataset.unit = String(run.unit);
+    root.dataset.ready = "true";
   };
   ctx.on("run", render);
   ctx.on("select", render);
