@@ -28,6 +28,8 @@
                                    softmax at the temperature, the draw
     GET  /api/runs                 the loss and validation curves of every run (the lab's
                                    models, and the metrics.jsonl of the runs it was given)
+    …    /api/apps/...             the applications panel: a forecaster, a genre classifier
+                                   and a word model trained here (``application_routes``)
 
 Every request is validated (``rnnlab.web.schemas``) and bounded (``rnnlab.web.limits``,
 bodies over ``MAX_BODY_BYTES`` included). Every refusal is a 4xx with ``{"error": ...}``:
@@ -60,6 +62,8 @@ from rnnlab.errors import RnnlabError
 from rnnlab.generate import iter_sample
 from rnnlab.models.seq2seq import ATTENTION
 from rnnlab.web import limits
+from rnnlab.web.application_routes import COMPUTED_PATHS, application_router
+from rnnlab.web.applications import Applications
 from rnnlab.web.attention import attention_view
 from rnnlab.web.choose import choose_view
 from rnnlab.web.connectivity import connectivity_view
@@ -273,14 +277,16 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         lab.close()  # stop any training thread when the server shuts down
+        apps.close()
 
     app = FastAPI(
         title="rnnlab web lab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.lab = lab
+    apps = app.state.apps = Applications(lab)
     app.add_middleware(
         ComputeQueue,
-        paths=COMPUTED,
+        paths=COMPUTED | COMPUTED_PATHS,
         workers=limits.COMPUTE_WORKERS,
         max_waiting=limits.MAX_WAITING,
     )
@@ -311,6 +317,7 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
 
     # -- page ----------------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(application_router(apps))  # the applications panel
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

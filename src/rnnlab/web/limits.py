@@ -34,6 +34,18 @@ MAX_CLIP = 100.0  #: gradient-norm clipping threshold of the BPTT panel
 COMPUTE_WORKERS = 2  #: expensive requests (views, gradients, sampling) computed at once
 MAX_WAITING = 16  #: expensive requests queued behind them; more are answered 503
 REQUEST_SECONDS = 30.0  #: a client must send a whole request within this (slowloris)
+# the applications panel (rnnlab.web.applications): small models, trained from scratch
+MAX_APP_HIDDEN = 128  #: hidden units of an application's model
+MAX_APP_MODELS = 12  #: application models kept (the least recently used go first)
+MAX_APP_TRAIN_SECONDS = 120.0  #: wall time of one application's training
+MAX_FORECAST_STEPS = 3000  #: training steps of a forecaster
+MIN_FORECAST_WINDOW, MAX_FORECAST_WINDOW = 4, 60  #: values a forecaster sees per forecast
+MAX_FORECAST_HORIZON = 48  #: values forecast in closed loop
+MAX_CLASSIFY_EPOCHS = 3  #: passes over the genre passages
+MAX_CLASSIFY_CHARS = 2000  #: characters of a passage to classify
+MAX_COMPLETE_STEPS = 2000  #: training steps of the word model
+MAX_COMPLETE_PROMPT = 400  #: characters of a prompt to complete
+MAX_NEXT_WORDS = 20  #: next words listed with their probabilities
 # select and match (LSTMVis): the training text searched for the selected units
 MAX_MATCH_CORPUS_CHARS = 50_000  #: characters of the training text read and searched
 MAX_MATCH_VALUES = 6_400_000  #: h values kept per reading (fewer characters for wide layers)
@@ -78,4 +90,14 @@ def as_json() -> dict[str, float | int]:
         "max_temperature": MAX_TEMPERATURE,
         "min_scale": MIN_SCALE,
         "max_scale": MAX_SCALE,
+        "max_app_hidden": MAX_APP_HIDDEN,
+        "max_forecast_steps": MAX_FORECAST_STEPS,
+        "min_forecast_window": MIN_FORECAST_WINDOW,
+        "max_forecast_window": MAX_FORECAST_WINDOW,
+        "max_forecast_horizon": MAX_FORECAST_HORIZON,
+        "max_classify_epochs": MAX_CLASSIFY_EPOCHS,
+        "max_classify_chars": MAX_CLASSIFY_CHARS,
+        "max_complete_steps": MAX_COMPLETE_STEPS,
+        "max_complete_prompt": MAX_COMPLETE_PROMPT,
+        "max_next_words": MAX_NEXT_WORDS,
     }

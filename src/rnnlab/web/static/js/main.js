@@ -13,6 +13,7 @@ import * as bptt from "./panels/bptt.js";
 import * as connectivity from "./panels/connectivity.js";
 import * as match from "./panels/match.js";
 import * as runs from "./panels/runs.js";
+import * as apps from "./panels/apps.js";
 import * as lessons from "./lessons.js";
 import { installPopupClosers } from "./popup.js";
 import { openToggles, readAddress, writeAddress } from "./address.js";
@@ -170,7 +171,7 @@ async function start() {
   if (restore.bpos !== null) bptt.restorePosition(restore.bpos);
   lessons.init(); // before the panels: those a lesson does not show stay hidden
   installPopupClosers();
-  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention, bptt, connectivity, match, runs]) {
+  for (const module of [config, sequence, unrolled, heatmaps, generate, gradients, neuron, equations, attention, bptt, connectivity, match, runs, apps]) {
     module.init(ctx);
   }
   openToggles(restore.open);
