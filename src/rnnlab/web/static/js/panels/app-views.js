@@ -6,6 +6,7 @@ import { postJSON } from "../api.js";
 import { lineChart } from "../charts.js";
 import { tableBehind } from "../tables.js";
 import { CELL_NAMES, clear, debounce, el, fmt, pct } from "../util.js";
+import { bars } from "./app-bars.js";
 
 let env; // {settings, root, show(app, message), trained(app) → the model's status}
 let forecastShown = null; // the last forecast view, drawn again when its tab shows
@@ -81,37 +82,6 @@ function ready(app) {
   $(`app-${app}`).dataset.ready = "true";
 }
 
-// ----------------------------------------------------------------------------- bars
-
-/** Bars on 0–100 % (a bar as long as its track is probability 1). rows: [{name, p,
- * said, pick}]; a row with `pick` is a button that calls it. */
-function bars(container, rows, head) {
-  clear(container);
-  container.classList.toggle("picks", rows.some((row) => row.pick));
-  container.append(
-    el("div", { class: "bar-head", "aria-hidden": "true" }, el("span", { text: head }), el("span", { text: "probability (the track is 100 %)" }), el("span", { text: "p" })),
-  );
-  const list = el("div", { class: "bar-list", role: "list" });
-  for (const row of rows) {
-    const fill = el("span", { class: "fill" });
-    fill.style.width = `${Math.min(100, 100 * row.p)}%`;
-    // spaces between the parts: no gap in the grid, but "And 0.2%" read out, not "And0.2%"
-    const parts = [el("span", { class: "sym", text: row.name, title: row.said ?? row.name }), " ", el("span", { class: "track", "aria-hidden": "true" }, fill), " ", el("span", { class: "pct", text: pct(row.p) })];
-    const said = `${row.said ?? row.name}: ${pct(row.p)}`;
-    const data = { prob: String(row.p), name: row.name };
-    if (row.pick) {
-      // named by what it shows first (as axe's label-in-name asks), then what it does
-      const named = `${row.name} ${pct(row.p)}${row.said && row.said !== row.name ? ` (${row.said})` : ""}; append it`;
-      const button = el("button", { class: "bar-row pick", type: "button", "aria-label": named, dataset: data, onclick: row.pick }, ...parts);
-      list.append(el("div", { role: "listitem" }, button));
-    } else {
-      list.append(el("div", { class: `bar-row${row.muted ? " muted-row" : ""}`, role: "listitem", "aria-label": said, dataset: data }, ...parts));
-    }
-  }
-  const ticks = el("span", { class: "ticks" }, ...["0", "25", "50", "75", "100 %"].map((t) => el("span", { text: t })));
-  container.append(list, el("div", { class: "bar-scale", "aria-hidden": "true" }, el("span"), ticks));
-}
-
 // ----------------------------------------------------------------------------- forecast
 
 const LINES = [
@@ -156,7 +126,7 @@ function drawForecast(v) {
     last_value: after(v.forecasts.last_value),
     seasonal: after(v.forecasts.seasonal),
   };
-  const label = (key, text) => (key === "network" ? `network (${CELL_NAMES[v.cell] ?? v.cell})` : key === "seasonal" ? `${text}, s = ${v.season}` : text);
+  const label = (key, text) => (key === "network" ? networkName(v) : key === "seasonal" ? `${text}, s = ${v.season}` : text);
   const series = LINES.map(([key, text, color, dash]) => ({ label: label(key, text), color, dash, points: points[key], dataset: { line: key } }));
   const chart = $("fc-chart");
   lineChart(chart, { series, legend: false, xLabel: s.x_label, yLabel: "value" });
@@ -181,7 +151,7 @@ function drawForecast(v) {
 }
 
 function errorTable(v) {
-  const names = { network: label(v), last_value: "last value", seasonal: `seasonal naive, s = ${v.season}` };
+  const names = { network: networkName(v), last_value: "last value", seasonal: `seasonal naive, s = ${v.season}` };
   const table = clear($("fc-errors"));
   table.append(
     el("caption", { text: `errors of the forecasts (lower is better)` }),
@@ -206,7 +176,7 @@ function errorTable(v) {
     `One step ahead (rnnlab forecast's own measure) its NRMSE is ${fmt(s.nrmse, 3)}, persistence's ${fmt(s.persistence_nrmse, 3)}.`;
 }
 
-function label(v) {
+function networkName(v) {
   return `network (${CELL_NAMES[v.cell] ?? v.cell})`;
 }
 
@@ -220,7 +190,8 @@ function score(summary) {
       { name: "network", p: summary.accuracy, said: "the network's held-out accuracy" },
       { name: "majority class", p: summary.majority_rate, said: `the majority class's rate (${majority})` },
     ],
-    "held-out accuracy",
+    "held-out",
+    "rate right",
   );
   const right = summary.plays.filter((play) => play.vote === play.genre).length;
   const gain = 100 * (summary.accuracy - summary.majority_rate);
