@@ -33,7 +33,7 @@ from rnnlab.models.sequence import SequenceModel
 from rnnlab.probe import record
 from rnnlab.web import limits
 from rnnlab.web.app import create_app
-from rnnlab.web.connectivity import connectivity, reach
+from rnnlab.web.connectivity import both_ways, connectivity, reach
 from rnnlab.web.lab import Lab
 from rnnlab.web.match import (
     CorpusStates,
@@ -82,13 +82,17 @@ def one_line(response: Any, status: int) -> str:
 
 
 # -- connectivity: the numbers ----------------------------------------------------------
-def torch_connectivity(model: Any, ids: np.ndarray, t: int) -> tuple[np.ndarray, float]:
-    """‖∂ log p(x_{t+1}) / ∂x_s‖ for s ≤ t by torch autograd in float64, same weights."""
+def torch_connectivity(
+    model: Any, ids: np.ndarray, t: int, read: int | None = None
+) -> tuple[np.ndarray, float]:
+    """‖∂ log p(x_{t+1}) / ∂x_s‖ for s ≤ t (s < ``read``, when given) by torch autograd in
+    float64, same weights."""
     torch = pytest.importorskip("torch")
     from rnnlab.interop import to_torch
 
     rnn, head = to_torch(model.rnn).double(), to_torch(model.head).double()
-    x = torch.nn.functional.one_hot(torch.tensor(ids[: t + 1]), model.config.vocab_size)
+    read = t + 1 if read is None else read
+    x = torch.nn.functional.one_hot(torch.tensor(ids[:read]), model.config.vocab_size)
     x = x.double()[:, None, :].requires_grad_()
     out, _ = rnn(x)
     log_p = torch.log_softmax(head(out[t, 0]), dim=-1)[int(ids[t + 1])]
@@ -113,6 +117,33 @@ def test_connectivity_of_rnn_lstm_and_gru_matches_torch_autograd(lab, client):
         assert abs(series["y"] - log_p) < 1e-4
         assert series["reach"] == reach(expected)
         assert series["trained_steps"] == steps
+
+
+def test_reading_both_ways_reaches_the_inputs_after_t_and_matches_torch_autograd(lab, client):
+    entry = make(lab, train=5, cell="gru")  # trained, yet compared fresh: equal footing
+    t = 12
+    body = {"model": entry.id, "t": t, "compare": "directions"}
+    one, both = client.post("/api/connectivity", json=body).json()["series"]
+    assert (one["name"], one["directions"], both["name"], both["directions"]) == (
+        "one way",
+        1,
+        "both ways",
+        2,
+    )
+    assert one["cell"] == both["cell"] == "gru"
+    assert one["trained_steps"] == both["trained_steps"] == 0
+    ids = entry.model.vocab.encode(TEXT)
+    fresh, _ = lab.sibling(entry, "gru", fresh=True)
+    twin = both_ways(fresh, entry.seed)
+    for series, model, read in ((one, fresh, t + 1), (both, twin, len(ids))):
+        expected, log_p = torch_connectivity(model, ids, t, read)
+        norms = np.array(series["norms"])
+        assert norms.shape == (read,)
+        np.testing.assert_allclose(norms, expected, rtol=2e-3, atol=1e-5 * expected.max())
+        assert abs(series["y"] - log_p) < 1e-4
+    # reading both ways, the output at t depends on x_{t+1}: the character it predicts
+    assert both["norms"][t + 1] > 0.01 * max(both["norms"])
+    assert both["reach"] == reach(np.array(both["norms"][: t + 1]))
 
 
 def test_connectivity_of_a_numeric_task_matches_finite_differences_in_float64(lab, client):

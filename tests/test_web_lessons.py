@@ -220,6 +220,8 @@ SETTING = {
     "hidden": "#hidden",
     "layers": "#layers",
     "text": "#sequence-text",
+    "ccompare": "#conn-compare",
+    "ct": "#conn-t",  # 1-based in the address, 0-based on the slider
 }
 
 
@@ -281,7 +283,9 @@ def test_every_lesson_opens_with_its_panels_and_its_question_answers_right_and_w
         link = page.locator(f"#lessons-list a[data-lesson='{n}']")
         assert link.get_attribute("aria-current") == "page"
         for key, value in parse_qsl(chapter["settings"]):
-            assert page.locator(SETTING[key]).input_value() == value, (n, key)
+            expected = str(int(value) - 1) if key == "ct" else value
+            wait_drawn(page, chapter["panels"])
+            assert page.locator(SETTING[key]).input_value() == expected, (n, key)
         wait_drawn(page, chapter["panels"])
         # no answer yet: the page asks for one
         page.locator("#lesson-check").click()

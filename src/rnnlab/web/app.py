@@ -65,22 +65,22 @@ from rnnlab.web import limits
 from rnnlab.web.application_routes import COMPUTED_PATHS, application_router
 from rnnlab.web.applications import Applications
 from rnnlab.web.attention import attention_view
+from rnnlab.web.bptt import bptt_view
 from rnnlab.web.choose import choose_view
-from rnnlab.web.connectivity import connectivity_view
+from rnnlab.web.connectivity import both_ways, connectivity_view
 from rnnlab.web.distribution import next_view
 from rnnlab.web.entry import LabError
-from rnnlab.web.bptt import bptt_view
 from rnnlab.web.lab import Lab
 from rnnlab.web.match import CorpusStates, layer_states, match_view, training_ids
 from rnnlab.web.pairs import PAIR_TASKS
 from rnnlab.web.runs import runs_view
 from rnnlab.web.schemas import (
     AttentionRequest,
+    BpttRequest,
     ChooseRequest,
     ConnectivityRequest,
     GenerateRequest,
     GradientRequest,
-    BpttRequest,
     MatchRequest,
     ModelId,
     ModelSpec,
@@ -139,11 +139,11 @@ COMPUTED = frozenset(
         "/api/connectivity",
         "/api/match",
         "/api/attention",
+        "/api/bptt",
         "/api/next",
         "/api/generate",
         "/api/choose",
         "/api/runs",
-        "/api/bptt",
         "/api/examples",
         "/api/models",
     }
@@ -402,13 +402,6 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
         }
         return gradient_view(models, prepared, request.scale, request.layer)
 
-    def _single_sequence(entry: Any, panel: str) -> None:
-        if entry.task in PAIR_TASKS:
-            raise LabError(
-                f"the {panel} panel reads single sequences; for the {entry.task} "
-                "encoder–decoder see the attention panel"
-            )
-
     @app.post("/api/bptt")
     def bptt(request: BpttRequest) -> dict[str, Any]:
         entry = lab.get(request.model)
@@ -422,11 +415,23 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
         model, steps = lab.sibling(entry, rnn, request.untrained)
         return bptt_view(model, steps, prepared, request.lr, request.clip, request.layer)
 
+    def _single_sequence(entry: Any, panel: str) -> None:
+        if entry.task in PAIR_TASKS:
+            raise LabError(
+                f"the {panel} panel reads single sequences; for the {entry.task} "
+                "encoder–decoder see the attention panel"
+            )
+
     @app.post("/api/connectivity")
     def connectivity(request: ConnectivityRequest) -> dict[str, Any]:
         entry = lab.get(request.model)
         _single_sequence(entry, "connectivity")
         prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
+        if request.compare == "directions":  # equal footing: both fresh, same seed
+            one_way, _ = lab.sibling(entry, entry.config.cell, fresh=True)
+            twin = both_ways(one_way, entry.seed)
+            models = {"one way": (one_way, 0), "both ways": (twin, 0)}
+            return connectivity_view(models, prepared, request.t)
         rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
         models = {
             cell: lab.sibling(entry, cell, request.untrained) for cell in (rnn, "lstm", "gru")

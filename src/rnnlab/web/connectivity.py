@@ -16,12 +16,15 @@ inputs the learning signal at t reaches.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from rnnlab.models.language import LanguageModel
-from rnnlab.nn.module import Module
+from rnnlab.models.language import LanguageModel, recurrent_from_config
+from rnnlab.models.sequence import SequenceModel
+from rnnlab.nn.linear import Linear
+from rnnlab.nn.module import Module, make_rng
 from rnnlab.ops import softmax
 from rnnlab.web.entry import LabError
 from rnnlab.web.views import Prepared, significant
@@ -40,17 +43,19 @@ def connectivity(model: Module, prepared: Prepared, t: int) -> tuple[np.ndarray,
     """(‖∂y_t/∂x_s‖ for s = 0 … t, shape (t + 1,); y_t) for one model, by one backward pass.
 
     x_s: a text's characters through the model's own embedding (one-hot in the lab), else
-    prepared.x (T, 1, F); only x_0 … x_t are run (later inputs cannot reach y_t). The
-    model is a private copy: its gradients are accumulated into and left so.
+    prepared.x (T, 1, F); only x_0 … x_t are run (later inputs cannot reach y_t), unless
+    the stack reads both ways: then all T, and the norms are (T,). The model is a private
+    copy: its gradients are accumulated into and left so.
     """
-    if isinstance(model, LanguageModel):
-        x = model.embedding(prepared.ids[: t + 1, None])  # (t + 1, 1, F)
+    read = len(prepared.labels) if model.rnn.num_directions == 2 else t + 1
+    if prepared.kind == "text":
+        x = model.embedding(prepared.ids[:read, None])  # (read, 1, F)
     else:
-        x = np.ascontiguousarray(prepared.x[: t + 1])
-    hidden, _ = model.rnn(x)  # (t + 1, 1, R)
-    outputs = model.head(hidden)  # (t + 1, 1, V) logits, or (t + 1, 1, 1)
+        x = np.ascontiguousarray(prepared.x[:read])
+    hidden, _ = model.rnn(x)  # (read, 1, R), or (read, 1, 2R) [h→_t; h←_t] both ways
+    outputs = model.head(hidden)  # (read, 1, V) logits, or (read, 1, 1)
     d_outputs = np.zeros_like(outputs)
-    if isinstance(model, LanguageModel):
+    if prepared.kind == "text":
         target = int(prepared.ids[t + 1])
         p = softmax(outputs[t, 0].astype(np.float64))
         y = float(np.log(p[target]))
@@ -62,6 +67,32 @@ def connectivity(model: Module, prepared: Prepared, t: int) -> tuple[np.ndarray,
     d_hidden = model.head.backward(d_outputs)
     d_x, _ = model.rnn.backward(d_hidden, input_grad=True)  # (t + 1, 1, F)
     return np.linalg.norm(d_x[:, 0, :].astype(np.float64), axis=-1), y
+
+
+class BothWays(Module):
+    """A text model's twin that reads in both directions: the same embedding, a
+    bidirectional stack of the same cell, size and layers, and an output layer over
+    [h→_t; h←_t]. Only for the connectivity view: at step t it has read the character it
+    is asked to predict, which is why a language model is never bidirectional."""
+
+    def __init__(self, model: LanguageModel, seed: int) -> None:
+        super().__init__()
+        rng = make_rng(seed)
+        self.config = config = model.config  #: the one-way model's (vocabulary, sizes)
+        self.embedding = model.embedding
+        width = model.rnn.input_size
+        self.rnn = recurrent_from_config(config, width, model.dtype, rng, bidirectional=True)
+        self.head = Linear(2 * self.rnn.state_size, config.vocab_size, dtype=model.dtype, seed=rng)
+        self.eval()
+
+
+def both_ways(model: Module, seed: int) -> Module:
+    """A fresh (untrained, seeded) twin of ``model`` that reads its sequence both ways."""
+    if isinstance(model, LanguageModel):
+        return BothWays(model, seed)
+    if isinstance(model, SequenceModel):
+        return SequenceModel(replace(model.config, bidirectional=True), seed=seed).eval()
+    raise LabError(f"no bidirectional twin for a {type(model).__name__}")
 
 
 def reach(norms: np.ndarray, fraction: float = REACH_FRACTION) -> int | None:
@@ -78,21 +109,24 @@ def reach(norms: np.ndarray, fraction: float = REACH_FRACTION) -> int | None:
 def connectivity_view(
     models: dict[str, tuple[Module, int]], prepared: Prepared, t: int
 ) -> dict[str, Any]:
-    """‖∂y_t/∂x_s‖ for every model (cell → (private copy, steps trained)) and s ≤ t."""
+    """‖∂y_t/∂x_s‖ for every model (name → (private copy, steps trained)) and s ≤ t, or
+    every s for a model that reads both ways (its ``directions`` is 2)."""
     steps = output_steps(prepared)
     if not 0 <= t < steps:
         last = "the last character has no next one to predict; " if prepared.kind == "text" else ""
         raise LabError(f"t must be in 0 … {steps - 1} for this sequence ({last}got {t})")
     series = []
-    for cell, (model, trained) in models.items():
+    for name, (model, trained) in models.items():
         norms, y = connectivity(model, prepared, t)
         series.append(
             {
-                "cell": cell,
+                "name": name,
+                "cell": model.rnn.mode,
+                "directions": model.rnn.num_directions,
                 "trained_steps": trained,
                 "norms": significant(norms),
                 "y": round(y, 6),
-                "reach": reach(norms),
+                "reach": reach(norms[: t + 1]),
             }
         )
     view: dict[str, Any] = {

@@ -110,14 +110,18 @@ class BpttRequest(Request):
 
 
 class ConnectivityRequest(Request):
-    """‖∂y_t/∂x_s‖ for every s ≤ t, for RNN, LSTM and GRU siblings of ``model``: the
-    connectivity of the output at step ``t`` (0-based) to each earlier input."""
+    """‖∂y_t/∂x_s‖ for every s ≤ t, for RNN, LSTM and GRU siblings of ``model`` (or the
+    model's cell reading one way and both ways): the connectivity of the output at step
+    ``t`` (0-based) to each input."""
 
     model: ModelId
     sequence: SequenceSpec = SequenceSpec()
     t: Annotated[int, Field(ge=0, lt=limits.MAX_TEXT_STEPS, strict=True)]
     #: True: compare three fresh (untrained, same seed) models instead of those trained here
     untrained: Annotated[bool, Field(strict=True)] = False
+    #: "cells": RNN, LSTM and GRU; "directions": the model's cell reading one way and
+    #: both ways (both fresh, same seed and size)
+    compare: Literal["cells", "directions"] = "cells"
 
 
 class MatchRequest(Request):

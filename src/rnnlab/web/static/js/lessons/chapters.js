@@ -155,14 +155,16 @@ export const CHAPTERS = [
   {
     id: "deep",
     title: "Stacked and bidirectional networks",
-    settings: "cell=lstm&hidden=32&layers=2",
-    panels: ["config", "sequence", "unrolled", "heatmap"],
+    settings: "cell=lstm&hidden=32&layers=2&ccompare=directions&ct=20",
+    panels: ["config", "sequence", "heatmap", "connectivity"],
     text: [
       "Stacked: a second layer reads the first layer's hidden states as its inputs, x_{t}^{(2)} = h_{t}^{(1)}, and a third reads the second's. Higher layers can build on the patterns of the lower ones; residual connections (panel 1) add each layer's input to its output, which helps deep stacks train.",
       "Bidirectional: one layer reads the sequence forwards, a second one backwards, and the output at step t joins both states, [h→_{t}; h←_{t}]: it knows the whole sequence, before and after t. That suits tasks that see the whole sequence first: tagging each word with its punctuation (rnnlab tag), classification, the encoder of an encoder–decoder.",
+      "Panel 11 shows the difference: for the output at step t it shades every input by how strongly it drives that output, ‖∂y_{t}/∂x_{s}‖, for the model reading one way and for its twin reading both ways.",
     ],
     tryIt: [
       "Panel 4: switch between layer 1 and layer 2 and compare how their units respond to the text.",
+      "Panel 11: move the output step t. One way, nothing after t is shaded; both ways, the inputs after t are shaded (underlined) too, starting with the very character the output should predict.",
       "Panel 1: try 3 layers with Residual on, train, and compare the loss curve with 1 layer.",
     ],
     question: {

@@ -24,7 +24,7 @@ keepInAddress(
   {
     key: "ccompare",
     get: () => document.getElementById("conn-compare")?.value ?? "",
-    set: (text) => ["trained", "untrained"].includes(text) && (document.getElementById("conn-compare").value = text),
+    set: (text) => ["trained", "untrained", "directions"].includes(text) && (document.getElementById("conn-compare").value = text),
   },
 );
 
@@ -102,8 +102,9 @@ async function refresh() {
   if (steps !== null && chosen !== null && chosen >= steps) chosen = null;
   if (steps !== null && steps < 1) return explain("The text needs at least two characters: an output and the character it predicts.");
   const t = chosen ?? (steps ?? 1) - 1;
-  const untrained = document.getElementById("conn-compare").value === "untrained";
-  const body = { model: state.model.id, sequence: ctx.sequenceSpec(), t, untrained };
+  const choice = document.getElementById("conn-compare").value;
+  const compare = choice === "directions" ? "directions" : "cells";
+  const body = { model: state.model.id, sequence: ctx.sequenceSpec(), t, untrained: choice === "untrained", compare };
   root.dataset.ready = "false";
   try {
     const got = await postJSON("/api/connectivity", body);
@@ -170,15 +171,22 @@ function render(a) {
   summarise(a);
   tableBehind(document.getElementById("conn-table-box"), () => ({
     caption: `‖∂y/∂x_s‖ for the output at step t = ${t + 1}, every input s ≤ t (${a.kind === "text" ? "y the log-probability of '" + showChar(a.target) + "'" : "y the output"}); 0 means the value underflowed`,
-    head: ["input s", "input", "steps back t − s", ...a.series.map((s) => CELL_NAMES[s.cell])],
-    rows: Array.from({ length: t + 1 }, (_, k) => [k + 1, inputText(a, k), t - k, ...a.series.map((s) => sci(s.norms[k]))]),
+    head: ["input s", "input", "steps back t − s", ...a.series.map(modelName)],
+    rows: Array.from({ length: Math.max(...a.series.map((s) => s.norms.length)) }, (_, k) => [k + 1, inputText(a, k), t - k, ...a.series.map((s) => (k < s.norms.length ? sci(s.norms[k]) : "—"))]),
   }));
   root.dataset.t = String(t);
   root.dataset.steps = String(a.steps);
   root.dataset.ready = "true";
 }
 
-/** One model's row: the text, each input up to t shaded by its share of the row's maximum. */
+/** A row's model for people: its cell, and which way it reads when that is compared. */
+function modelName(s) {
+  if (s.directions === 2) return `${CELL_NAMES[s.cell]}, both ways`;
+  return s.name === "one way" ? `${CELL_NAMES[s.cell]}, one way` : CELL_NAMES[s.cell];
+}
+
+/** One model's row: the text, each input it reads shaded by its share of the row's
+ * maximum (up to t; a model that reads both ways reads the inputs after t as well). */
 function row(a, s, T) {
   const t = a.t;
   const norms = s.norms.map((v) => v ?? 0);
@@ -188,18 +196,18 @@ function row(a, s, T) {
   const reach = s.reach === null ? "no input reaches it (every gradient is 0)" : `reaches ${s.reach} step${s.reach === 1 ? "" : "s"} back`;
   const head = el("div", { class: "conn-head" },
     el("span", { class: "swatch", style: `background:${cellColor(s.cell)}` }),
-    el("b", { text: CELL_NAMES[s.cell] }),
+    el("b", { text: modelName(s) }),
     el("span", { class: "muted", text: ` ${trained} · ${value} · ${reach}` }));
   const strongest = norms.indexOf(max);
   const text = el("div", {
     class: "conn-text mono",
     role: "img",
-    "aria-label": `${CELL_NAMES[s.cell]}: the inputs 1 to ${t + 1} shaded by how strongly each drives the output at step ${t + 1}; the strongest is input ${strongest + 1} ('${inputText(a, strongest)}'); it ${reach}. The table below holds the numbers.`,
+    "aria-label": `${modelName(s)}: the inputs 1 to ${s.norms.length} shaded by how strongly each drives the output at step ${t + 1}; the strongest is input ${strongest + 1} ('${inputText(a, strongest)}'); it ${reach}. The table below holds the numbers.`,
   });
   for (let k = 0; k < T; k++) {
     const shown = a.kind === "text" ? (a.labels[k] === "\n" ? "↵" : a.labels[k] === " " ? "␣" : a.labels[k]) : a.labels[k];
     const span = el("span", { class: "c" + (a.kind === "text" ? "" : " val"), dataset: { s: k } }, shown);
-    if (k <= t) {
+    if (k < s.norms.length) {
       const share = max > 0 ? norms[k] / max : 0;
       const fill = diverging(share, 1);
       span.style.background = fill;
@@ -208,6 +216,7 @@ function row(a, s, T) {
       span.dataset.share = share.toFixed(4);
       span.title = `input ${k + 1} '${inputText(a, k)}': ‖∂y/∂x‖ = ${sci(s.norms[k])} (${pct(share)} of the row's largest)`;
       if (k === t) span.classList.add("out");
+      if (k > t) span.classList.add("ahead");
     } else {
       span.classList.add("future");
       span.title = `input ${k + 1} comes after the output step: it cannot drive it`;
@@ -223,7 +232,7 @@ function row(a, s, T) {
 function summarise(a) {
   const box = clear(document.getElementById("conn-summary"));
   const t = a.t;
-  const named = a.series.map((s) => ({ name: CELL_NAMES[s.cell], reach: s.reach, trained: s.trained_steps }));
+  const named = a.series.map((s) => ({ name: modelName(s), reach: s.reach, trained: s.trained_steps }));
   const lines = [`At output step ${t + 1}, ${outputWords(a)}.`];
   const reaching = named.filter((m) => m.reach !== null);
   const list = named.map((m) => `${m.name} ${m.reach === null ? "—" : m.reach}`).join(", ");
@@ -241,7 +250,18 @@ function summarise(a) {
     const said = named.map((m) => `${m.name} ${m.trained ? `trained ${m.trained} steps` : "untrained"}`).join(", ");
     lines.push(`Not an equal comparison: ${said}. Choose "all untrained" to compare them on equal terms, or train each cell in panel 1.`);
   } else {
-    lines.push(named[0].trained ? `All three trained ${named[0].trained} steps: an equal comparison.` : "All three are untrained, from the same seed and size: an equal comparison.");
+    const all = named.length === 2 ? "Both" : `All ${named.length}`;
+    lines.push(named[0].trained ? `${all} trained ${named[0].trained} steps: an equal comparison.` : `${all} are untrained, from the same seed and size: an equal comparison.`);
+  }
+  const both = a.series.find((s) => s.directions === 2);
+  if (both && t + 1 < both.norms.length) {
+    const norms = both.norms.map((v) => v ?? 0);
+    const max = Math.max(...norms);
+    const after = norms.slice(t + 1).reduce((x, y) => x + y, 0);
+    const share = after / Math.max(norms.reduce((x, y) => x + y, 0), 1e-300);
+    const next = a.kind === "text" ? `'${showChar(a.target)}', the very character it is asked to predict` : `input ${t + 2}`;
+    lines.push(`Reading both ways, the output at step ${t + 1} also depends on the ${both.norms.length - t - 1 === 1 ? "input" : `${both.norms.length - t - 1} inputs`} after it (${pct(share)} of its row's total), the first of them ${next}, with ${pct(max > 0 ? norms[t + 1] / max : 0)} of the row's largest value.` +
+      (a.kind === "text" ? " A language model must not read ahead: trained, this twin would learn to copy the answer. Reading both ways suits tasks that see the whole sequence first (tagging, classification, an encoder)." : ""));
   }
   box.append(el("span", { id: "conn-verdict", text: lines.join(" ") }));
 }
