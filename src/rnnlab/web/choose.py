@@ -3,7 +3,7 @@
 
     1 read     x_t = onehot(c_t)               (an embedding row, for a model with one)
     2 update   h_t = cell(x_t, h_{t−1})        the top layer's state, h_0 = 0
-    3 score    ℓ = W_hy h_t + b_y              one logit per character of the vocabulary
+    3 score    ℓ = V h_t + c                   one logit per character of the vocabulary
     4 softmax  p = softmax(ℓ / T)              then top-k / top-p keep some: q
     5 draw     c_{t+1} ~ q, and feed it back as x_{t+1}
 
@@ -54,7 +54,7 @@ def choose_view(
     with evaluating(model), inference(model):
         x = model.embedding(ids[:, None])  # (T, 1, input size)
         hidden, _ = model.rnn(x, None)  # (T, 1, H): the top layer's h_1 … h_T
-        logits = model.head(hidden[-1])[0]  # (V,) = W_hy h_T + b_y
+        logits = model.head(hidden[-1])[0]  # one per character: V h_T + c
     h = hidden[-1, 0].astype(np.float64)
     h_prev = hidden[-2, 0].astype(np.float64) if len(ids) > 1 else np.zeros_like(h)
     ell = logits.astype(np.float64)

@@ -159,7 +159,7 @@ function render(a, now) {
     ),
   );
   bodies[2].replaceChildren(
-    `The output layer gives every character a score, its logit: ℓ = W_hy h${sub(t)} + b_y, ${read.vocab_size} scores from ${fmt(score.min, 2)} to ${fmt(score.max, 2)}. The highest:`,
+    `The output layer gives every character a score, its logit: ℓ = V h${sub(t)} + c (V and c: the output layer's weight and bias), ${read.vocab_size} scores from ${fmt(score.min, 2)} to ${fmt(score.max, 2)}. The highest:`,
     table(["next", ...score.items.map((x) => quote(x.symbol))], [["logit ℓ", ...score.items.map((x) => fmt(x.logit, 2))]], "the highest logits"),
   );
   const filtered = a.top_k !== null || a.top_p !== null;
