@@ -28,9 +28,11 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 
 from rnnlab.models.language import LanguageModel, LanguageModelConfig
+from rnnlab.optim.clipping import clip_factor
 from rnnlab.probe import language_model_gradient_norms
 from rnnlab.web.app import create_app
-from rnnlab.web.bptt import bptt_view, clip_scale, recurrent_terms, step_losses
+from rnnlab.web.bptt import bptt_view, recurrent_terms, step_losses
+from rnnlab.web.entry import LabError
 from rnnlab.web.lab import Lab
 from rnnlab.web.views import Prepared
 from tests.test_web_access import (
@@ -73,9 +75,16 @@ def test_the_per_step_terms_add_up_to_the_gradient_of_the_backward_pass():
     # the probe leaves the gradients untouched: run the backward pass again to read them
     model.compute_loss(ids[:-1, None], ids[1:, None])
     rec = records[0]
-    _, terms = recurrent_terms(rec.hidden[:, 0, :], rec.d_hidden[:, 0, :], "rnn_tanh")
-    np.testing.assert_allclose(terms.sum(axis=0), model.grads["rnn.weight_hh_l0"], atol=1e-12)
-    assert np.abs(terms[0]).max() == 0  # h_0 = 0: the first step adds nothing to ∂L/∂W
+    hidden, d_hidden = rec.hidden[:, 0, :], rec.d_hidden[:, 0, :]
+    delta, term_norms, collected, total = recurrent_terms(hidden, d_hidden, "rnn_tanh")
+    np.testing.assert_allclose(total, model.grads["rnn.weight_hh_l0"], atol=1e-12)
+    # each step's term, and the sums from the end, written out the long way
+    previous = np.vstack([np.zeros((1, hidden.shape[1])), hidden[:-1]])
+    terms = [np.outer(delta[t], previous[t]) for t in range(len(hidden))]
+    np.testing.assert_allclose(term_norms, [np.linalg.norm(term) for term in terms])
+    sums = [np.linalg.norm(sum(terms[t:])) for t in range(len(terms))]
+    np.testing.assert_allclose(collected, sums)
+    assert term_norms[0] == 0  # h_0 = 0: the first step adds nothing to ∂L/∂W
 
 
 def test_bptt_matches_torch_autograd_on_the_material_equations():
@@ -134,8 +143,26 @@ def test_clipping_scales_the_whole_gradient_to_the_threshold():
     np.testing.assert_allclose(
         moved, clipped["scale"] * np.array(clipped["dW"]), rtol=2e-3, atol=1e-7
     )
-    assert clip_scale(0.5, 1.0) == 1.0 and clip_scale(float("inf"), 1.0) == 1.0
-    assert clip_scale(4.0, 1.0) == pytest.approx(0.25)
+    assert clip_factor(0.5, 1.0) == 1.0
+    assert clip_factor(4.0, 1.0) == pytest.approx(0.25)
+
+
+def test_a_relu_rnn_uses_its_own_slope_and_an_overflow_is_refused():
+    model = rnn_model()
+    model.rnn.mode = "rnn_relu"  # the same weights read through ReLU
+    hidden = np.array([[0.5, 0.0], [2.0, 1.0]])
+    d_hidden = np.array([[1.0, 1.0], [1.0, 1.0]])
+    delta, _, _, _ = recurrent_terms(hidden, d_hidden, "rnn_relu")
+    np.testing.assert_array_equal(delta, [[1.0, 0.0], [1.0, 1.0]])  # 1[h > 0], not 1 − h²
+    relu = LanguageModel(
+        LanguageModelConfig(vocab_size=len(model.vocab), cell="rnn_relu", hidden_size=6),
+        seed=3,
+        vocab=model.vocab,
+    )
+    relu.params["rnn.weight_hh_l0"][...] = 4 * np.eye(6)  # every step multiplies h by 4
+    relu.params["rnn.bias_ih_l0"][...] = 1.0
+    with pytest.raises(LabError, match="overflow"):
+        bptt_view(relu, 0, prepared(relu, TEXT * 3), lr=0.5, clip=None)
 
 
 def test_step_losses_are_the_cross_entropy_of_each_next_character():

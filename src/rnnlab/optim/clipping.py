@@ -20,18 +20,24 @@ def global_norm(grads: Params) -> float:
     return math.sqrt(total)
 
 
-def clip_grad_norm(grads: Params, max_norm: float) -> float:
-    """Scale every gradient in place so the global norm is at most ``max_norm``.
+def clip_factor(norm: float, max_norm: float) -> float:
+    """What clipping at ``max_norm`` multiplies a gradient of global norm ``norm`` by:
+    max_norm / (norm + 1e-6) when that is below 1, else 1 (torch's clip_grad_norm_).
+    ``norm`` must be finite."""
+    return min(1.0, max_norm / (norm + 1e-6))
 
-    scale = max_norm / (‖g‖ + 1e-6), applied when < 1 (torch.nn.utils.clip_grad_norm_).
-    Returns ‖g‖ *before* clipping. A non-finite norm (inf or nan) is returned as is and
-    the gradients are left untouched, so the caller can detect it and skip the step.
+
+def clip_grad_norm(grads: Params, max_norm: float) -> float:
+    """Scale every gradient in place so the global norm is at most ``max_norm``
+    (by ``clip_factor``). Returns ‖g‖ *before* clipping. A non-finite norm (inf or nan) is
+    returned as is and the gradients are left untouched, so the caller can detect it and
+    skip the step.
     """
     max_norm = positive("max_norm", max_norm)
     norm = global_norm(grads)
     if not math.isfinite(norm):
         return norm
-    scale = max_norm / (norm + 1e-6)
+    scale = clip_factor(norm, max_norm)
     if scale < 1:
         for g in grads.values():
             g *= scale

@@ -22,12 +22,17 @@ import numpy as np
 
 from rnnlab.models.language import LanguageModel
 from rnnlab.nn.losses import cross_entropy
-from rnnlab.optim.clipping import global_norm
+from rnnlab.optim.clipping import clip_factor, global_norm
 from rnnlab.probe import layer_records
 from rnnlab.web.entry import LabError
 from rnnlab.web.views import DIGITS, Prepared, rounded, significant
 
 BLOCK = 4  #: rows and columns of W shown before and after the update
+
+
+def number(value: float) -> float | None:
+    """A float rounded for the page, or None when it is not finite (JSON has no inf)."""
+    return round(float(value), DIGITS) if np.isfinite(value) else None
 
 
 def step_losses(model: LanguageModel, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,23 +45,24 @@ def step_losses(model: LanguageModel, ids: np.ndarray) -> tuple[np.ndarray, np.n
 
 def recurrent_terms(
     hidden: np.ndarray, d_hidden: np.ndarray, mode: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """The per-step terms of ∂L/∂W: (δ (T, H), terms (T, H, H)), terms[t] = δ_t h_{t−1}ᵀ.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """∂L/∂W collected walking back from t = T to 1, as BPTT does, in O(H²) memory.
 
     hidden, d_hidden: (T, H) h_1 … h_T and ∂L/∂h_t; h_0 = 0; ``mode`` rnn_tanh or rnn_relu.
+    → (δ (T, H); ‖δ_t h_{t−1}ᵀ‖ (T,), the norm of each step's term, = ‖δ_t‖ ‖h_{t−1}‖;
+    ‖Σ_{s ≥ t} δ_s h_{s−1}ᵀ‖ (T,), the norm of the sum collected from the end back to t;
+    the whole sum ∂L/∂W (H, H)).
     """
     slope = 1.0 - hidden**2 if mode == "rnn_tanh" else (hidden > 0).astype(hidden.dtype)
     delta = d_hidden * slope
     previous = np.vstack([np.zeros((1, hidden.shape[1]), hidden.dtype), hidden[:-1]])
-    return delta, delta[:, :, None] * previous[:, None, :]
-
-
-def clip_scale(norm: float, clip: float | None) -> float:
-    """The factor that clipping at norm ``clip`` multiplies a gradient of norm ``norm`` by
-    (torch's clip_grad_norm_: clip / (norm + 1e-6) when that is below 1)."""
-    if clip is None or not np.isfinite(norm):
-        return 1.0
-    return min(1.0, clip / (norm + 1e-6))
+    term_norms = np.linalg.norm(delta, axis=1) * np.linalg.norm(previous, axis=1)
+    collected = np.zeros((hidden.shape[1], hidden.shape[1]), hidden.dtype)
+    collected_norms = np.empty(len(hidden))
+    for t in range(len(hidden) - 1, -1, -1):
+        collected += np.outer(delta[t], previous[t])
+        collected_norms[t] = np.linalg.norm(collected)
+    return delta, term_norms, collected_norms, collected
 
 
 def bptt_view(
@@ -95,14 +101,18 @@ def bptt_view(
         rnn.retain_tapes = False
     hidden = np.asarray(rec.hidden[:, 0, :], np.float64)
     d_hidden = np.asarray(rec.d_hidden[:, 0, :], np.float64)
-    delta, terms = recurrent_terms(hidden, d_hidden, rnn.mode)
-    collected = np.cumsum(terms[::-1], axis=0)[::-1]  # collected[t] = Σ_{s ≥ t} terms[s]
+    gradient = {key: np.array(value) for key, value in model.grads.items()}
+    norm = global_norm(gradient)
+    if not (np.isfinite(loss) and np.isfinite(norm) and np.isfinite(hidden).all()):
+        raise LabError(
+            "the plain RNN's states or gradient overflow on this text (a ReLU RNN can grow "
+            "without bound); choose a shorter text or the RNN (tanh)"
+        )
+    delta, term_norms, collected_norms, _ = recurrent_terms(hidden, d_hidden, rnn.mode)
     losses, _ = step_losses(model, ids)
 
     name = f"rnn.weight_hh_l{layer}"
-    gradient = {key: np.array(value) for key, value in model.grads.items()}
-    norm = global_norm(gradient)
-    scale = clip_scale(norm, clip)
+    scale = 1.0 if clip is None else clip_factor(norm, clip)
     before = model.params[name][:BLOCK, :BLOCK].copy()
     for key, value in model.params.items():
         value -= (lr * scale * gradient[key]).astype(value.dtype)
@@ -116,11 +126,11 @@ def bptt_view(
         "trained_steps": trained_steps,
         "hidden_size": rnn.hidden_size,
         "losses": rounded(losses),
-        "loss": round(float(loss), DIGITS),
+        "loss": number(loss),
         "d_hidden": significant(np.linalg.norm(d_hidden, axis=1)),
         "delta": significant(np.linalg.norm(delta, axis=1)),
-        "terms": significant(np.linalg.norm(terms, axis=(1, 2))),
-        "collected": significant(np.linalg.norm(collected, axis=(1, 2))),
+        "terms": significant(term_norms),
+        "collected": significant(collected_norms),
         "update": {
             "lr": lr,
             "clip": clip,
@@ -130,7 +140,7 @@ def bptt_view(
             "dW": [significant(row) for row in gradient[name][:k, :k]],
             "W_after": [significant(row, 7) for row in model.params[name][:k, :k]],
             "size": k,
-            "loss_before": round(float(losses.mean()), DIGITS),
-            "loss_after": round(float(losses_after.mean()), DIGITS),
+            "loss_before": number(losses.mean()),
+            "loss_after": number(losses_after.mean()),
         },
     }

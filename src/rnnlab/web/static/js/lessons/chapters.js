@@ -109,7 +109,7 @@ export const CHAPTERS = [
         },
         {
           text: "Initialising W near an orthogonal or identity matrix.",
-          feedback: "That helps too: an orthogonal W keeps the gradient's size through each step at the start of training (try the scale slider at 1).",
+          feedback: "That helps too: an orthogonal W keeps the gradient's size through each step at the start of training (rnnlab's recurrent_init=\"orthogonal\"). The lab's models start from a small uniform W instead, which is why their plain RNN still vanishes at scale 1.",
         },
         {
           text: "Residual connections or attention.",
@@ -226,7 +226,7 @@ export const CHAPTERS = [
     panels: ["apps"],
     text: [
       "The same cells serve many tasks; only what is read off the hidden states changes. Forecasting reads a number at every step (y_{t} = V h_{t} + c, g the identity); classification reads one distribution over classes after the last step; word completion is a language model over words instead of characters.",
-      "A result means something only next to a baseline: the forecast against repeating the last value, the classifier against always answering the most frequent class, the completion against the most frequent word.",
+      "A result means something only next to a baseline: the forecast against repeating the last value, the classifier against always answering the most frequent class, the word completion against the unigram model (every word as likely as it is frequent).",
     ],
     tryIt: [
       "Forecast: train, then compare the model's error with the last-value baseline's.",

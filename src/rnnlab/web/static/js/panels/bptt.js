@@ -162,7 +162,7 @@ function draw() {
     const from = t === T ? `only from L_${T} (there is no later step)` : `from L_${t} and from h_${t + 1} through W`;
     say.append(
       `Backward, t = ${t} ('${showChar(a.labels[t - 1])}'): the gradient reaching h_${t} is ‖∂L/∂h_${t}‖ = ${sci(a.d_hidden[t - 1])}, ${from}. ` +
-        `Through tanh it becomes δ_${t} = ∂L/∂h_${t} ⊙ (1 − h_${t}²), ‖δ_${t}‖ = ${sci(a.delta[t - 1])}; ` +
+        `Through ${slope(a, t)}, ‖δ_${t}‖ = ${sci(a.delta[t - 1])}; ` +
         `its term of ∂L/∂W is δ_${t} h_${t - 1}ᵀ, of norm ${sci(a.terms[t - 1])}` +
         (t === 1 ? " (0: h_0 = 0)" : "") +
         `. The sum collected from t = ${T} back to here has norm ${sci(a.collected[t - 1])}.`,
@@ -185,6 +185,12 @@ function draw() {
 }
 
 /** A small matrix as a table; `show` writes one entry. */
+/** The activation's slope that turns ∂L/∂h_t into δ_t, as the cell (tanh or ReLU) has it. */
+function slope(a, t) {
+  if (a.cell === "rnn_relu") return `ReLU it becomes δ_${t} = ∂L/∂h_${t} ⊙ 1[h_${t} > 0] (the units that are on pass it, the others stop it)`;
+  return `tanh it becomes δ_${t} = ∂L/∂h_${t} ⊙ (1 − h_${t}²)`;
+}
+
 function matrix(caption, rows, show) {
   const table = el("table", { class: "weights small" });
   table.append(el("caption", {}, math(caption)));

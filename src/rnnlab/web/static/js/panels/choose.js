@@ -177,7 +177,7 @@ function render(a, now) {
   const how =
     draw.by === "given"
       ? `${now.drawnBy}`
-      : `Drawn now with the number u = ${fmt(draw.u, 3)} (seed ${draw.seed}): the first character at which the running total of the probabilities passes u.`;
+      : `Drawn now with the number u = ${fmt(draw.u, 3)} (seed ${draw.seed}): going through the vocabulary in its own order (not the table's), the first character at which the running total of the probabilities passes u.`;
   const chance = filtered ? `drawn with ${pct(draw.q)}` : `p = ${pct(draw.p)}`;
   bodies[4].replaceChildren(
     el("span", { class: "how-drawn", text: quote(draw.symbol) }),
