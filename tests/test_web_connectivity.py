@@ -38,6 +38,7 @@ from rnnlab.web.lab import Lab
 from rnnlab.web.match import (
     CorpusStates,
     layer_states,
+    match_view,
     runs,
     suggestions,
     training_ids,
@@ -353,6 +354,43 @@ def test_matches_in_the_training_text_have_every_selected_unit_on(lab, client):
         assert m["before"] == text[max(0, a - limits.MATCH_CONTEXT) : a]
     scores = [m["score"] for m in answer["matches"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def direct_match(lab: Lab, model: Any, states_of: Any, body: dict) -> dict:
+    """match_view over ``model``, the training text's states read now from ``states_of``."""
+
+    def corpus(window: int) -> tuple[str, np.ndarray]:
+        ids = training_ids(entry, lab.corpus)[:window]
+        return states_of.vocab.decode(ids), layer_states(states_of, ids, 0)
+
+    entry = lab.get(body["model"])
+    ids = model.vocab.encode(TEXT)
+    span = (body["start"], body["end"])
+    return match_view(model, ids, corpus, span, body["threshold"], 0, 1)
+
+
+def test_a_match_after_a_reset_and_retraining_comes_from_the_new_weights(lab, client):
+    entry = make(lab, train=20, cell="gru", hidden_size=16)
+    old = entry.snapshot()
+    body = find_span(client, entry.id, 0.1)
+    client.post("/api/match", json=body)  # its training text read under (model, 20 steps)
+    lab.reset(entry.id)
+    lab.train(entry.id, 20, 3e-2)  # the same number of steps, another learning rate
+    lab.wait(entry.id, timeout=120)
+    new = entry.snapshot()
+    body = find_span(client, entry.id, 0.1)
+    answer = client.post("/api/match", json=body).json()
+    assert answer.pop("trained_steps") == 20 and answer.pop("source") == entry.source
+    expected = direct_match(lab, new, new, body)
+    assert expected["units"] and expected["places"] > 0
+    assert answer == expected
+    assert direct_match(lab, new, old, body)["matches"] != expected["matches"]  # not vacuous
+    # a model dropped from memory and made again with the same id: other weights, a new name
+    small = Lab(corpus=corpus, max_models=1)
+    first = small.ensure(ModelSpec(hidden_size=8))
+    small.ensure(ModelSpec(hidden_size=8, cell="gru"))  # drops the first
+    again = small.ensure(ModelSpec(hidden_size=8))
+    assert again.id == first.id and again.generation != first.generation
 
 
 def test_bad_match_requests_get_one_line(lab, client):

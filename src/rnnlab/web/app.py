@@ -448,7 +448,9 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
                 f"select and match reads text; model {request.model!r} reads {entry.task} "
                 "sequences (choose Text in panel 2)"
             )
-        steps, model = entry.steps_done, entry.snapshot()
+        # the weights and the name of these weights, read together: a reset, a rebuilt
+        # model or an update under way gives another key, never old states under this one
+        model, generation, steps = entry.versioned()
         prepared = prepare(model, entry.task, request.sequence, entry.own_text)
 
         def corpus(window: int) -> tuple[str, Any]:
@@ -456,7 +458,8 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
                 ids = training_ids(entry, lab.corpus)[:window]
                 return model.vocab.decode(ids), layer_states(model, ids, request.layer)
 
-            return corpus_states.get((entry.id, steps, request.layer, window), read)
+            key = (entry.id, generation, steps, request.layer, window)
+            return corpus_states.get(key, read)
 
         span = (request.start, request.end)
         return match_view(

@@ -3,10 +3,15 @@
 ``Entry.snapshot()`` copies the weights under the entry's lock, so questions are answered
 from a model no one else touches; ``Entry.train()`` is the body of the training thread,
 one update per acquisition of that lock, so questions can be answered between updates.
+``Entry.versioned()`` names the weights it copies by (generation, steps trained), read
+under the same acquisition: the generation is new for every entry made and every reset,
+and a step counts under the lock that applies it, so two snapshots with the same name
+have the same weights (what a cache of answers may rely on).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -24,6 +29,9 @@ from rnnlab.web import limits
 
 CHECKPOINT_ID = "checkpoint"
 MAX_LOSS_POINTS = 100_000  #: loss history kept per model (50 full training requests)
+#: the generations of every entry of the process: a rebuilt model with the same id, or a
+#: reset one, never shares a number with weights it had before
+_GENERATIONS = itertools.count(1)
 
 
 class LabError(RnnlabError):
@@ -70,6 +78,8 @@ class Entry:
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     last_used: float = field(default_factory=time.monotonic)
+    #: which weights these are, with ``steps_done``: new when made and when reset
+    generation: int = field(default_factory=lambda: next(_GENERATIONS))
 
     @property
     def config(self) -> Any:
@@ -77,12 +87,17 @@ class Entry:
 
     def snapshot(self) -> Module:
         """A copy of the model (same weights, evaluation mode) that no one else touches."""
+        return self.versioned()[0]
+
+    def versioned(self) -> tuple[Module, int, int]:
+        """(snapshot, generation, steps trained): a copy of the model and the two numbers
+        that name its weights, all read under one acquisition of the lock."""
         with self.lock:
-            state = self.model.state_dict()
+            state, generation, steps = self.model.state_dict(), self.generation, self.steps_done
         copy = type(self.model)(self.config, seed=0, vocab=getattr(self.model, "vocab", None))
         copy.load_state_dict(state)
         copy.eval()
-        return copy
+        return copy, generation, steps
 
     def info(self) -> dict[str, Any]:
         """What the page shows about the model."""
@@ -166,12 +181,14 @@ class Entry:
                         "press Train again to continue"
                     )
                     break
-                with self.lock:
+                with self.lock:  # the update and its count together (``versioned``)
                     loss, norm = trainer.train_step()
-                if not (math.isfinite(loss) and math.isfinite(norm)):
+                    finite = math.isfinite(loss) and math.isfinite(norm)
+                    if finite:  # a non-finite step updates nothing
+                        self.steps_done += 1
+                if not finite:
                     self.message = "training diverged (the loss is not finite); try a lower lr"
                     break
-                self.steps_done += 1
                 self.losses.append((self.steps_done, float(loss)))
                 if self.steps_done % limits.VAL_EVERY == 0:
                     self.validate()
@@ -198,14 +215,15 @@ class Entry:
 
     def reset(self) -> None:
         """Make the model fresh again: the weights it was built with (same seed), no
-        optimiser state, no steps, no losses. The caller checks it is not training."""
+        optimiser state, no steps, no losses, a new generation. The caller checks it is
+        not training."""
         fresh = type(self.model)(
             self.config, seed=self.seed, vocab=getattr(self.model, "vocab", None)
         )
         with self.lock:
-            self.model = fresh
-            self.trainer = None
-        self.steps_done = self.target = 0
+            self.model, self.trainer = fresh, None
+            self.steps_done, self.generation = 0, next(_GENERATIONS)
+        self.target = 0
         self.losses, self.val_losses, self.message = [], [], ""
 
 

@@ -326,13 +326,15 @@ class Lab:
         lab's own if it has one (perhaps trained), else a fresh seeded one (not kept);
         ``fresh``: always a fresh seeded one, so that every cell is compared untrained."""
         if cell == entry.config.cell and not fresh:
-            return entry.snapshot(), entry.steps_done
+            model, _, steps = entry.versioned()
+            return model, steps
         key = (entry.key[0], cell, *entry.key[2:])
         with self._lock:
             known = entry.id != CHECKPOINT_ID and not fresh
             twin = self._entries.get(self._id(key)) if known else None
         if twin is not None:
-            return twin.snapshot(), twin.steps_done
+            model, _, steps = twin.versioned()
+            return model, steps
         config = entry.config
         if entry.task == "text":  # same vocabulary and sizes as the entry, whatever its corpus
             fresh = LanguageModelConfig(

@@ -166,9 +166,10 @@ def training_ids(entry: Entry, corpus: Callable[[], tuple[Any, np.ndarray]]) -> 
 
 
 class CorpusStates:
-    """One layer's states over a model's training text, per (model, steps trained, layer),
-    the last ``size`` kept: a first request reads the corpus (about a second), the next
-    ones with the same model only search it."""
+    """One layer's states over a model's training text, per key (the match route's: model,
+    generation and steps trained, which name its weights, layer and window), the last
+    ``size`` kept: a first request reads the corpus (about a second), the next ones with
+    the same weights only search it."""
 
     def __init__(self, size: int = limits.MATCH_CACHE_RUNS) -> None:
         self.size = size
