@@ -9,25 +9,12 @@
     POST /api/models/{id}/stop     stop it after the current update
     POST /api/models/{id}/reset    make it fresh again (untrained, same seed); 409 while it trains
     GET  /api/models/{id}/training?since=N   progress and the losses from index N on
-    GET  /api/examples?model=ID    the sequences to pick from for that model
-    POST /api/run                  RunRequest → states, gates, outputs, equation terms
-    POST /api/gradients            GradientRequest → ‖∂L/∂h_t‖ for RNN, LSTM and GRU
-    POST /api/connectivity         ConnectivityRequest → ‖∂y_t/∂x_s‖ of one output step t to
-                                   every earlier input, for RNN, LSTM and GRU
-    POST /api/match                MatchRequest → the units on over a span of text and off
-                                   around it, and where in the training text they switch on
-    POST /api/bptt                 BpttRequest → BPTT written out for the plain RNN: per step
-                                   L_t, ‖∂L/∂h_t‖, its term of ∂L/∂W, and one update
-    POST /api/attention            AttentionRequest → an encoder–decoder's greedy decoding,
-                                   step by step, with each step's attention weights
-    POST /api/next                 NextRequest → the top-k next characters, which of them
-                                   top-k / top-p let the sampler draw, and the drawn one
-    POST /api/generate             GenerateRequest → characters, streamed as NDJSON lines
-    POST /api/choose               ChooseRequest → how the next character is chosen, in five
-                                   steps with the model's numbers: input, state, logits,
-                                   softmax at the temperature, the draw
     GET  /api/runs                 the loss and validation curves of every run (the lab's
                                    models, and the metrics.jsonl of the runs it was given)
+    GET  /api/examples, POST /api/run, /api/gradients, /api/connectivity, /api/match,
+         /api/bptt, /api/attention, /api/next, /api/generate, /api/choose
+                                   the panels' views of a model on a sequence, each from a
+                                   snapshot (``view_routes`` says what each answers)
     …    /api/apps/...             the applications panel: a forecaster, a genre classifier
                                    and a word model trained here (``application_routes``)
 
@@ -44,52 +31,30 @@ the page stay quick under load. HEAD is answered for every GET.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rnnlab.cells import CELLS
 from rnnlab.errors import RnnlabError
-from rnnlab.generate import iter_sample
 from rnnlab.models.seq2seq import ATTENTION
 from rnnlab.web import limits
 from rnnlab.web.application_routes import COMPUTED_PATHS, application_router
 from rnnlab.web.applications import Applications
-from rnnlab.web.attention import attention_view
-from rnnlab.web.bptt import bptt_view
-from rnnlab.web.choose import choose_view
-from rnnlab.web.connectivity import both_ways, connectivity_view
-from rnnlab.web.distribution import next_view
-from rnnlab.web.entry import LabError
 from rnnlab.web.lab import Lab
-from rnnlab.web.match import CorpusStates, layer_states, match_view, training_ids
 from rnnlab.web.pairs import PAIR_TASKS
 from rnnlab.web.runs import runs_view
-from rnnlab.web.schemas import (
-    AttentionRequest,
-    BpttRequest,
-    ChooseRequest,
-    ConnectivityRequest,
-    GenerateRequest,
-    GradientRequest,
-    MatchRequest,
-    ModelId,
-    ModelSpec,
-    NextRequest,
-    RunRequest,
-    TrainRequest,
-)
+from rnnlab.web.schemas import ModelId, ModelSpec, TrainRequest
 from rnnlab.web.sequences import TASKS
-from rnnlab.web.views import check_known, examples, gradient_view, prepare, run_view
+from rnnlab.web.view_routes import VIEW_PATHS, view_router
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -132,22 +97,7 @@ class BodyLimit:
 
 
 #: the paths whose requests are computed under the queue (``ComputeQueue``)
-COMPUTED = frozenset(
-    {
-        "/api/run",
-        "/api/gradients",
-        "/api/connectivity",
-        "/api/match",
-        "/api/attention",
-        "/api/bptt",
-        "/api/next",
-        "/api/generate",
-        "/api/choose",
-        "/api/runs",
-        "/api/examples",
-        "/api/models",
-    }
-)
+COMPUTED = frozenset({"/api/runs", "/api/models"}) | VIEW_PATHS | COMPUTED_PATHS
 #: methods that change nothing, and so need no same-origin check
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -286,7 +236,7 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     apps = app.state.apps = Applications(lab)
     app.add_middleware(
         ComputeQueue,
-        paths=COMPUTED | COMPUTED_PATHS,
+        paths=COMPUTED,
         workers=limits.COMPUTE_WORKERS,
         max_waiting=limits.MAX_WAITING,
     )
@@ -317,6 +267,7 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
 
     # -- page ----------------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(view_router(lab))  # the panels' views
     app.include_router(application_router(apps))  # the applications panel
 
     @app.get("/", include_in_schema=False)
@@ -373,175 +324,4 @@ def create_app(lab: Lab | None = None, allowed_hosts: list[str] | None = None) -
     ) -> dict[str, Any]:
         return lab.get(model_id).status(since)
 
-    # -- views ---------------------------------------------------------------------
-    @app.get("/api/examples")
-    def sequence_examples(model: Annotated[ModelId, Query()]) -> dict[str, Any]:
-        entry = lab.get(model)
-        return examples(entry.task, entry.model, entry.own_text)
-
-    @app.post("/api/run")
-    def run(request: RunRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        model = entry.snapshot()
-        prepared = prepare(model, entry.task, request.sequence, entry.own_text)
-        return run_view(model, prepared, request.layer, request.unit) | {"model": entry.info()}
-
-    @app.post("/api/gradients")
-    def gradients(request: GradientRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        if entry.task in PAIR_TASKS:
-            raise LabError(
-                "the gradient panel compares single-sequence RNN, LSTM and GRU models; for "
-                f"the {entry.task} encoder–decoder see the attention panel"
-            )
-        # a snapshot: an embedding layer keeps what it saw, and the model may be training
-        prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
-        rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
-        models = {
-            cell: lab.sibling(entry, cell, request.untrained) for cell in (rnn, "lstm", "gru")
-        }
-        return gradient_view(models, prepared, request.scale, request.layer)
-
-    @app.post("/api/bptt")
-    def bptt(request: BpttRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        if entry.task != "text":
-            raise LabError(
-                f"the BPTT panel writes out a character model; model {request.model!r} "
-                f"reads {entry.task} sequences (choose Text in panel 2)"
-            )
-        prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
-        rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
-        model, steps = lab.sibling(entry, rnn, request.untrained)
-        return bptt_view(model, steps, prepared, request.lr, request.clip, request.layer)
-
-    def _single_sequence(entry: Any, panel: str) -> None:
-        if entry.task in PAIR_TASKS:
-            raise LabError(
-                f"the {panel} panel reads single sequences; for the {entry.task} "
-                "encoder–decoder see the attention panel"
-            )
-
-    @app.post("/api/connectivity")
-    def connectivity(request: ConnectivityRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        _single_sequence(entry, "connectivity")
-        prepared = prepare(entry.snapshot(), entry.task, request.sequence, entry.own_text)
-        if request.compare == "directions":  # equal footing: both fresh, same seed
-            one_way, _ = lab.sibling(entry, entry.config.cell, fresh=True)
-            twin = both_ways(one_way, entry.seed)
-            models = {"one way": (one_way, 0), "both ways": (twin, 0)}
-            return connectivity_view(models, prepared, request.t)
-        rnn = "rnn_relu" if entry.config.cell == "rnn_relu" else "rnn_tanh"
-        models = {
-            cell: lab.sibling(entry, cell, request.untrained) for cell in (rnn, "lstm", "gru")
-        }
-        return connectivity_view(models, prepared, request.t)
-
-    corpus_states = CorpusStates()
-
-    @app.post("/api/match")
-    def match(request: MatchRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        if entry.task != "text":
-            raise LabError(
-                f"select and match reads text; model {request.model!r} reads {entry.task} "
-                "sequences (choose Text in panel 2)"
-            )
-        # the weights and the name of these weights, read together: a reset, a rebuilt
-        # model or an update under way gives another key, never old states under this one
-        model, generation, steps = entry.versioned()
-        prepared = prepare(model, entry.task, request.sequence, entry.own_text)
-
-        def corpus(window: int) -> tuple[str, Any]:
-            def read() -> tuple[str, Any]:
-                ids = training_ids(entry, lab.corpus)[:window]
-                return model.vocab.decode(ids), layer_states(model, ids, request.layer)
-
-            key = (entry.id, generation, steps, request.layer, window)
-            return corpus_states.get(key, read)
-
-        span = (request.start, request.end)
-        return match_view(
-            model, prepared.ids, corpus, span, request.threshold, request.layer, request.margin
-        ) | {"source": entry.source, "trained_steps": steps}
-
-    @app.post("/api/attention")
-    def attention(request: AttentionRequest) -> dict[str, Any]:
-        entry = lab.get(request.model)
-        if entry.task not in PAIR_TASKS:
-            raise LabError(
-                f"model {request.model!r} reads {entry.task} sequences; the attention panel "
-                f"needs an encoder–decoder (POST /api/models with task in {sorted(PAIR_TASKS)})"
-            )
-        view = attention_view(entry.snapshot(), entry.task, request.sequence, entry.test_data)
-        return view | {"model": entry.info()}
-
-    def _text_model(model_id: str) -> Any:
-        entry = lab.get(model_id)
-        if entry.task != "text":
-            raise LabError(f"model {model_id!r} reads {entry.task} sequences, not text")
-        return entry.snapshot()
-
-    @app.post("/api/next")
-    def next_characters(request: NextRequest) -> dict[str, Any]:
-        model = _text_model(request.model)
-        check_known(model, request.text)
-        if request.include is not None:
-            check_known(model, request.include, "include")
-        return next_view(
-            model,
-            request.text,
-            request.k,
-            request.temperature,
-            request.top_k,
-            request.top_p,
-            request.include,
-        )
-
-    @app.post("/api/choose")
-    def choose(request: ChooseRequest) -> dict[str, Any]:
-        model = _text_model(request.model)
-        check_known(model, request.text)
-        if request.drawn is not None:
-            check_known(model, request.drawn, "drawn")
-        return choose_view(
-            model,
-            request.text,
-            request.temperature,
-            request.k,
-            request.top_k,
-            request.top_p,
-            request.drawn,
-            request.seed,
-        )
-
-    @app.post("/api/generate")
-    def generate(request: GenerateRequest) -> StreamingResponse:
-        model = _text_model(request.model)
-        check_known(model, request.prime, "the prime")
-        # iter_sample checks everything and encodes the prime before the first piece,
-        # so a bad request is refused here with a 4xx, not in the middle of the stream
-        pieces = iter_sample(
-            model,
-            request.n,
-            request.prime,
-            request.temperature,
-            request.top_k,
-            request.top_p,
-            seed=request.seed,
-        )
-        return StreamingResponse(_lines(pieces), media_type="application/x-ndjson")
-
     return app
-
-
-def _lines(pieces: Iterator[str]) -> Iterator[str]:
-    """One JSON object per line: {"piece": ...} for each character, then {"done": true}."""
-    try:
-        for piece in pieces:
-            yield json.dumps({"piece": piece}) + "\n"
-    except RnnlabError as error:  # too late for a status code: say so in the stream
-        yield json.dumps({"error": str(error)}) + "\n"
-        return
-    yield json.dumps({"done": True}) + "\n"
