@@ -282,11 +282,26 @@ def test_malformed_unfinished_oversized_and_long_files_give_one_line(tmp_path, m
         (good + '{"event": "train", "step": 4, "loss": "low"}\n', "'loss' is 'low'"),
         (good + '{"event": "eval", "step": 4}\n', "'val_loss' is None"),
         (good + b"\xff\n".decode("latin-1"), "line 4"),
+        # steps that are no number int() can take: one line too, not an OverflowError
+        (good + '{"event": "train", "step": 1e400, "loss": 1.0}\n', "'step' is inf"),
+        (good + '{"event": "train", "step": Infinity, "loss": 1.0}\n', "'step' is inf"),
+        (good + '{"event": "eval", "step": -Infinity, "val_loss": 1.0}\n', "'step' is -inf"),
+        (good + '{"event": "train", "step": NaN, "loss": 1.0}\n', "'step' is nan"),
     ):
         name = f"case{len(list(tmp_path.iterdir()))}"
         got = read_metrics(write(name, text))
         assert where in got.message and "\n" not in got.message, got.message
         assert len(got.train) == 3
+    # GET /api/runs answers for every run, one of them with such a line and its message
+    huge = write("huge", good + '{"event": "train", "step": 1e400, "loss": 1.0}\n').parent
+    lab = Lab(corpus=lambda: CORPUS, runs=[huge, bad.parent])
+    answer = TestClient(create_app(lab)).get("/api/runs")
+    assert answer.status_code == 200, answer.text
+    shown = {r["title"]: r for r in answer.json()["runs"]}
+    run = shown[f"{tmp_path.name}/huge (rnnlab train)"]
+    assert "line 4: its 'step' is inf, not a finite number" in run["message"]
+    assert run["train"] == [[s, round(4 - s / 10, 5)] for s in (1, 2, 3)]
+    assert "line 4" in shown[f"{tmp_path.name}/bad (rnnlab train)"]["message"]
     # a row still being written (no newline yet) is left without a word
     unfinished = read_metrics(write("unfinished", good + '{"event": "train", "st'))
     assert len(unfinished.train) == 3 and unfinished.message == ""

@@ -96,16 +96,23 @@ def _number(record: dict[str, Any], key: str) -> float:
     return float(value)
 
 
+def _step(record: dict[str, Any]) -> int:
+    value = _number(record, "step")
+    if not math.isfinite(value):  # 1e400 and Infinity read as inf, which int() refuses
+        raise ValueError(f"its 'step' is {value}, not a finite number")
+    return int(value)
+
+
 def read_metrics(path: Path) -> Metrics:
     """The training and validation curves of a metrics.jsonl written by ``rnnlab train``.
 
     Never raises for what is in the file: a file that cannot be read, or is larger than
     ``limits.MAX_METRICS_BYTES``, gives no curves and a message; a line that is not a
-    JSON object, or a train/eval row without a numeric step and loss, ends the reading
-    (the rows before it are kept) with a message naming the line; past
-    ``limits.MAX_METRICS_ROWS`` rows the rest are left, and said so. A last line without
-    its newline is a row still being written, and is skipped. Non-finite losses (a run
-    that diverged) are left out of the curves."""
+    JSON object, or a train/eval row without a numeric loss and a finite step (1e400 or
+    Infinity is not one), ends the reading (the rows before it are kept) with a message
+    naming the line; past ``limits.MAX_METRICS_ROWS`` rows the rest are left, and said
+    so. A last line without its newline is a row still being written, and is skipped.
+    Non-finite losses (a run that diverged) are left out of the curves."""
     out = Metrics()
     try:
         info = path.stat()
@@ -137,10 +144,10 @@ def read_metrics(path: Path) -> Metrics:
                 raise ValueError("not a JSON object")
             event = record.get("event")
             if event == "train":
-                point = (int(_number(record, "step")), _number(record, "loss"))
+                point = (_step(record), _number(record, "loss"))
                 curve = out.train
             elif event == "eval" and record.get("scope") != "all":
-                point = (int(_number(record, "step")), _number(record, "val_loss"))
+                point = (_step(record), _number(record, "val_loss"))
                 curve = out.val
             else:
                 continue
