@@ -306,22 +306,39 @@ def test_questions_a_model_cannot_answer_get_a_one_line_error(lab, trained):
     assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["error"]
 
 
-def test_an_application_trains_only_while_nothing_else_does(lab, trained):
+def test_an_application_trains_only_while_nothing_else_does(lab, trained, monkeypatch):
     text_model = lab.lab.ensure(ModelSpec(cell="gru", hidden_size=8))
-    lab.lab.train(text_model.id, 2000, 3e-3)  # a lab model trains: the applications wait
+    lab.lab.train(text_model.id, 1, 3e-3)  # its trainer is made: training again takes no lock
+    lab.lab.wait(text_model.id, timeout=60)
     long_run = {"cell": "gru", "steps": 3000, "hidden_size": 64}
     app_model = post(lab, "/api/apps/forecast", long_run)["id"]
-    busy = lab.client.post(f"/api/apps/models/{app_model}/train")
-    assert busy.status_code == 409 and text_model.id in busy.json()["error"]
-    lab.lab.stop(text_model.id)
+    with text_model.lock:  # a lab model trains (waiting for its lock): the applications wait
+        lab.lab.train(text_model.id, 20, 3e-3)
+        try:
+            busy = lab.client.post(f"/api/apps/models/{app_model}/train")
+            assert busy.status_code == 409 and text_model.id in busy.json()["error"]
+        finally:
+            lab.lab.stop(text_model.id)
     lab.lab.wait(text_model.id, timeout=60)
-    started = lab.client.post(f"/api/apps/models/{app_model}/train")  # now the other way round
-    assert started.status_code == 200 and started.json()["running"]
-    with pytest.raises(BusyError, match=app_model):
-        lab.lab.train(text_model.id, 10, 3e-3)
-    again = lab.client.post(f"/api/apps/models/{app_model}/train")
-    assert again.status_code == 409
-    lab.client.post(f"/api/apps/models/{app_model}/stop")
+    # now the other way round: the forecaster trains, held at a gate before its first step
+    gate = threading.Event()
+    forecast = lab.apps._forecast
+
+    def held(model: Any, report: Any) -> None:
+        gate.wait(60)
+        forecast(model, report)
+
+    monkeypatch.setattr(lab.apps, "_forecast", held)
+    try:
+        started = lab.client.post(f"/api/apps/models/{app_model}/train")
+        assert started.status_code == 200 and started.json()["running"]
+        with pytest.raises(BusyError, match=app_model):
+            lab.lab.train(text_model.id, 10, 3e-3)
+        again = lab.client.post(f"/api/apps/models/{app_model}/train")
+        assert again.status_code == 409
+    finally:
+        lab.client.post(f"/api/apps/models/{app_model}/stop")  # its first report stops it
+        gate.set()
     lab.apps.wait(app_model, timeout=60)
     status = lab.client.get(f"/api/apps/models/{app_model}").json()
     assert not status["running"] and not status["trained"]

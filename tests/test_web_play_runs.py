@@ -108,13 +108,17 @@ def test_a_reset_model_is_the_fresh_model_again_and_its_curve_is_kept(client, la
 
 
 def test_a_reset_is_refused_while_training_and_for_a_checkpoint(client, lab, tmp_path):
-    model = make(client, cell="lstm", hidden_size=64)
-    assert client.post(f"/api/models/{model['id']}/train", json={"steps": 2000}).status_code == 200
-    try:
-        assert_refused(client.post(f"/api/models/{model['id']}/reset", json={}), 409, "stop it")
-    finally:
-        client.post(f"/api/models/{model['id']}/stop", json={})
-        lab.wait(model["id"], timeout=60)
+    model = make(client, cell="lstm")
+    entry = lab.get(model["id"])
+    train(client, lab, model["id"], 1)  # its trainer is made: training again takes no lock
+    with entry.lock:  # the training thread waits for it before its next update: it trains on
+        started = client.post(f"/api/models/{model['id']}/train", json={"steps": 20})
+        assert started.status_code == 200 and started.json()["running"]
+        try:
+            assert_refused(client.post(f"/api/models/{model['id']}/reset", json={}), 409, "stop it")
+        finally:
+            client.post(f"/api/models/{model['id']}/stop", json={})
+    lab.wait(model["id"], timeout=60)
     assert client.post(f"/api/models/{model['id']}/reset", json={}).status_code == 200
     assert_refused(client.post("/api/models/nothing-here/reset", json={}), 404, "unknown model")
     assert_refused(client.post("/api/models/bad%20id/reset", json={}), 422)
