@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +20,6 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("playwright")
-import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, sync_playwright
 
@@ -36,12 +33,11 @@ from rnnlab.models.classify import classify_texts, predict_proba
 from rnnlab.models.forecast import closed_loop
 from rnnlab.web.app import create_app
 from rnnlab.web.application_views import errors, last_value, season_of, seasonal_naive
-from rnnlab.web.command import bind, url_of
 from rnnlab.web.entry import BusyError
 from rnnlab.web.lab import Lab
 from rnnlab.web.schemas import ModelSpec
 from tests.test_web_access import AXE, DESKTOP, OVERLAPS, PHONE, serious
-from tests.test_web_browser import ARGS, ARTIFACTS, CHROMIUM, TIMEOUT, corpus
+from tests.test_web_browser import ARGS, ARTIFACTS, CHROMIUM, TIMEOUT, corpus, start
 
 #: the models trained once for the module, through the API (tiny: seconds in all)
 TINY = {
@@ -57,38 +53,12 @@ TINY_ADDRESS = (
 PANES = {"forecast": "fc", "classify": "cl", "complete": "wc"}
 
 
-def serve(app: Any) -> tuple[str, Any]:
-    """Serve ``app`` on a free loopback port; (its URL, a function that stops it)."""
-    sock = bind("127.0.0.1", 0)
-    url = url_of(sock)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while True:  # ready when the health endpoint answers
-        try:
-            with urllib.request.urlopen(url + "api/health", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-    return url, stop
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[SimpleNamespace]:
     """One lab served on a loopback port and to a TestClient: its url, app, apps, client."""
     the_lab = Lab(corpus=corpus)
-    app = create_app(the_lab)
-    url, stop = serve(app)
+    app = create_app(the_lab)  # any host: the TestClient's too
+    url, stop = start(the_lab, app)
     yield SimpleNamespace(
         url=url, app=app, apps=app.state.apps, lab=the_lab, client=TestClient(app)
     )

@@ -8,7 +8,6 @@ import math
 import re
 import shutil
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,24 +78,18 @@ def server() -> Iterator[str]:
     stop()
 
 
-def start(lab: Lab) -> tuple[str, Any]:
-    """Serve ``lab`` on a free loopback port; (its URL, a function that stops it)."""
+def start(lab: Lab, app: Any = None) -> tuple[str, Any]:
+    """Serve ``lab`` on a free loopback port, through ``app`` if given (else its own app,
+    answering to 127.0.0.1 only); (its URL, a function that stops it)."""
     sock = bind("127.0.0.1", 0)
     url = url_of(sock)
-    app = create_app(lab, allowed_hosts=["127.0.0.1"])
+    app = app or create_app(lab, allowed_hosts=["127.0.0.1"])
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while True:  # ready when the health endpoint answers
-        try:
-            with urllib.request.urlopen(url + "api/health", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    # the socket listens already: this request waits in its queue until the server is up
+    with urllib.request.urlopen(url + "api/health", timeout=30) as answer:
+        assert answer.status == 200
 
     def stop() -> None:
         server.should_exit = True
