@@ -6,10 +6,12 @@ in float64 (a numeric task); the output step is bounded; the three models are co
 at equal training or said not to be. Select and match (LSTMVis): the rule is a small
 pure function, checked on a hand-made array and against its plain statement; every
 match in the training text has every selected unit on, recomputed without the lab's
-chunked reading; bad requests get one line. In Chromium: both panels draw, the keyboard
-alone chooses the output step, plays it and selects a span, axe-core finds no critical
-or serious violation in them, no texts overlap on a phone, the address holds t, the
-span, the threshold and the margin; screenshots go to test-artifacts/web/.
+chunked reading, and comes from the weights the model has now (after a reset and
+retraining too); bad requests get one line. In Chromium: both panels draw, the keyboard
+alone chooses the output step, plays, pauses, steps and resets it and selects a span,
+axe-core finds no critical or serious violation in them, no texts overlap on a phone,
+the address holds t, the span, the threshold and the margin; screenshots go to
+test-artifacts/web/.
 """
 
 from __future__ import annotations
@@ -571,17 +573,26 @@ def test_the_keyboard_alone_chooses_the_output_step_plays_it_and_selects_a_span(
     assert label.startswith(f"output step t = {steps - 1} of {steps}"), label
     page.keyboard.press("Home")
     page.wait_for_selector("[data-panel=connectivity][data-ready=true][data-t='0']")
-    tab_to(page, "#conn-play")
+    tab_to(page, "#conn-player .player-play")
     page.keyboard.press("Enter")  # play: the output step moves on by itself
     page.wait_for_selector("[data-panel=connectivity][data-t='2']", timeout=TIMEOUT)
     page.keyboard.press("Enter")  # and pauses
-    assert page.locator("#conn-play").get_attribute("aria-pressed") == "false"
+    assert page.locator("#conn-player .player-play").get_attribute("aria-pressed") == "false"
+    page.wait_for_selector("#conn-player[data-playing=false][data-busy=false]", timeout=TIMEOUT)
     drawn(page)
-    held = page.locator("[data-panel=connectivity]").get_attribute("data-t")
-    assert int(held) >= 2
+    held = int(page.locator("[data-panel=connectivity]").get_attribute("data-t"))
+    assert held >= 2
+    page.keyboard.press("Tab")  # Step: one output step on
+    assert page.evaluate("() => document.activeElement.classList.contains('player-step')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"[data-panel=connectivity][data-ready=true][data-t='{held + 1}']")
+    page.keyboard.press("Tab")  # Reset: back to the first output step
+    assert page.evaluate("() => document.activeElement.classList.contains('player-reset')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-panel=connectivity][data-ready=true][data-t='0']")
     page.locator("#conn-t").focus()
-    page.keyboard.press("ArrowRight")  # the slider goes on from where the play stopped
-    page.wait_for_selector(f"[data-panel=connectivity][data-ready=true][data-t='{int(held) + 1}']")
+    page.keyboard.press("ArrowRight")  # the slider goes on from where the reset left it
+    page.wait_for_selector("[data-panel=connectivity][data-ready=true][data-t='1']")
     # select and match: the text takes the focus; the arrows move, Shift+arrows stretch
     tab_to(page, "#match-text")
     for key in ("Home", "ArrowRight", "ArrowRight", "Shift+ArrowRight", "Shift+ArrowRight"):
@@ -631,7 +642,7 @@ VIEW = """() => {
   const text = (s) => document.querySelector(s)?.textContent ?? null;
   const value = (s) => document.querySelector(s)?.value ?? null;
   return {conn: data('connectivity'), match: data('match'), verdict: text('#conn-verdict'),
-          label: text('#conn-label'), compare: value('#conn-compare'),
+          label: text('#conn-label'), compare: value('#conn-compare'), speed: value('#conn-speed'),
           threshold: value('#match-threshold'), margin: value('#match-margin'),
           units: text('#match-units'), summary: text('#match-summary'),
           matches: text('#match-list')};
@@ -644,14 +655,15 @@ def test_the_address_holds_the_output_step_the_span_the_threshold_and_the_margin
     page.wait_for_selector("[data-panel=connectivity][data-ready=true][data-t='17']")
     page.locator("#conn-compare").select_option("untrained")
     page.wait_for_function(UNTRAINED, timeout=TIMEOUT)
+    page.locator("#conn-speed").select_option("2")
     chosen = pick_suggestion(page)
     page.locator("#match-margin").select_option("2")
     drawn(page)
     page.locator("#match-threshold").fill("0.2")
     page.locator("#match-threshold").dispatch_event("input")
     drawn(page, "[data-threshold='0.2']")
-    wanted = ["ct=18", "ccompare=untrained", f"ms={chosen['start'] + 1}", f"me={chosen['end']}"]
-    wanted += ["mmargin=2", "thr=0.2"]
+    wanted = ["ct=18", "ccompare=untrained", "cspeed=2", f"ms={chosen['start'] + 1}"]
+    wanted += [f"me={chosen['end']}", "mmargin=2", "thr=0.2"]
     page.wait_for_function(
         "wanted => wanted.every(s => location.search.includes(s))", arg=wanted, timeout=TIMEOUT
     )
@@ -664,6 +676,7 @@ def test_the_address_holds_the_output_step_the_span_the_threshold_and_the_margin
     after = again.evaluate(VIEW)
     assert after == before
     assert after["conn"]["t"] == "17" and after["compare"] == "untrained"
+    assert after["speed"] == "2"
     assert after["match"]["start"] == str(chosen["start"]) and after["margin"] == "2"
     assert again.url == address  # and it writes the same address back
     assert errors == [] and again_errors == []

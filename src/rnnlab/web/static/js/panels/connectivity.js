@@ -5,6 +5,7 @@
 import { postJSON } from "../api.js";
 import { keepInAddress } from "../address.js";
 import { diverging, inkOn } from "../charts.js";
+import { player, speedInAddress } from "../player.js";
 import { tableBehind } from "../tables.js";
 import { CELL_NAMES, cellColor, clear, el, fmt, pct, sci, showChar, showError } from "../util.js";
 
@@ -15,8 +16,8 @@ let answer = null; // the last /api/connectivity answer
 let chosen = null; // the output step chosen (0-based); null: the last one
 let restored = null; // a step from the page's address, kept until the first answer
 let labelsKey = null; // the text of the last answer: a new text starts from its last step
-let playing = null; // the timer of play mode
-const PLAY_MS = 700; // between two steps of play mode, after the answer has been drawn
+let playback = null; // the player (js/player.js) that walks the output step forward
+speedInAddress("cspeed", "conn-speed");
 
 // the address keeps the chosen output step (1-based; none: the last) and the comparison
 keepInAddress(
@@ -43,7 +44,24 @@ export function init(context) {
   slider.addEventListener("input", () => choose(Number(slider.value)));
   document.getElementById("conn-prev").addEventListener("click", () => choose(stepNow() - 1));
   document.getElementById("conn-next").addEventListener("click", () => choose(stepNow() + 1));
-  document.getElementById("conn-play").addEventListener("click", () => (playing ? stop() : play()));
+  // play walks the output step forward, one answer drawn before the next is asked for
+  const last = () => (answer ? answer.steps - 1 : 0);
+  playback = player(document.getElementById("conn-player"), {
+    what: "the output steps",
+    interval: 700,
+    stepName: "the next output step",
+    resetName: "back to output step 1",
+    start: async () => {
+      if (!answer) return false;
+      if (stepNow() >= last()) return choose(0); // from the start again
+      return true;
+    },
+    advance: async () => {
+      if (!answer || stepNow() >= last()) return false;
+      return (await choose(stepNow() + 1)) && stepNow() < last();
+    },
+    reset: async () => choose(0),
+  });
   document.getElementById("conn-compare").addEventListener("change", refresh);
   ctx.on("refresh-gradients", refresh);
 }
@@ -52,47 +70,21 @@ function stepNow() {
   return answer ? answer.t : 0;
 }
 
-/** Choose output step t (clamped to the text), then ask for its connectivity. */
-function choose(t) {
-  if (!answer) return;
+/** Choose output step t (clamped to the text), then ask for its connectivity; resolves
+ * to whether it was drawn. */
+async function choose(t) {
+  if (!answer) return false;
   const last = answer.steps - 1;
   chosen = Math.max(0, Math.min(last, t));
   if (chosen === last) chosen = null; // the default: stays the last step of any text
-  refresh();
+  return refresh();
 }
 
-function play() {
-  if (!answer) return;
-  if (stepNow() >= answer.steps - 1) chosen = 0; // from the start again
-  const button = document.getElementById("conn-play");
-  button.textContent = "❚❚ Pause";
-  button.setAttribute("aria-pressed", "true");
-  playing = true;
-  refresh().then(next);
-}
-
-function next() {
-  if (!playing) return;
-  playing = setTimeout(() => {
-    if (!playing || !answer) return;
-    if (stepNow() >= answer.steps - 1) return stop();
-    chosen = stepNow() + 1;
-    if (chosen === answer.steps - 1) chosen = null;
-    refresh().then(next);
-  }, PLAY_MS);
-}
-
-function stop() {
-  clearTimeout(playing);
-  playing = null;
-  const button = document.getElementById("conn-play");
-  button.textContent = "▶ Play";
-  button.setAttribute("aria-pressed", "false");
-}
-
+/** Ask for the connectivity of the chosen step and draw it; resolves to false when
+ * there is nothing to draw (then play pauses), true otherwise. */
 async function refresh() {
   const { state } = ctx;
-  if (!ctx.inStep()) return;
+  if (!ctx.inStep()) return false;
   const mine = ++ticket;
   if (ctx.isPair(state.model.task)) return explainPairs();
   const run = state.run;
@@ -108,32 +100,34 @@ async function refresh() {
   root.dataset.ready = "false";
   try {
     const got = await postJSON("/api/connectivity", body);
-    if (mine !== ticket) return;
+    if (mine !== ticket) return true; // a newer request draws instead
     answer = got;
     labelsKey = JSON.stringify(got.labels);
     restored = null;
     showError(root, "");
     render(got);
     ctx.emit("connectivity-step", got.t);
+    return true;
   } catch (error) {
-    if (mine === ticket) {
-      showError(root, error.message);
-      stop();
-    }
+    if (mine !== ticket) return true; // a newer request draws instead
+    showError(root, error.message);
+    playback.pause();
+    return false;
   }
 }
 
 function explain(text) {
-  stop();
+  playback.pause();
   clear(document.getElementById("conn-rows")).append(el("p", { class: "muted", text }));
   clear(document.getElementById("conn-summary"));
   root.dataset.ready = "true";
+  return false;
 }
 
 /** An encoder–decoder is not one sequence model: say where to look instead. */
 function explainPairs() {
   showError(root, "");
-  explain("Connectivity compares single-sequence RNN, LSTM and GRU models: pick Text or a numeric task in panel 2. " +
+  return explain("Connectivity compares single-sequence RNN, LSTM and GRU models: pick Text or a numeric task in panel 2. " +
     "For the encoder–decoder, panel 9 shows where each output looks: its attention over the source.");
 }
 
