@@ -166,6 +166,10 @@ def test_one_model_trains_at_a_time_and_training_can_be_stopped(client, lab):
         assert_refused(busy, 409, "is training")
         # answers keep coming while it trains (from a snapshot of the weights)
         assert client.post("/api/run", json={"model": slow["id"]}).status_code == 200
+        # stop once an update is done (the first one waits for a validation pass)
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/models/{slow['id']}/training").json()["step"] == 0:
+            assert time.monotonic() < deadline, "no update within 60 s"
     finally:
         client.post(f"/api/models/{slow['id']}/stop")
         lab.wait(slow["id"], timeout=60)
