@@ -53,7 +53,7 @@ PANELS = (
     "equations",
     "attention",
 )
-TIMEOUT = 30_000  # ms, for anything the page waits on
+TIMEOUT = 90_000  # ms, for anything the page waits on (generous: a first use compiles kernels)
 
 if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
     pytest.skip(
