@@ -170,16 +170,15 @@ def backward(
 def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
     """u = a_x + b_ih, v = a_h + b_hh (4H); p rows: γ_ih (0–3), β_ih (4–7), γ_hh (8–11),
     β_hh (12–15), γ_c (16), β_c (17) → the gates, û, v̂, ĉ and the 1/σ's (kept), c_t, h_t."""
-    for k in range(4 * H):
-        keep[4 * H + k] = a_x[k] + b_ih[k]
-        keep[8 * H + k] = a_h[k] + b_hh[k]
-    inv_u = pw.normalise(keep[4 * H : 8 * H])  # û
-    inv_v = pw.normalise(keep[8 * H : 12 * H])  # v̂
-    for q in range(4):  # a = γ_ih ⊙ û + β_ih + γ_hh ⊙ v̂ + β_hh, in the gates' places for now
+    mean_u, inv_u = pw.moments(a_x, b_ih)  # of u = a_x + b_ih
+    mean_v, inv_v = pw.moments(a_h, b_hh)  # of v = a_h + b_hh
+    for q in range(4):  # û, v̂ and a = γ_ih ⊙ û + β_ih + γ_hh ⊙ v̂ + β_hh (the gates' places)
         for j in range(H):
             k = q * H + j
-            u_part = p[q, j] * keep[4 * H + k] + p[4 + q, j]
-            keep[k] = u_part + p[8 + q, j] * keep[8 * H + k] + p[12 + q, j]
+            u_hat = (a_x[k] + b_ih[k] - mean_u) * inv_u
+            v_hat = (a_h[k] + b_hh[k] - mean_v) * inv_v
+            keep[4 * H + k], keep[8 * H + k] = u_hat, v_hat
+            keep[k] = p[q, j] * u_hat + p[4 + q, j] + p[8 + q, j] * v_hat + p[12 + q, j]
     for j in range(H):
         i, f = pw.sigmoid(keep[j]), pw.sigmoid(keep[H + j])
         g, o = pw.tanh(keep[2 * H + j]), pw.sigmoid(keep[3 * H + j])

@@ -99,6 +99,13 @@ def normalise(row):  # pragma: no cover - compiled only
     return inv
 
 
+def moments(a, b):  # pragma: no cover - compiled only
+    """(μ, 1/σ) of the row a + b (σ² its variance plus ε), without writing the sum: layer
+    normalisation's statistics of a projection and its bias."""
+    u = a + b
+    return u.mean(), 1.0 / math.sqrt(u.var() + NORM_EPS)
+
+
 def normalised_backward(d, p, gain, dp, bias, hat, inv_std, out):  # pragma: no cover
     """d (G·H) = ∂L/∂(γ ⊙ ĥ + β), γ rows gain … gain + G − 1 of p (K, H), ĥ = hat,
     1/σ = inv_std → out (G·H, may be d itself) = ∂L/∂ of what was normalised; adds ∂L/∂γ
@@ -195,6 +202,22 @@ def _normalise_impl(row):
     return impl
 
 
+def _moments_impl(a, b):
+    def impl(a, b):
+        n = a.shape[0]
+        per, zero = share_of(n, a[0]), a[0] - a[0]
+        total = zero
+        for k in range(n):
+            total += a[k] + b[k]
+        mean = total * per
+        variance = zero
+        for k in range(n):
+            variance += (a[k] + b[k] - mean) * (a[k] + b[k] - mean)
+        return mean, inverse_std(variance * per)
+
+    return impl
+
+
 def _normalised_backward_impl(d, p, gain, dp, bias, hat, inv_std, out):
     def impl(d, p, gain, dp, bias, hat, inv_std, out):
         H = p.shape[1]
@@ -209,12 +232,10 @@ def _normalised_backward_impl(d, p, gain, dp, bias, hat, inv_std, out):
         for q in range(G):
             for j in range(H):
                 k = q * H + j
-                dp[gain + q, j] += d[k] * hat[k]
-                dp[bias + q, j] += d[k]
-        for q in range(G):
-            for j in range(H):
-                k = q * H + j
-                out[k] = inv_std * (d[k] * p[gain + q, j] - total * per - hat[k] * along * per)
+                dk = d[k]  # out may be d
+                dp[gain + q, j] += dk * hat[k]
+                dp[bias + q, j] += dk
+                out[k] = inv_std * (dk * p[gain + q, j] - total * per - hat[k] * along * per)
 
     return impl
 
@@ -226,6 +247,7 @@ _COMPILED = {
     inverse_std: _inverse_std_impl,
     share_of: _share_of_impl,
     normalise: _normalise_impl,
+    moments: _moments_impl,
     normalised_backward: _normalised_backward_impl,
     dtanh: _dtanh_impl,
     complement: _complement_impl,
@@ -233,7 +255,7 @@ _COMPILED = {
     drelu: _drelu_impl,
 }
 #: the functions over a whole row (see ``register_compiled``)
-_ROW_FUNCTIONS = (normalise, normalised_backward)
+_ROW_FUNCTIONS = (normalise, moments, normalised_backward)
 _registered: list[bool] = []
 
 
