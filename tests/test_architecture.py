@@ -4,6 +4,7 @@ registered cell gives what the compiled loops, the layers and the lab read from 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -112,6 +113,17 @@ def test_every_registered_cell_gives_what_the_house_reads(name):
     layer = LAYERS[cell.layer](3, 4, **cell.layer_options)
     assert layer.mode == name  # the layer's options choose exactly this cell
     assert {f"{p}_l0" for p in cell.parameters} <= set(layer.params)
+
+
+def test_a_cell_leaves_its_input_sides_backward_only_with_a_recurrent_gradient_of_its_own():
+    """After the loop, d_x must be the input side's alone (every block's recurrent part
+    has its own gradient), on the one-product loops."""
+    layer_norm = CELLS["lstm_layer_norm"]
+    assert layer_norm.input_backward_step is not None
+    with pytest.raises(ValueError, match="own_blocks=4, got 3"):
+        dataclasses.replace(layer_norm, own_blocks=3)
+    with pytest.raises(ValueError, match="gated_blocks"):
+        dataclasses.replace(layer_norm, gated_blocks=1)
 
 
 def test_names_outside_the_registry_are_refused_with_the_list():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -43,7 +45,7 @@ def _finished_counter(joined: bool) -> np.ndarray:
 def test_the_chunked_gradients_are_the_sums_over_all_steps(gru, steps):
     terms = _terms(3 if gru else 4, gru, input_grad=True)
     x, hidden, d_pre, d_h_n, W_ih, W_ih_grad, W_hh_grad, dx, _ = terms
-    gradients(*terms, steps, _finished_counter(joined=False))
+    gradients(*terms, steps, _finished_counter(joined=False), ())
     h_prev = hidden[:-1]
     expected_hh = np.einsum("tbg,tbh->gh", d_pre, h_prev)
     if gru:  # the n block's recurrent term has its own gradient
@@ -60,14 +62,14 @@ def test_with_a_first_beta_of_one_the_gradients_are_added_to_what_is_there():
     added = _terms(4, gru=False, input_grad=False, start=start)
     fresh = _terms(4, gru=False, input_grad=False)
     for terms in (added, fresh):
-        gradients(*terms, 3, _finished_counter(joined=False))
+        gradients(*terms, 3, _finished_counter(joined=False), ())
     np.testing.assert_allclose(added[5], start[0] + fresh[5], atol=1e-12)
     np.testing.assert_allclose(added[6], start[1] + fresh[6], atol=1e-12)
 
 
 def test_without_input_gradient_no_dx_is_computed():
     terms = _terms(4, gru=False, input_grad=False)
-    gradients(*terms, 3, _finished_counter(joined=False))
+    gradients(*terms, 3, _finished_counter(joined=False), ())
     assert terms[7].shape[0] == 0
     assert np.isfinite(terms[5]).all() and np.isfinite(terms[6]).all()
 
@@ -76,12 +78,12 @@ def test_the_result_does_not_depend_on_when_the_loop_thread_joins():
     """Alone, the gradients' thread computes both halves of every chunk; joined from the
     first chunk, it computes one half and the loop's thread the other: the same bits."""
     alone = _terms(4, gru=False, input_grad=True)
-    gradients(*alone, 3, _finished_counter(joined=False))
+    gradients(*alone, 3, _finished_counter(joined=False), ())
     shared = _terms(4, gru=False, input_grad=True)
     counter = _finished_counter(joined=True)
-    gradients(*shared, 3, counter)
+    gradients(*shared, 3, counter, ())
     assert counter[24] == (T - 1) // 3 * 3 + 2  # shared from the last chunk on
-    help_gradients(*shared, 3, counter)
+    help_gradients(*shared, 3, counter, ())
     for mine, theirs in zip(alone[5:8], shared[5:8], strict=True):
         np.testing.assert_array_equal(mine, theirs)
 
@@ -104,7 +106,13 @@ def _train_step(layer, x, dy):
     return dx, {name: grad.copy() for name, grad in layer.grads.items()}
 
 
-LAYERS = {"rnn": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}
+LAYERS = {
+    "rnn": rnnlab.RNN,
+    "lstm": rnnlab.LSTM,
+    "gru": rnnlab.GRU,
+    # its input_backward_step runs on the gradients' side, chunk by chunk
+    "lstm_layer_norm": partial(rnnlab.LSTM, layer_norm=True),
+}
 
 
 @pytest.mark.parametrize("cell", sorted(LAYERS))

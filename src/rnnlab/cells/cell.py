@@ -40,6 +40,20 @@ after the other, and gives two more functions, which the staged loops
         ∂L/∂g_t (W_hhᵀ's product over the last blocks): writes the rest of d_x and adds
         g's part of ∂L/∂h_{t−1} to dh_prev
 
+A cell may split off the part of its backward step that reads nothing of the recurrence
+(the layer-normalised LSTM's backward through LN(W_ih x_t + b_ih)): backward_step then
+leaves in d_x a gradient that does not yet reach W_ih x_t + b_ih, and
+
+    input_backward_step(keep, p, d_x, dp, H)
+        d_x (G·H), as backward_step left it → in place, ∂L/∂(W_ih x_t + b_ih); adds to
+        dp the gradients it gives (the input normalisation's gain and bias)
+
+takes it there. The loops run it after backward_step on the loop's thread, or, where a
+backward pass is a pipeline, on some of the rows beside the loop on the other thread,
+off the loop's path. Such a cell's recurrent side has a gradient of its own in every
+block (``own_blocks`` = ``blocks``: d_x is the input side's alone), and it runs on the
+one-product loops (no ``gated_blocks``, no projection).
+
 A step works unit by unit (entry j of every block belongs to unit j), so the generation
 kernel can give each thread a block of units, unless the cell says it is not
 ``unitwise`` (its step reduces over the row: it then gets whole rows). Write float constants through
@@ -101,6 +115,9 @@ class Cell:
     projectable: bool = False
     gate_step: Callable[..., Any] | None = None
     gate_backward_step: Callable[..., Any] | None = None
+    #: the backward step's part that reads nothing of the recurrence, which the loops may
+    #: run beside the loop (see the module's docstring); None: backward_step does it all
+    input_backward_step: Callable[..., Any] | None = None
     parameters: tuple[str, ...] = ()  #: the cell's own per-unit parameters (H each)
     #: the width of an own parameter in units of H where it is not 1 (the gain of all
     #: G·H pre-activations: G); it takes that many rows of p, one per block
@@ -127,6 +144,14 @@ class Cell:
             raise ValueError(
                 f"cell {self.name!r}: a projection serves a cell that reads h_{{t−1}} only "
                 "through one product with W_hh (no direct_path, own_blocks or gated_blocks)"
+            )
+        if self.input_backward_step is not None and (
+            self.own_blocks != self.blocks or self.gated_blocks or self.projectable
+        ):
+            raise ValueError(
+                f"cell {self.name!r}: an input_backward_step needs a recurrent gradient of "
+                f"its own in every block (own_blocks={self.blocks}, got {self.own_blocks}) "
+                "and one product per step (no gated_blocks, not projectable)"
             )
 
     @property

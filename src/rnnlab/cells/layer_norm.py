@@ -23,9 +23,13 @@ and ``h_hat`` (T, B, 4H) and cell state ``c_hat`` (T, B, H) before their gains;
 
 ``forward`` and ``backward`` are the reference over a whole sequence; ``forward_step``
 and ``backward_step`` the same equations for one sequence's step, which the compiled
-loops run (``rnnlab.cells.cell``). The step reduces over its row (not ``unitwise``), and
-the recurrent side has a gradient of its own in every block (``own_blocks=4``): v_t
-passes through its own normalisation.
+loops run (``rnnlab.cells.cell``). The backward through LN(u_t) reads nothing of the
+recurrence, so the reference runs it for all steps at once after its loop, and the
+steps split it off: ``backward_step`` leaves ∂L/∂a_t and ``input_backward_step`` takes
+it on to ∂L/∂u_t (and γ_ih's and β_ih's gradients), which the compiled loops may run
+beside the loop. The step reduces over its row (not ``unitwise``), and the recurrent
+side has a gradient of its own in every block (``own_blocks=4``): v_t passes through
+its own normalisation.
 """
 
 from __future__ import annotations
@@ -122,13 +126,13 @@ def backward(
     dh = np.zeros_like(hidden[0]) if dh_T is None else dh_T.astype(hidden.dtype)
     dc = np.zeros_like(cell[0]) if dc_T is None else dc_T.astype(cell.dtype)
 
-    d_u = np.empty_like(gates)  # ∂L/∂u_t = ∂L/∂(W_ih x_t + b_ih)
+    d_a = np.empty_like(gates)  # ∂L/∂a_t, which is ∂L/∂LN(u_t) and ∂L/∂LN(v_t)
     d_v = np.empty_like(gates)  # ∂L/∂v_t = ∂L/∂(W_hh h_{t−1} + b_hh)
     d_hidden, d_cell = np.empty_like(hidden[1:]), np.empty_like(cell[1:])
     d_norms = {name: np.zeros_like(params[name]) for name in NORMS}
     for t in reversed(range(T)):
         i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
-        x_inv, h_inv, c_inv = (inv_std[t, :, k * H : k * H + 1] for k in range(3))
+        h_inv, c_inv = (inv_std[t, :, k * H : k * H + 1] for k in (1, 2))
         valid = 1.0 if mask is None else mask[t]
         dh_in = dh + d_out[t] * valid
         d_hidden[t] = dh_in
@@ -143,17 +147,19 @@ def backward(
         d_a_i = dc_in * g * dsigmoid(i)  # c_t = f ⊙ c_{t−1} + i ⊙ g
         d_a_f = dc_in * cell[t] * dsigmoid(f)
         d_a_g = dc_in * i * dtanh(g)
-        d_a = np.concatenate([d_a_i, d_a_f, d_a_g, d_a_o], axis=1) * valid
-        d_u[t], d_g_ih, d_be_ih = layer_norm_backward(d_a, x_hat[t], x_inv, g_ih)
-        d_v[t], d_g_hh, d_be_hh = layer_norm_backward(d_a, h_hat[t], h_inv, g_hh)
-        for name, grad in zip(NORMS[:4], (d_g_ih, d_be_ih, d_g_hh, d_be_hh), strict=True):
-            d_norms[name] += grad
+        d_a[t] = np.concatenate([d_a_i, d_a_f, d_a_g, d_a_o], axis=1) * valid
+        d_v[t], d_g_hh, d_be_hh = layer_norm_backward(d_a[t], h_hat[t], h_inv, g_hh)
+        d_norms["layernorm_hh_weight"] += d_g_hh
+        d_norms["layernorm_hh_bias"] += d_be_hh
         if mask is None:
             dh, dc = dropped(d_v[t] @ W_hh, recurrent_mask), dc_in * f
         else:  # a padded step passed h_{t−1} and c_{t−1} through unchanged
             dh = dropped(d_v[t] @ W_hh, recurrent_mask) + np.where(mask[t], 0, dh_in)
             dc = np.where(mask[t], dc_in * f, dc)
 
+    # a_t = LN(u_t) + …: back through the input side's normalisation, every step at once
+    d_u, d_g_ih, d_be_ih = layer_norm_backward(d_a, x_hat, inv_std[:, :, :1], g_ih)
+    d_norms["layernorm_ih_weight"], d_norms["layernorm_ih_bias"] = d_g_ih, d_be_ih
     flat_u, flat_v = d_u.reshape(T * B, 4 * H), d_v.reshape(T * B, 4 * H)
     grads = {
         "W_ih": flat_u.T @ x.reshape(T * B, -1),
@@ -192,10 +198,11 @@ def forward_step(a_x, a_h, b_ih, b_hh, p, h_prev, c_prev, h, c, keep, H):
 
 
 def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_prev, dp, H):
-    """∂L/∂h_t, ∂L/∂c_t → ∂L/∂u (4H, in d_x), ∂L/∂v (4H, the recurrent side's own, in
-    d_own), ∂L/∂c_{t−1} and the gains' and biases' gradients; h_{t−1} reaches h_t only
-    through W_hh. d_own serves as scratch until its turn."""
-    inv_u, inv_v, inv_c = keep[13 * H], keep[14 * H], keep[15 * H]
+    """∂L/∂h_t, ∂L/∂c_t → ∂L/∂a (4H, in d_x: ``input_backward_step`` takes it on to ∂L/∂u),
+    ∂L/∂v (4H, the recurrent side's own, in d_own), ∂L/∂c_{t−1} and the gradients of the
+    gains and biases of v and c; h_{t−1} reaches h_t only through W_hh. d_own serves as
+    scratch until its turn."""
+    inv_v, inv_c = keep[14 * H], keep[15 * H]
     for j in range(H):  # through h_t = o ⊙ tanh(γ_c ĉ + β_c)
         o = keep[3 * H + j]
         tanh_c = pw.tanh(p[16, j] * keep[12 * H + j] + p[17, j])
@@ -210,9 +217,15 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
         d_x[H + j] = dc_t * c_prev[j] * pw.dsigmoid(f)
         d_x[2 * H + j] = dc_t * i * pw.dtanh(g)
         dc[j] = dc_t * f
-    # d_x holds ∂L/∂a (4H): back through a = LN(u) + LN(v), the v side first (it reads d_x)
+    # d_x holds ∂L/∂a (4H): back through a = LN(u) + LN(v) on the v side, which the
+    # loop's product needs; the u side is input_backward_step's
     pw.normalised_backward(d_x, p, 8, dp, 12, keep[8 * H : 12 * H], inv_v, d_own)
-    pw.normalised_backward(d_x, p, 0, dp, 4, keep[4 * H : 8 * H], inv_u, d_x)
+
+
+def input_backward_step(keep, p, d_x, dp, H):
+    """∂L/∂a (4H, in d_x) → ∂L/∂u in place, and γ_ih's and β_ih's gradients: back
+    through a = LN(u) + LN(v) on the u side."""
+    pw.normalised_backward(d_x, p, 0, dp, 4, keep[4 * H : 8 * H], keep[13 * H], d_x)
 
 
 LSTM_LAYER_NORM = Cell(
@@ -227,6 +240,7 @@ LSTM_LAYER_NORM = Cell(
     backward=backward,
     forward_step=forward_step,
     backward_step=backward_step,
+    input_backward_step=input_backward_step,
     keep=(("gates", 4), ("x_hat", 4), ("h_hat", 4), ("c_hat", 1), ("inv_std", 3)),
     own_blocks=4,
     parameters=NORMS,

@@ -218,7 +218,7 @@ def backward(
     dh, dc = carried_gradients(cell, d_stateT, ws, B, H, dtype)
     d_pre = reuse_input_projection(ws, (T, B, GH), dtype)
     d_own = ws.array("d_own", (T, B, own), dtype)
-    d_rec = ws.array("d_rec", (B, GH if own else 0), dtype)
+    d_rec = ws.array("d_rec", (B, GH if 0 < own < GH else 0), dtype)  # all own: d_own itself
     d_hidden = step_buffer(ws, "d_hidden", (T, B, H), dtype, keep_gradients)
     d_cell = step_buffer(ws, "d_cell", (T, B, C), dtype, keep_gradients)
     d_out = np.ascontiguousarray(d_out, dtype=dtype)
@@ -238,17 +238,34 @@ def backward(
         hidden = hidden * drop
     if cell.recurrent and pipelines(B, W_hh, parts):
         terms = gradient_operands(params, x, hidden, d_pre, input_grad, d_own, into)
-        loop_args = (loop, (*terms, chunk_steps(B)))
+        # a cell's input_backward_step: the loop's thread runs it on the first rows, the
+        # gradients' side on the others, into its own rows of the sums
+        input_rows = loop_input_rows(B) if cell.input_backward_step else B
+        prepare = (keep, p, d_pre, steps, input_rows, sums[0][-1], sums[2][-1])
+        loop_args = (loop, (*terms, chunk_steps(B)), prepare)
         run(parts, loops.pipelined_backward, *loop_args, driver=loops.pipelined_parts)
         grads, dx = gradient_results(terms, sums[0].sum(0), sums[1].sum(0), into)
     else:
-        run(parts, loops.backward_loop, *loop, driver=loops.backward_parts)
+        run(parts, loops.backward_loop, B, *loop, driver=loops.backward_parts)
         del packed, plain, loop  # freed before the weight gradients' temporaries
         gradient_sums = {"bias_grad": sums[0].sum(0), "own_bias_grad": sums[1].sum(0)}
         options = {"input_grad": input_grad, "parts": parts, "into": into, **gradient_sums}
         grads, dx = weight_gradients(params, x, hidden, d_pre, d_own, **options)
     grads.update(own_parameter_grads(cell, sums[2].sum(0), dtype, into))
     return dx, grads, backward_done(cell, tape, keep_gradients, d_hidden, d_cell, dh, dc)
+
+
+#: the share of the rows whose input side's backward (``Cell.input_backward_step``) a
+#: pipelined backward pass runs in its loop; the gradients' side runs it on the rest. On
+#: the layer-normalised LSTM at H = 128, B = 16 (2 cores) none in the loop left the
+#: gradients' side the longer one, all of it the loop; a half was best (bench/results/cells.md)
+LOOP_INPUT_SHARE = 0.5
+
+
+def loop_input_rows(batch: int) -> int:
+    """The rows b < this of a pipelined backward pass whose input side's backward its loop
+    runs: a fixed share of the batch, so that the sums do not depend on timing."""
+    return round(batch * LOOP_INPUT_SHARE)
 
 
 def carried_gradients(

@@ -21,7 +21,7 @@ from numba import njit, prange
 from rnnlab.cells import Cell
 from rnnlab.cells import pointwise as pw
 from rnnlab.kernels.specialise import OPTIONS, compiled_steps, specialise
-from rnnlab.runtime.pipeline import PROGRESS, gradient_side
+from rnnlab.runtime.pipeline import PROGRESS, gradient_side, gradients, help_gradients
 from rnnlab.runtime.products import add_rows, matmul_rows, pack_own_panels
 from rnnlab.runtime.sync import atomic_store, barrier
 from rnnlab.runtime.team import share
@@ -37,11 +37,18 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
     raise NotImplementedError("a template's step: use compiled_loops(cell)")
 
 
+def input_backward_step(keep, p, d_x, dp, H):
+    """The input side's part of a cell's backward step (``rnnlab.cells.cell``):
+    ``compiled_loops`` binds the cell's."""
+    raise NotImplementedError("a template's step: use compiled_loops(cell)")
+
+
 #: whether the cell's last blocks have a recurrent gradient of their own (``own_blocks``),
-#: whether h_{t−1} reaches h_t outside W_hh (``direct_path``) and whether there is a W_hh
-#: at all (``recurrent``; IndRNN has none): constants of each cell's loops, so a cell
-#: compiles only what it uses
-OWN_RECURRENT = DIRECT_PATH = RECURRENT = True
+#: and all of them (``ALL_OWN``), whether h_{t−1} reaches h_t outside W_hh
+#: (``direct_path``), whether there is a W_hh at all (``recurrent``; IndRNN has none) and
+#: whether the cell splits off its input side's backward (``input_backward_step``):
+#: constants of each cell's loops, so a cell compiles only what it uses
+OWN_RECURRENT = ALL_OWN = DIRECT_PATH = RECURRENT = INPUT_SIDE = True
 
 
 @njit(inline="always", **OPTIONS)
@@ -149,6 +156,7 @@ def backward_loop(
     part,
     parts,
     counter,
+    input_rows,
     W_hh,
     packed,
     plain,
@@ -185,7 +193,9 @@ def backward_loop(
     empty when off: under zoneout the step
     gets (1 − z) ⊙ ∂L/∂s_t and z ⊙ ∂L/∂s_t goes straight to s_{t−1}; under recurrent
     dropout W_hhᵀ's product reaches ∂L/∂h_{t−1} through the mask. docs/architecture.md
-    has more."""
+    has more. A cell's ``input_backward_step`` runs here after its step on the rows
+    b < ``input_rows`` (all of them but in the pipeline, whose other side runs it on the
+    rest: ``input_chunk``); d_bias sums only those rows."""
     zoning, dropping = zone.shape[0] > 0, drop.shape[0] > 0
     adds = DIRECT_PATH or zoning  # dh holds a part of ∂L/∂h_{t−1} before the product
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
@@ -230,13 +240,16 @@ def backward_loop(
                 copy_row(dc[b], d_cell[k, b])
                 d_pre[t, b] = 0
                 d_own[t, b] = 0
-        add_rows(d_pre[t, first:stop], d_bias[part])  # ∂L/∂b, while d_a is in cache
-        if OWN_RECURRENT:  # the recurrent side's rows: d_pre's, with d_own in its place
+            if INPUT_SIDE and t < lengths[b] and b < input_rows:  # the rest of the step
+                input_backward_step(keep[t, b], p, d_pre[t, b], dp[part], H)
+        add_rows(d_pre[t, first : min(stop, input_rows)], d_bias[part])  # ∂L/∂b, in cache
+        if OWN_RECURRENT:
             add_rows(d_own[t, first:stop], d_own_bias[part])
-            recurrent_rows(d_pre[t], d_own[t], d_rec, first, stop)
+        if OWN_RECURRENT and not ALL_OWN:  # the recurrent side's rows: d_pre's, d_own in
+            recurrent_rows(d_pre[t], d_own[t], d_rec, first, stop)  # its place
         generation = barrier(counter, parts, generation)  # rows complete, dh's direct part too
-        if RECURRENT:
-            rows = d_rec if OWN_RECURRENT else d_pre[t]  # dh_{t−1} (+)= W_hhᵀ ∂L/∂a:
+        if RECURRENT:  # dh_{t−1} (+)= W_hhᵀ ∂L/∂a (the recurrent side's rows):
+            rows = d_own[t] if ALL_OWN else d_rec if OWN_RECURRENT else d_pre[t]
             if dropping:  # … through the mask: dh_{t−1} (+)= m ⊙ W_hhᵀ ∂L/∂a
                 matmul_rows(rows, packed, plain, d_dropped, False, part, parts)
             else:
@@ -256,6 +269,20 @@ def backward_loop(
             atomic_store(counter[PROGRESS:], T - t)  # d_pre[t], d_own[t] are complete
 
 
+def input_chunk(prepare, t0, t1):
+    """The pipeline's work on a finished chunk of steps t0 … t1 − 1 before its terms
+    (``rnnlab.runtime.pipeline.prepare_chunk``): a cell's ``input_backward_step`` on the
+    rows b ≥ input_rows, which the loop left, and their sum. prepare = (keep, p, d_pre,
+    lengths, input_rows, and the gradient side's rows of d_bias and dp)."""
+    keep, p, d_pre, lengths, input_rows, d_bias, dp = prepare
+    H, B = p.shape[1], d_pre.shape[1]
+    for t in range(t0, t1):
+        for b in range(input_rows, B):
+            if t < lengths[b]:
+                input_backward_step(keep[t, b], p, d_pre[t, b], dp, H)
+        add_rows(d_pre[t, input_rows:], d_bias)
+
+
 @njit(**OPTIONS)
 def recurrent_rows(d_pre, d_own, d_rec, first, stop):
     """Rows first … stop − 1 of d_rec (B, G·H), the rows W_hhᵀ multiplies at a step for a
@@ -269,12 +296,15 @@ def recurrent_rows(d_pre, d_own, d_rec, first, stop):
             d_rec[b, GH - own + j] = d_own[b, j]
 
 
-def pipelined_backward(part, parts, counter, loop, gradient_terms):
+def pipelined_backward(part, parts, counter, loop, gradient_terms, prepare):
     """Part 0 runs ``backward_loop(*loop)`` alone while part 1 sums the weight gradients
-    of the chunks it has finished (``rnnlab.runtime.pipeline.gradient_side``)."""
+    of the chunks it has finished (``rnnlab.runtime.pipeline.gradient_side``), for a
+    cell with an ``input_backward_step`` once it has run it on the chunk's rows that the
+    loop left (``input_chunk``)."""
     if part == 0:
-        backward_loop(0, 1, counter, *loop)
-    gradient_side(part, parts, counter, gradient_terms)
+        input_rows = prepare[4]
+        backward_loop(0, 1, counter, input_rows, *loop)
+    gradient_side(part, parts, counter, gradient_terms, prepare)
 
 
 def forward_parts(parts, counter, *args):
@@ -289,10 +319,10 @@ def backward_parts(parts, counter, *args):
         backward_loop(np.int64(part), parts, counter, *args)
 
 
-def pipelined_parts(parts, counter, loop, gradient_terms):
+def pipelined_parts(parts, counter, loop, gradient_terms, prepare):
     """``pipelined_backward``'s parts on numba's threads."""
     for part in prange(parts):
-        pipelined_backward(np.int64(part), parts, counter, loop, gradient_terms)
+        pipelined_backward(np.int64(part), parts, counter, loop, gradient_terms, prepare)
 
 
 @cache
@@ -300,8 +330,14 @@ def compiled_loops(cell: Cell) -> SimpleNamespace:
     """The loops above made for ``cell`` (compiled at their first call, or loaded from
     numba's cache): forward_loop, backward_loop, pipelined_backward and their parts."""
     constants = {"OWN_RECURRENT": cell.own_blocks > 0, "DIRECT_PATH": cell.direct_path}
-    constants["RECURRENT"] = cell.recurrent
+    constants |= {"ALL_OWN": cell.own_blocks == cell.blocks, "RECURRENT": cell.recurrent}
+    constants["INPUT_SIDE"] = cell.input_backward_step is not None
     names = {**compiled_steps(cell), **constants}
+    if cell.input_backward_step is not None:  # the pipeline's other side runs it per chunk
+        side = {"PREPARES": True, "prepare_chunk": specialise(input_chunk, cell, names)}
+        for function in (gradients, help_gradients, gradient_side):  # the runtime's, made
+            side[function.__name__] = specialise(function.py_func, cell, side)  # to call it
+        names["gradient_side"] = side["gradient_side"]
     for template in (forward_loop, backward_loop, pipelined_backward):
         names[template.__name__] = specialise(template, cell, names)
     for template in (forward_parts, backward_parts, pipelined_parts):

@@ -44,14 +44,21 @@ def source_digest() -> str:
     return digest.hexdigest()[:12]
 
 
+def no_input_backward_step(keep, p, d_x, dp, H):
+    """A cell whose backward_step writes the input side's gradient whole: nothing left."""
+
+
 @cache
 def compiled_steps(cell: Cell) -> dict[str, Any]:
     """The cell's steps compiled, under the names the templates call them by; inlined
-    into the loops (a call per row costs as much as a small cell's arithmetic)."""
-    return {
-        "forward_step": njit(inline="always", **OPTIONS)(cell.forward_step),
-        "backward_step": njit(inline="always", **OPTIONS)(cell.backward_step),
+    into the loops (a call per row costs as much as a small cell's arithmetic). A cell
+    without an ``input_backward_step`` gets one that does nothing."""
+    steps = {
+        "forward_step": cell.forward_step,
+        "backward_step": cell.backward_step,
+        "input_backward_step": cell.input_backward_step or no_input_backward_step,
     }
+    return {name: njit(inline="always", **OPTIONS)(step) for name, step in steps.items()}
 
 
 def specialise(

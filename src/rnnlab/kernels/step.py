@@ -32,6 +32,12 @@ def backward_step(keep, p, h_prev, c_prev, h, c, dh, dc, d_c, d_x, d_own, dh_pre
     raise NotImplementedError("a template's step: use compiled_step(cell)")
 
 
+def input_backward_step(keep, p, d_x, dp, H):
+    """The rest of a cell's backward step (``rnnlab.cells.cell``): ``compiled_step`` binds
+    the cell's (or one that does nothing)."""
+    raise NotImplementedError("a template's step: use compiled_step(cell)")
+
+
 def step_forward(x, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, p, h, c, keep):
     """x (B, I), h_prev (B, H), c_prev (B, C) → h (B, H), c (B, C) and keep (B, W), what
     the backward step needs; W_ih (G·H, I), W_hh (G·H, H), b_ih, b_hh (G·H), p (K, H)."""
@@ -62,6 +68,7 @@ def step_backward(
             keep[b], p, h_prev[b], c_prev[b], h[b], c[b], dh[b], dc[b], d_c[b], d_pre[b],
             d_own[b], dh_prev[b], dp, H,
         )  # fmt: skip
+        input_backward_step(keep[b], p, d_pre[b], dp, H)  # the rest, where a cell leaves one
     d_rec = d_pre.copy()  # the recurrent side's: the own blocks have their own gradient
     if own > 0:
         d_rec[:, GH - own :] = d_own

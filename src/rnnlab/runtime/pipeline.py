@@ -4,6 +4,12 @@ Part 0 runs the backward loop alone, publishing how many steps are finished; par
 adds each finished chunk's terms to the weight gradients and ∂L/∂x; when part 0 is
 through it takes half of the chunks left. The chunks are fixed and every sum runs over
 them in order, so the result does not depend on timing: docs/fast-path.md, "Pipeline".
+
+A cell whose loop leaves work on a finished chunk before its terms can be summed (its
+input side's backward on some of the rows, ``rnnlab.cells.cell``) has copies of these
+functions made by ``rnnlab.kernels.loops`` with ``PREPARES`` set and its
+``prepare_chunk``: part 1 prepares each chunk before its terms and marks it ready, and
+part 0 helps only with chunks marked so.
 """
 
 from __future__ import annotations
@@ -51,14 +57,25 @@ def _add_terms(x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, t0, t1, 
 
 #: flags in the team's counter (``rnnlab.runtime.team``; slot 0 is the barriers'): the
 #: steps the loop has finished; that the loop's thread is free to help; from which chunk
-#: the two threads share the rest
-PROGRESS, _JOINED, _SHARED = 8, 16, 24
+#: the two threads share the rest; the steps prepared, where a cell prepares its chunks
+#: (on _SHARED's cache line: part 1 writes both)
+PROGRESS, _JOINED, _SHARED, _READY = 8, 16, 24, 28
 #: the value of the _SHARED slot when nothing was left to share (a chunk t0 is t0 + 2)
 _NOTHING_LEFT = 1
+#: whether a chunk is prepared before its terms (the copies made for such a cell)
+PREPARES = False
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gradients(x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done):
+def prepare_chunk(prepare, t0, t1):
+    """A cell's work on the finished steps t0 … t1 − 1 before their terms are summed
+    (``prepare``: its arrays): none here."""
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gradients(
+    x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done, prepare
+):
     """The weight gradients and ∂L/∂x from the backward loop's d_pre, chunk by chunk as
     the loop finishes them; the loop's thread calls ``help_gradients`` when it is done.
 
@@ -69,7 +86,8 @@ def gradients(x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_bet
     of 0.0 the weight gradients are added to what the arrays hold. dx (T, B, I)
     ← d_pre W_ih, unless it is empty.
     done: the team's counter; done[PROGRESS] is the number of steps the loop has
-    finished, from the last.
+    finished, from the last. prepare: the arrays of ``prepare_chunk``, which runs on
+    each chunk first where the cell ``PREPARES`` its chunks.
     Every chunk's terms are two GEMMs, one for each half of the rows; once the loop's
     thread has joined, it takes the first half of the chunks left. Each sum runs over
     the chunks in the same order and every GEMM is the same whoever runs it, so the
@@ -81,6 +99,9 @@ def gradients(x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_bet
     for t0 in range(last, -1, -steps):
         t1 = min(t0 + steps, T)
         wait_until(done[PROGRESS:], T - t0)
+        if PREPARES:
+            prepare_chunk(prepare, t0, t1)
+            atomic_store(done[_READY:], T - t0)
         if alone and atomic_read(done[_JOINED:]) > 0:
             atomic_store(done[_SHARED:], t0 + 2)
             alone = False
@@ -95,10 +116,10 @@ def gradients(x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_bet
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def help_gradients(
-    x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done
+    x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx, first_beta, steps, done, prepare
 ):
     """The loop's thread, its loop done: takes the first half of the rows of every chunk
-    that ``gradients`` has not started yet."""
+    that ``gradients`` has not started yet (once it is prepared, where it must be)."""
     T = x.shape[0]
     last = (T - 1) // steps * steps
     atomic_store(done[_JOINED:], 1)
@@ -106,20 +127,22 @@ def help_gradients(
     shared = atomic_read(done[_SHARED:]) - 2
     for t0 in range(shared, -1, -steps):
         t1 = min(t0 + steps, T)
+        if PREPARES:
+            wait_until(done[_READY:], T - t0)
         beta = first_beta if t0 == last else 1.0
         terms = (x, hidden, d_pre, d_own, W_ih, W_ih_grad, W_hh_grad, dx)
         _add_terms(*terms, t0, t1, beta, 0, 2)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gradient_side(part, parts, counter, gradient_terms):
+def gradient_side(part, parts, counter, gradient_terms, prepare):
     """The gradients' side of a pipelined backward pass, after part 0's loop: part 1 sums
     the chunks as they are finished (``gradients``), part 0 helps once its loop is done
     (``help_gradients``); on one thread (the team busy) part 0 sums them all."""
     if part == 1 or parts == 1:
-        gradients(*gradient_terms, counter)
+        gradients(*gradient_terms, counter, prepare)
     if part == 0 and parts > 1:
-        help_gradients(*gradient_terms, counter)
+        help_gradients(*gradient_terms, counter, prepare)
 
 
 #: the largest step product (B · G·H · H multiply-adds) and the largest H of a pipelined
